@@ -1,0 +1,74 @@
+"""The one interface every platform client implements; the jobs layer sees only this.
+
+A platform's differences (bulk or per-row, ids or emails, which actions exist) stay behind it and in
+its `Capabilities`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from audience_manager.core.actions import Action, Target, TargetKind
+from audience_manager.core.platforms import Capabilities, PlatformKind
+from audience_manager.core.work import ItemResult, WorkItem
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """Who a credential belongs to, for "Test connection" and the status bar."""
+
+    name: str
+    detail: str = ""  # e.g. the primary email or the location's address
+
+
+@dataclass(frozen=True)
+class RateBudget:
+    """What is left of the rate limit right now, for the status bar."""
+
+    remaining: int
+    limit: int
+    window_seconds: float
+    daily_remaining: int | None = None
+
+
+@runtime_checkable
+class Platform(Protocol):
+    kind: PlatformKind
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def budget(self) -> RateBudget: ...
+
+    async def whoami(self) -> AccountInfo: ...
+
+    async def list_targets(self, kind: TargetKind) -> list[Target]: ...
+
+    async def create_tag(self, name: str) -> Target: ...
+
+    async def resolve(self, emails: Sequence[str]) -> dict[str, str | None]:
+        """Map each email to the platform's subscriber/contact id, or None when not found.
+
+        One paced request per email (the platforms have no bulk lookup); raises only for errors
+        that end the job (authentication, connection), never for "not found".
+        """
+        ...
+
+    async def apply(self, action: Action, items: Sequence[WorkItem], value: str | None = None) -> list[ItemResult]:
+        """Run one batch (at most `capabilities.items_per_request` items) and return one result per item.
+
+        Per-item refusals are results, not exceptions. Raises `AuthenticationError` or
+        `GaveUpError` when the whole request failed; the runner then fails the batch's rows.
+        """
+        ...
+
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
+        """The state each item's target has now, keyed by row (tagged "yes"/"no", a field's value).
+
+        For Preview and Undo; platforms without `can_read_membership` return an empty dict.
+        """
+        ...
+
+    async def aclose(self) -> None: ...

@@ -1,0 +1,56 @@
+"""An account: where it lives and how to reach it. Its secrets are kept apart, in `Credentials`.
+
+`Account` is safe to write to the settings file; `Credentials` never is (its fields are hidden from
+`repr` so a stray log line cannot print them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from audience_manager.core.platforms import AuthKind, PlatformKind
+
+DEFAULT_BASE_URLS = {
+    PlatformKind.KIT_V4: "https://api.kit.com",
+    PlatformKind.KIT_V3: "https://api.convertkit.com",
+    PlatformKind.HIGHLEVEL: "https://services.leadconnectorhq.com",
+}
+
+# The official Kit SDK's pair, the one in production use (the docs and the spec disagree).
+KIT_OAUTH_AUTHORIZE_URL = "https://app.kit.com/oauth/authorize"
+KIT_OAUTH_TOKEN_URL = "https://api.kit.com/oauth/token"
+
+
+@dataclass(frozen=True)
+class Account:
+    name: str
+    platform: PlatformKind
+    auth: AuthKind
+    base_url: str = ""
+    location_id: str = ""  # HighLevel sub-account
+    oauth_client_id: str = ""
+    oauth_authorize_url: str = KIT_OAUTH_AUTHORIZE_URL
+    oauth_token_url: str = KIT_OAUTH_TOKEN_URL
+    api_version: str = "2021-07-28"  # HighLevel `Version` header
+    demo: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.base_url:
+            object.__setattr__(self, "base_url", DEFAULT_BASE_URLS[self.platform])
+
+    def with_changes(self, **changes: object) -> Account:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The secret half of an account. Lives in the OS keyring or, by the user's choice, in memory."""
+
+    token: str = field(repr=False)  # API key, OAuth access token, v3 api_key, or HighLevel PIT
+    secret: str = field(default="", repr=False)  # Kit v3 api_secret
+    refresh_token: str = field(default="", repr=False)  # OAuth
+    expires_at: float = 0.0  # OAuth access token expiry, epoch seconds; 0 = unknown/never
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret string, for redaction and for leak scans."""
+        return tuple(s for s in (self.token, self.secret, self.refresh_token) if s)

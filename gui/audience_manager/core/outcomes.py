@@ -1,0 +1,32 @@
+"""How each input row ended. Every row ends in exactly one of these."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Outcome(enum.StrEnum):
+    SUCCEEDED = "succeeded"  # the platform made the change
+    UNCHANGED = "unchanged"  # it was already so (already tagged, already on the form)
+    FAILED = "failed"  # the platform or the network refused; `reason` says why
+    SKIPPED = "skipped"  # never sent: invalid, duplicate, or not found before any write
+    CANCELLED = "cancelled"  # the user cancelled before it was sent
+
+    @property
+    def is_final_failure(self) -> bool:
+        return self in (Outcome.FAILED, Outcome.SKIPPED)
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutcome:
+    """One input row against one target. `row` is the 1-based line or record number in the input."""
+
+    row: int
+    identifier: str
+    target: str
+    outcome: Outcome
+    reason: str = ""
+
+
+REPORT_HEADER = ("row", "identifier", "target", "outcome", "reason")

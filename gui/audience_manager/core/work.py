@@ -1,0 +1,32 @@
+"""The unit of work a platform client executes: one row against one target."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from audience_manager.core.actions import Target
+from audience_manager.core.outcomes import Outcome
+
+
+@dataclass(frozen=True, slots=True)
+class WorkItem:
+    """`identifier` is what the user gave; `subject` is the platform's id for it, once resolved."""
+
+    row: int
+    identifier: str
+    subject: str
+    target: Target
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """What the platform said about one work item.
+
+    `previous` is the state before the write when the platform told us (a custom field's old value,
+    whether the tag was already there): the journal keeps it so a job can be undone exactly.
+    """
+
+    item: WorkItem
+    outcome: Outcome
+    reason: str = ""
+    previous: str | None = None

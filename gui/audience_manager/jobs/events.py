@@ -1,0 +1,52 @@
+"""What a running job reports, as plain values: the GUI adapts them to Qt signals, the CLI prints them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from audience_manager.core.outcomes import RowOutcome
+
+
+class JobState(enum.StrEnum):
+    PENDING = "pending"
+    RESOLVING = "resolving"  # looking emails up before any write
+    RUNNING = "running"
+    FINISHED = "finished"  # every row has an outcome (some may have failed)
+    CANCELLED = "cancelled"
+    FAILED = "failed"  # stopped early (authentication, connection); unsent rows failed with the reason
+    INTERRUPTED = "interrupted"  # the process died mid-job; the journal can resume it
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    job_id: str
+    total: int  # outcomes the job will produce (rows x targets, plus skipped rows)
+
+
+@dataclass(frozen=True)
+class OutcomesReady:
+    outcomes: list[RowOutcome]
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    succeeded: int
+    unchanged: int
+    failed: int
+    skipped: int
+    rows_per_second: float
+    seconds_left: float | None
+    state: JobState
+
+
+@dataclass(frozen=True)
+class JobFinished:
+    job_id: str
+    state: JobState
+    reason: str = ""  # why it stopped early, in the user's words
+
+
+JobEvent = JobStarted | OutcomesReady | Progress | JobFinished

@@ -1,0 +1,1 @@
+"""Where accounts are kept: non-secret settings on disk, secrets in the OS keyring, nothing else."""
