@@ -1,0 +1,142 @@
+"""Secrets live only in a secure keyring; an insecure or missing one is refused with a way out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+
+import keyring.backends.fail
+import pytest
+from keyring.backend import KeyringBackend
+
+from audience_manager.core.accounts import Credentials
+from audience_manager.store.secrets import (
+    SERVICE,
+    KeyringSecrets,
+    KeyringUnavailableError,
+    Secrets,
+    is_secure,
+)
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring that keeps entries in a dict: the OS behaviour without the OS."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        import keyring.errors
+
+        if (service, username) not in self.entries:
+            raise keyring.errors.PasswordDeleteError("not found")
+        del self.entries[(service, username)]
+
+
+CREDS = Credentials(token="tok-123-secret", secret="sec-456", refresh_token="ref-789", expires_at=42.0)
+
+
+def test_round_trip_is_one_entry_per_account() -> None:
+    backend = MemoryKeyring()
+    store = KeyringSecrets(backend)
+    store.save("Shop", CREDS)
+    assert list(backend.entries) == [(SERVICE, "Shop")]
+    assert store.load("Shop") == CREDS
+    store.delete("Shop")
+    assert store.load("Shop") is None
+    store.delete("Shop")  # deleting twice is not an error
+
+
+def test_fail_backend_is_refused_with_instructions() -> None:
+    store = KeyringSecrets(keyring.backends.fail.Keyring())
+    assert not is_secure(keyring.backends.fail.Keyring())
+    with pytest.raises(KeyringUnavailableError, match="keyring"):
+        store.save("Shop", CREDS)
+
+
+def test_plaintext_backend_is_not_secure() -> None:
+    plain = type("PlaintextKeyring", (MemoryKeyring,), {"__module__": "keyrings.alt.file"})()
+    assert not is_secure(plain)
+
+
+def test_session_only_keeps_the_token_in_memory() -> None:
+    secrets = Secrets(KeyringSecrets(keyring.backends.fail.Keyring()))
+    assert secrets.keyring_problem() is not None
+    secrets.save("Shop", CREDS, session_only=True)
+    assert secrets.load("Shop") == CREDS
+    secrets.delete("Shop")
+    with pytest.raises(KeyringUnavailableError):  # gone from memory, and there is no keyring to ask
+        secrets.load("Shop")
+
+
+def test_credentials_repr_hides_secrets() -> None:
+    assert "tok-123-secret" not in repr(CREDS)
+    assert "sec-456" not in repr(CREDS)
+
+
+def test_a_hung_keyring_times_out_instead_of_freezing(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import audience_manager.store.secrets as secrets_module
+
+    release = threading.Event()
+
+    class HungKeyring(MemoryKeyring):
+        def get_password(self, service: str, username: str) -> str | None:
+            release.wait(5)
+            return None
+
+    monkeypatch.setattr(secrets_module, "KEYRING_TIMEOUT_S", 0.2)
+    secrets = Secrets(KeyringSecrets(HungKeyring()))
+    with pytest.raises(KeyringUnavailableError, match="did not answer"):
+        asyncio.run(secrets.load_async("Shop"))
+    release.set()
+
+
+@pytest.mark.keyring
+@pytest.mark.skipif(not shutil.which("dbus-run-session") or not shutil.which("gnome-keyring-daemon"),
+                    reason="needs dbus-run-session and gnome-keyring (installed by .ci/run)")
+def test_real_secret_service_round_trip(tmp_path: object) -> None:
+    """Against a real gnome-keyring in its own D-Bus session and throwaway HOME."""
+    home = os.fspath(tmp_path)  # type: ignore[call-overload]
+    os.makedirs(os.path.join(home, ".cache"), exist_ok=True)
+    script = textwrap.dedent(
+        """
+        import keyring
+        from audience_manager.core.accounts import Credentials
+        from audience_manager.store.secrets import KeyringSecrets, is_secure
+        backend = keyring.get_keyring()
+        assert is_secure(backend), backend
+        store = KeyringSecrets(backend)
+        creds = Credentials(token="real-token-xyz", secret="s")
+        store.save("Real", creds)
+        assert store.load("Real") == creds
+        store.delete("Real")
+        assert store.load("Real") is None
+        print("backend", type(backend).__module__)
+        """
+    )
+    env = {**os.environ, "HOME": home}
+    env.pop("DBUS_SESSION_BUS_ADDRESS", None)
+    result = subprocess.run(
+        ["dbus-run-session", "--", "sh", "-c",
+         'echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$@"',
+         "sh", sys.executable, "-c", script],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SecretService" in result.stdout
+    assert "real-token-xyz" not in result.stdout + result.stderr
