@@ -16,7 +16,9 @@ def test_accounts_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     book = AccountBook(path)
     book.put(Account("Shop", PlatformKind.KIT_V4, AuthKind.API_KEY))
-    book.put(Account("Agency", PlatformKind.HIGHLEVEL, AuthKind.PRIVATE_TOKEN, location_id="ve9EPM428h8vShlRW1KT"))
+    location = "ve9EPM428h8vShlRW1KT"
+    agency = Account("Agency", PlatformKind.HIGHLEVEL, AuthKind.PRIVATE_TOKEN, location_id=location)
+    book.put(agency)
     again = AccountBook(path)
     assert [a.name for a in again.accounts()] == ["Shop", "Agency"]
     assert again.get("Agency") == book.get("Agency")
