@@ -1,0 +1,417 @@
+"""Runs one job against a platform and reports every row's outcome as it lands.
+
+The runner owns the "every row x target ends in exactly one outcome" promise. Its stages:
+
+1. rows the audience already rejected (invalid, duplicate) end SKIPPED with their reason;
+2. emails the platform cannot write to directly are looked up (state RESOLVING) and rows that are
+   not found end SKIPPED before any write;
+3. the write batches of `core.planning.plan` run with several requests in flight (the transport's
+   limiter does the pacing; the runner only keeps it fed so latency does not waste the budget).
+
+Whatever stops a job early (Cancel, a refused token, an unreachable platform) ends every row not yet
+sent with an outcome that says what happened and what to do; a final check proves nothing was lost.
+Events are coalesced (a few a second) so a 100,000-row job does not flood the GUI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from audience_manager.api.errors import ApiError, AuthenticationError, ConnectionFailedError, GaveUpError
+from audience_manager.api.platform import Platform
+from audience_manager.core.actions import Target
+from audience_manager.core.audience import AudienceRow
+from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.outcomes import Outcome, RowOutcome
+from audience_manager.core.planning import job_targets, needs_resolving, plan, target_label
+from audience_manager.core.platforms import Capabilities
+from audience_manager.core.work import ItemResult, WorkItem
+from audience_manager.jobs.events import JobEvent, JobFinished, JobStarted, JobState, OutcomesReady, Progress
+from audience_manager.jobs.recorder import JobRecorder
+from audience_manager.jobs.throughput import Throughput
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Pair = tuple[int, str]  # (input row, target id)
+
+CANCELLED_BEFORE_SENDING = "Cancelled before sending"
+CANCELLED_IN_FLIGHT = (
+    "Cancelled while the request was on its way: the platform may or may not have made the change. "
+    "Retry failed to make sure (it is safe to send again)."
+)
+NO_ANSWER = "The platform sent no answer for this row. Retry failed to send it again."
+RESOLVE_CHUNK = 10  # emails per resolve call: small, so Cancel and progress stay responsive
+
+
+def default_concurrency(capabilities: Capabilities) -> int:
+    """Requests in flight: about one second's worth of the rate limit, so a round trip of up to a
+    second never leaves budget unused, bounded so a fast limit does not open dozens of connections."""
+    return max(2, min(16, math.ceil(capabilities.rate.per_second)))
+
+
+def auth_reason(platform_label: str, exc: AuthenticationError) -> str:
+    said = "; ".join(exc.messages) or f"HTTP {exc.status}"
+    return f"{platform_label} refused the token ({said}). Reconnect the account, then Retry failed."
+
+
+@dataclass(frozen=True)
+class _Stop:
+    state: JobState
+    outcome: Outcome  # for every row not yet sent
+    reason: str  # for every row not yet sent
+    job_reason: str  # for JobFinished
+
+
+class JobInvariantError(RuntimeError):
+    """A row x target ended in no outcome or in two: a bug, never a platform answer."""
+
+
+class Runner:
+    """Run `spec` on `platform` once. Iterate `events()` (or await `run()`); `cancel()` at any time.
+
+    `done` lists (row, target id) pairs already finished by an earlier run of the same job: they are
+    neither sent nor reported again (resume after a crash).
+    """
+
+    def __init__(
+        self,
+        platform: Platform,
+        spec: JobSpec,
+        *,
+        recorder: JobRecorder | None = None,
+        job_id: str | None = None,
+        done: Container[tuple[int, str]] = (),
+        concurrency: int | None = None,
+        flush_interval: float = 0.25,
+        cancel_grace: float = 5.0,
+    ) -> None:
+        self._platform = platform
+        self._spec = spec
+        self._recorder = recorder
+        self.job_id = job_id or uuid.uuid4().hex
+        self._done = done
+        self._caps = platform.capabilities
+        self._concurrency = max(1, concurrency or default_concurrency(self._caps))
+        self._flush_interval = flush_interval
+        self._cancel_grace = cancel_grace
+        self._label = platform.kind.label
+        self._targets: tuple[Target, ...] = job_targets(spec)
+
+        audience = spec.audience
+        self._identifiers: dict[int, str] = {r.row: r.identifier for r in audience.rows}
+        for p in (*audience.invalid, *audience.duplicates):
+            self._identifiers[p.row] = p.text
+        # Input order: the order outcomes are listed in `run()` and in reports.
+        all_rows = sorted(self._identifiers)
+        self._expected: list[Pair] = [
+            (row, t.id) for row in all_rows for t in self._targets if (row, t.id) not in done
+        ]
+        self._target_by_id = {t.id: t for t in self._targets}
+        self.total = len(self._expected)
+
+        self._outcomes: dict[Pair, RowOutcome] = {}
+        self._pending: list[RowOutcome] = []
+        self._counts = dict.fromkeys(Outcome, 0)
+        self._state = JobState.PENDING
+        self._stop: _Stop | None = None
+        self._cancel_requested = False
+        self._wake = asyncio.Event()
+        self._started = False
+        self._throughput = Throughput()
+
+    # ----------------------------------------------------------------- public
+
+    @property
+    def state(self) -> JobState:
+        return self._state
+
+    def cancel(self) -> None:
+        """Stop sending. Requests in flight get `cancel_grace` seconds to finish, then are cancelled."""
+        if self._stop is None:
+            self._cancel_requested = True
+            self._stop = _Stop(JobState.CANCELLED, Outcome.CANCELLED, CANCELLED_BEFORE_SENDING, "Cancelled")
+        self._wake.set()
+
+    async def run(self) -> list[RowOutcome]:
+        """Run to the end and return every outcome, in input order then target order."""
+        async for _ in self.events():
+            pass
+        return self.outcomes()
+
+    def outcomes(self) -> list[RowOutcome]:
+        return [self._outcomes[p] for p in self._expected if p in self._outcomes]
+
+    async def events(self) -> AsyncIterator[JobEvent]:
+        if self._started:
+            raise RuntimeError("A Runner runs its job once; make a new Runner to run it again.")
+        self._started = True
+        self._record(lambda r: r.job_started(self.job_id))
+        self._throughput = Throughput()
+        yield JobStarted(job_id=self.job_id, total=self.total)
+        job = asyncio.create_task(self._run_job(), name=f"job-{self.job_id}")
+        last_progress = (-1, JobState.PENDING)
+        last_progress_at = 0.0
+        try:
+            while True:
+                await asyncio.wait({job}, timeout=self._flush_interval)
+                if self._pending:
+                    batch, self._pending = self._pending, []
+                    yield OutcomesReady(outcomes=batch)
+                now = time.monotonic()
+                key = (len(self._outcomes), self._state)
+                if key != last_progress or now - last_progress_at >= 1.0 or job.done():
+                    last_progress, last_progress_at = key, now
+                    yield self._progress()
+                if job.done():
+                    break
+            job.result()  # a bug in the runner surfaces here, not silently
+            reason = self._stop.job_reason if self._stop else ""
+            yield JobFinished(job_id=self.job_id, state=self._state, reason=reason)
+        finally:
+            if not job.done():
+                job.cancel()
+                await asyncio.gather(job, return_exceptions=True)
+
+    # ------------------------------------------------------------------ stages
+
+    async def _run_job(self) -> None:
+        try:
+            self._state = JobState.RUNNING
+            self._skip_rejected_rows()
+            subjects = await self._resolve_emails()
+            if self._stop is None:
+                self._state = JobState.RUNNING
+                job_plan = plan(self._spec, self._caps, subjects=subjects, done=self._done)
+                await self._pool(list(job_plan.batches), self._send_batch)
+            self._end_unsent_rows()
+            self._check_every_pair_has_one_outcome()
+            self._state = self._stop.state if self._stop else JobState.FINISHED
+        except asyncio.CancelledError:
+            # The caller abandoned the job (window closed): it is interrupted, and the journal can
+            # resume it. Outcomes already recorded stay recorded.
+            self._state = JobState.INTERRUPTED
+            self._record(lambda r: r.job_ended(self.job_id, JobState.INTERRUPTED, "Interrupted"))
+            raise
+        reason = self._stop.job_reason if self._stop else ""
+        self._record(lambda r: r.job_ended(self.job_id, self._state, reason))
+
+    def _skip_rejected_rows(self) -> None:
+        audience = self._spec.audience
+        ended: list[RowOutcome] = []
+        for problem in (*audience.invalid, *audience.duplicates):
+            for target in self._targets:
+                out = self._settle(problem.row, target, Outcome.SKIPPED, problem.reason)
+                if out is not None:
+                    ended.append(out)
+        if ended:
+            self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
+
+    async def _resolve_emails(self) -> dict[str, str | None]:
+        rows = [
+            r
+            for r in self._spec.audience.rows
+            if needs_resolving(r, self._caps) and any((r.row, t.id) not in self._done for t in self._targets)
+        ]
+        subjects: dict[str, str | None] = {}
+        if not rows:
+            return subjects
+        self._state = JobState.RESOLVING
+        chunks = [rows[i : i + RESOLVE_CHUNK] for i in range(0, len(rows), RESOLVE_CHUNK)]
+
+        async def resolve(chunk: list[AudienceRow]) -> None:
+            found = await self._call_resolve(chunk)
+            if found is None:
+                return
+            ended: list[RowOutcome] = []
+            for row in chunk:
+                if row.identifier not in found:
+                    reason = f"{self._label} gave no answer when looking up this email. Retry failed."
+                    ended += self._settle_row(row, Outcome.FAILED, reason)
+                elif found[row.identifier] is None:
+                    reason = f"Not found on {self._label}: no subscriber with this email"
+                    ended += self._settle_row(row, Outcome.SKIPPED, reason)
+                subjects[row.identifier] = found.get(row.identifier)
+            if ended:
+                self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
+
+        await self._pool(chunks, resolve)
+        return subjects
+
+    async def _call_resolve(self, chunk: list[AudienceRow]) -> dict[str, str | None] | None:
+        """The lookup, with the errors that end a job turned into a stop. None when it did not answer."""
+        try:
+            return await self._platform.resolve([r.identifier for r in chunk])
+        except AuthenticationError as exc:
+            self._stop_job(f"Not sent: {auth_reason(self._label, exc)}", auth_reason(self._label, exc))
+        except GaveUpError as exc:
+            self._stop_job(self._unreachable_reason(exc), exc.reason)
+        except ApiError as exc:
+            ended: list[RowOutcome] = []
+            for row in chunk:
+                ended += self._settle_row(row, Outcome.FAILED, f"Could not look up this email: {exc}")
+            self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
+        return None
+
+    async def _send_batch(self, batch: tuple[WorkItem, ...]) -> None:
+        self._record(lambda r: r.batch_sent(self.job_id, batch))
+        try:
+            results = await self._platform.apply(self._spec.action, batch, self._spec.value)
+        except asyncio.CancelledError:
+            self._fail_batch(batch, CANCELLED_IN_FLIGHT)
+            raise
+        except AuthenticationError as exc:
+            reason = auth_reason(self._label, exc)
+            self._fail_batch(batch, reason)
+            self._stop_job(f"Not sent: {reason}", reason)
+            return
+        except ConnectionFailedError as exc:
+            self._fail_batch(batch, exc.reason)
+            self._stop_job(self._unreachable_reason(exc), exc.reason)
+            return
+        except GaveUpError as exc:
+            self._fail_batch(batch, exc.reason)
+            return
+        except ApiError as exc:
+            self._fail_batch(batch, str(exc))
+            return
+        except Exception as exc:  # a client bug must not lose rows: fail them and keep going
+            log.error("Unexpected error from the %s client", self._label, exc_info=True)
+            self._fail_batch(batch, f"Unexpected error ({type(exc).__name__}). Retry failed; see the log.")
+            return
+        self._take_results(batch, results)
+
+    # ---------------------------------------------------------------- helpers
+
+    def _take_results(self, batch: Sequence[WorkItem], results: Sequence[ItemResult]) -> None:
+        by_pair: dict[Pair, ItemResult] = {}
+        for result in results:
+            by_pair.setdefault((result.item.row, result.item.target.id), result)
+        complete: list[ItemResult] = []
+        ended: list[RowOutcome] = []
+        for item in batch:
+            result = by_pair.get((item.row, item.target.id)) or ItemResult(item, Outcome.FAILED, NO_ANSWER)
+            complete.append(result)
+            out = self._settle(item.row, item.target, result.outcome, result.reason)
+            if out is not None:
+                ended.append(out)
+        if len(by_pair) > len(batch):
+            log.warning("The %s client returned results for items it was not sent", self._label)
+        self._throughput.add(len(ended))
+        self._record(lambda r: r.results_received(self.job_id, complete))
+
+    def _fail_batch(self, batch: Sequence[WorkItem], reason: str) -> None:
+        results = [ItemResult(item, Outcome.FAILED, reason) for item in batch]
+        ended = [self._settle(i.row, i.target, Outcome.FAILED, reason) for i in batch]
+        self._throughput.add(sum(1 for o in ended if o is not None))
+        self._record(lambda r: r.results_received(self.job_id, results))
+
+    def _settle_row(self, row: AudienceRow, outcome: Outcome, reason: str) -> list[RowOutcome]:
+        ended = [self._settle(row.row, t, outcome, reason) for t in self._targets]
+        return [o for o in ended if o is not None]
+
+    def _settle(self, row: int, target: Target, outcome: Outcome, reason: str) -> RowOutcome | None:
+        """Give one pair its outcome. None for a pair this run does not own (done in an earlier run)."""
+        pair = (row, target.id)
+        if (row, target.id) in self._done:
+            return None
+        if pair in self._outcomes:
+            raise JobInvariantError(f"row {row} x target {target.id} got a second outcome")
+        out = RowOutcome(row, self._identifiers[row], target_label(target), outcome, reason)
+        self._outcomes[pair] = out
+        self._pending.append(out)
+        self._counts[outcome] += 1
+        return out
+
+    def _stop_job(self, unsent_reason: str, job_reason: str) -> None:
+        if self._stop is None:
+            self._stop = _Stop(JobState.FAILED, Outcome.FAILED, unsent_reason, job_reason)
+        self._wake.set()
+
+    def _unreachable_reason(self, exc: GaveUpError) -> str:
+        return f"Not sent: {exc.reason}. Check that {self._label} is reachable, then Retry failed."
+
+    def _end_unsent_rows(self) -> None:
+        if self._stop is None:
+            return
+        ended: list[RowOutcome] = []
+        for row, target_id in self._expected:
+            if (row, target_id) not in self._outcomes:
+                out = self._settle(row, self._target_by_id[target_id], self._stop.outcome, self._stop.reason)
+                if out is not None:
+                    ended.append(out)
+        if ended:
+            self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
+
+    def _check_every_pair_has_one_outcome(self) -> None:
+        missing = [p for p in self._expected if p not in self._outcomes]
+        extra = len(self._outcomes) - (len(self._expected) - len(missing))
+        if missing or extra:
+            raise JobInvariantError(
+                f"{len(missing)} row x target pairs ended without an outcome, {extra} unexpected outcomes"
+            )
+
+    def _progress(self) -> Progress:
+        done = len(self._outcomes)
+        return Progress(
+            done=done,
+            total=self.total,
+            succeeded=self._counts[Outcome.SUCCEEDED],
+            unchanged=self._counts[Outcome.UNCHANGED],
+            failed=self._counts[Outcome.FAILED],
+            skipped=self._counts[Outcome.SKIPPED],
+            rows_per_second=self._throughput.rows_per_second(),
+            seconds_left=self._throughput.seconds_left(self.total - done),
+            state=self._state,
+        )
+
+    def _record(self, call: Callable[[JobRecorder], None]) -> None:
+        if self._recorder is not None:
+            call(self._recorder)
+
+    async def _pool(self, units: list[T], handle: Callable[[T], Awaitable[None]]) -> None:
+        """Run `handle` over `units` with up to `concurrency` at once, until done or stopped.
+
+        On Cancel, units in progress get `cancel_grace` seconds, then are cancelled (their handler
+        records what that means); on any other stop they finish normally.
+        """
+        if not units:
+            return
+        queue = iter(units)
+
+        async def worker() -> None:
+            for unit in queue:
+                if self._stop is not None:
+                    return
+                await handle(unit)
+
+        tasks = {asyncio.create_task(worker()) for _ in range(min(self._concurrency, len(units)))}
+        remaining = set(tasks)
+        wake: asyncio.Task[bool] | None = None
+        try:
+            while remaining and not self._cancel_requested:
+                self._wake.clear()
+                wake = asyncio.create_task(self._wake.wait())
+                finished, _ = await asyncio.wait(remaining | {wake}, return_when=asyncio.FIRST_COMPLETED)
+                wake.cancel()
+                remaining -= finished
+            if remaining:
+                _, remaining = await asyncio.wait(remaining, timeout=self._cancel_grace)
+        finally:
+            if wake is not None:
+                wake.cancel()
+            for task in remaining:
+                task.cancel()
+            if remaining:
+                await asyncio.wait(remaining)
+        for task in tasks:
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                raise error
