@@ -1,0 +1,448 @@
+"""The results side of the window: every row's outcome, live while the job runs, and what to do next.
+
+It only shows and asks: job events come in through the `*_event` slots (wired to `JobAdapter`),
+and what the user wants done (cancel, retry, undo) goes out as signals for the window to act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from audience_manager.core.outcomes import REPORT_HEADER, Outcome, RowOutcome
+from audience_manager.jobs.events import JobState, Progress
+from audience_manager.ui.results_model import (
+    Column,
+    ResultsFilter,
+    ResultsFilterModel,
+    ResultsModel,
+    ResultsSnapshot,
+)
+
+log = logging.getLogger(__name__)
+
+# How often the reason filter's list is refreshed while batches arrive (not on every batch).
+REASONS_REFRESH_MS = 1000
+
+
+def count_text(n: int) -> str:
+    return f"{n:,}"
+
+
+def duration_text(seconds: float) -> str:
+    """Like "12 s", "3 min 4 s", "1 h 2 min": precise enough for a job, short enough for a status line."""
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {(s % 3600) // 60} min"
+
+
+def write_report_rows(path: Path, snapshot: ResultsSnapshot, rows: list[int] | None) -> int:
+    """Runs in a worker thread: rebuild the chosen outcomes and hand them to the report writer."""
+    from audience_manager.core.report import write_report
+
+    return write_report(path, list(snapshot.outcomes(rows)))
+
+
+class ResultsPanel(QWidget):
+    """The results table with its progress line, filters and the actions on the results."""
+
+    cancel_requested = Signal()
+    retry_failed_requested = Signal(list)  # list[RowOutcome]
+    undo_requested = Signal(str)  # job id
+    report_exported = Signal(str, int)  # path, rows written
+    export_failed = Signal(str)  # message for the user
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._job_id = ""
+        self._running = False
+        self._undoable = False
+        self._started_at: float | None = None
+        self._elapsed: float | None = None
+        self._total = 0
+        self._export_task: asyncio.Task[None] | None = None
+        self._reasons_shown: list[tuple[str, int]] = []
+
+        self.model = ResultsModel(self)
+        self.filter_model = ResultsFilterModel(self)
+        self.filter_model.setSourceModel(self.model)
+
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setTextVisible(True)
+        self.progress_bar.setFormat(self.tr("No job yet"))
+        self.rate_label = QLabel(self)
+        self.cancel_button = QPushButton(self.tr("Cancel"), self)
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel_action)
+
+        self.outcome_combo = QComboBox(self)
+        self.outcome_combo.setAccessibleName(self.tr("Show outcomes"))
+        for value, label in (
+            (ResultsFilter.ALL, self.tr("All rows")),
+            (ResultsFilter.FAILED, self.tr("Failed")),
+            (ResultsFilter.SUCCEEDED, self.tr("Succeeded")),
+            (ResultsFilter.UNCHANGED, self.tr("Unchanged")),
+            (ResultsFilter.SKIPPED, self.tr("Skipped")),
+            (ResultsFilter.CANCELLED, self.tr("Cancelled")),
+        ):
+            self.outcome_combo.addItem(label, value.value)
+        self.reason_combo = QComboBox(self)
+        self.reason_combo.setAccessibleName(self.tr("Show reason"))
+        self.reason_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.reason_combo.setMinimumContentsLength(24)
+        self.reason_combo.addItem(self.tr("Any reason"), "")
+        self.outcome_combo.currentIndexChanged.connect(self._filter_changed)
+        self.reason_combo.currentIndexChanged.connect(self._filter_changed)
+
+        self.copy_button = QPushButton(self.tr("Copy"), self)
+        self.copy_button.setToolTip(self.tr("Copy the selected rows as tab-separated text (Ctrl+C)"))
+        self.copy_button.clicked.connect(self.copy_action)
+        self.export_button = QPushButton(self.tr("Export CSV…"), self)
+        self.export_button.setToolTip(self.tr("Save the rows shown as a CSV report"))
+        self.export_button.clicked.connect(self.export_action)
+        self.retry_button = QPushButton(self.tr("Retry failed"), self)
+        self.retry_button.clicked.connect(self.retry_failed_action)
+        self.undo_button = QPushButton(self.tr("Undo job"), self)
+        self.undo_button.clicked.connect(self.undo_action)
+
+        self.table = QTableView(self)
+        self.table.setModel(self.filter_model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        # Fixed row heights: the view then never measures a million rows.
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in (
+            (Column.ROW, 70),
+            (Column.IDENTIFIER, 240),
+            (Column.TARGET, 160),
+            (Column.OUTCOME, 100),
+        ):
+            header.resizeSection(column, width)
+        self.table.selectionModel().selectionChanged.connect(self._update_actions)
+
+        self.copy_shortcut = QAction(self.tr("Copy"), self)
+        self.copy_shortcut.setShortcut(QKeySequence(QKeySequence.StandardKey.Copy))
+        self.copy_shortcut.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.copy_shortcut.triggered.connect(self.copy_action)
+        self.table.addAction(self.copy_shortcut)
+
+        self.summary_label = QLabel(self)
+        self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.progress_bar, 1)
+        progress_row.addWidget(self.rate_label)
+        progress_row.addWidget(self.cancel_button)
+        tools_row = QHBoxLayout()
+        tools_row.addWidget(self.outcome_combo)
+        tools_row.addWidget(self.reason_combo, 1)
+        tools_row.addStretch()
+        for button in (self.copy_button, self.export_button, self.retry_button, self.undo_button):
+            tools_row.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(progress_row)
+        layout.addLayout(tools_row)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.summary_label)
+
+        self._reasons_timer = QTimer(self)
+        self._reasons_timer.setInterval(REASONS_REFRESH_MS)
+        self._reasons_timer.timeout.connect(self._refresh_reasons)
+        self._update_actions()
+
+    # --- state others read ----------------------------------------------------------------
+
+    @property
+    def job_id(self) -> str:
+        return self._job_id
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def export_task(self) -> asyncio.Task[None] | None:
+        return self._export_task
+
+    # --- job events in --------------------------------------------------------------------
+
+    def job_started_event(self, job_id: str, total: int) -> None:
+        self._job_id = job_id
+        self._running = True
+        self._undoable = False
+        self._total = total
+        self._started_at = time.monotonic()
+        self._elapsed = None
+        self.model.clear()
+        self._refresh_reasons()
+        self.progress_bar.setRange(0, max(total, 1))
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat(self.tr("Starting… 0 of {total}").format(total=count_text(total)))
+        self.rate_label.clear()
+        self.summary_label.clear()
+        self.cancel_button.setText(self.tr("Cancel"))
+        self._reasons_timer.start()
+        self._update_actions()
+
+    def outcomes_event(self, outcomes: list[RowOutcome]) -> None:
+        self.model.append(outcomes)
+        if not self._running:
+            # A job shown after the fact (history) or a late batch: keep the filters in step.
+            self._refresh_reasons()
+            self._update_actions()
+
+    def progress_event(self, progress: Progress) -> None:
+        total = max(progress.total, 1)
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(min(progress.done, total))
+        verb = self.tr("Looking up emails…") if progress.state == JobState.RESOLVING else ""
+        counts = self.tr("{done} of {total} · {failed} failed").format(
+            done=count_text(progress.done),
+            total=count_text(progress.total),
+            failed=count_text(progress.failed),
+        )
+        self.progress_bar.setFormat(f"{verb} {counts}".strip())
+        parts = [self.tr("{rate} rows/s").format(rate=count_text(round(progress.rows_per_second)))]
+        if progress.seconds_left is not None:
+            parts.append(self.tr("about {left} left").format(left=duration_text(progress.seconds_left)))
+        self.rate_label.setText(" · ".join(parts))
+
+    def job_finished_event(self, job_id: str, state: str, reason: str) -> None:
+        self._running = False
+        self._reasons_timer.stop()
+        if self._started_at is not None:
+            self._elapsed = time.monotonic() - self._started_at
+        done = self.model.rowCount()
+        self.progress_bar.setRange(0, max(self._total, done, 1))
+        self.progress_bar.setValue(done)
+        self.progress_bar.setFormat(_state_text(self, state))
+        self.rate_label.clear()
+        self.cancel_button.setText(self.tr("Cancel"))
+        self.summary_label.setText(self.summary_text(reason))
+        self._refresh_reasons()
+        self._update_actions()
+
+    def undo_available_event(self, job_id: str, available: bool) -> None:
+        """The window tells us, from the journal, whether this job can be undone."""
+        if job_id == self._job_id:
+            self._undoable = available
+            self._update_actions()
+
+    def show_job(self, job_id: str, outcomes: list[RowOutcome], state: str, reason: str = "") -> None:
+        """Show a finished job's outcomes (reopened from history) as if it had just run."""
+        self.job_started_event(job_id, len(outcomes))
+        self._started_at = None
+        self.model.append(outcomes)
+        self.job_finished_event(job_id, state, reason)
+
+    def summary_text(self, reason: str = "") -> str:
+        counts = self.model.counts()
+        parts = [
+            self.tr("{n} succeeded").format(n=count_text(counts[Outcome.SUCCEEDED])),
+            self.tr("{n} failed").format(n=count_text(counts[Outcome.FAILED])),
+            self.tr("{n} skipped").format(n=count_text(counts[Outcome.SKIPPED])),
+        ]
+        if counts[Outcome.UNCHANGED]:
+            parts.insert(1, self.tr("{n} unchanged").format(n=count_text(counts[Outcome.UNCHANGED])))
+        if counts[Outcome.CANCELLED]:
+            parts.append(self.tr("{n} cancelled").format(n=count_text(counts[Outcome.CANCELLED])))
+        text = " · ".join(parts)
+        if self._elapsed is not None:
+            text = self.tr("{counts} in {elapsed}").format(counts=text, elapsed=duration_text(self._elapsed))
+        if reason:
+            text = f"{text}. {reason}"
+        return text
+
+    # --- user actions ---------------------------------------------------------------------
+
+    def cancel_action(self) -> None:
+        if not self._running:
+            return
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.setText(self.tr("Cancelling…"))
+        self.cancel_requested.emit()
+
+    def retry_failed_action(self) -> None:
+        """Failed rows among those shown; all failed rows when the filter shows none of them."""
+        failed = self.model.failed(self.filter_model.source_rows())
+        if not failed:
+            failed = self.model.failed()
+        if failed:
+            self.retry_failed_requested.emit(failed)
+
+    def undo_action(self) -> None:
+        if self._job_id and self._undoable and not self._running:
+            self.undo_requested.emit(self._job_id)
+
+    def selected_source_rows(self) -> list[int]:
+        """Model rows of the selection, in table order, read from selection ranges (not per index)."""
+        rows: set[int] = set()
+        selection = self.table.selectionModel().selection()
+        for i in range(selection.count()):
+            selected = selection.at(i)
+            rows.update(range(selected.top(), selected.bottom() + 1))
+        source = self.filter_model.source_rows()
+        return [source[r] for r in sorted(rows) if r < len(source)]
+
+    def copy_action(self) -> None:
+        rows = self.selected_source_rows()
+        if not rows:
+            return
+        QGuiApplication.clipboard().setText(outcomes_as_tsv(self.model.outcomes(rows)))
+
+    def export_action(self) -> None:
+        """Ask where to save (non-blocking dialog), then write the rows shown in a worker thread."""
+        dialog = QFileDialog(self, self.tr("Export results as CSV"))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter(self.tr("CSV files (*.csv)"))
+        dialog.setDefaultSuffix("csv")
+        dialog.selectFile(self._default_report_name())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(self.export_to)
+        dialog.open()
+
+    def export_to(self, path: str | Path) -> asyncio.Task[None]:
+        """Write the rows the filter shows to `path` off the GUI thread; reports by signal."""
+        snapshot = self.model.snapshot()
+        rows = self.filter_model.source_rows()
+        shown_all = len(rows) == len(snapshot)
+        self.export_button.setEnabled(False)
+        self._export_task = asyncio.ensure_future(
+            self._export(Path(path), snapshot, None if shown_all else rows)
+        )
+        return self._export_task
+
+    async def _export(self, path: Path, snapshot: ResultsSnapshot, rows: list[int] | None) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            written = await loop.run_in_executor(None, write_report_rows, path, snapshot, rows)
+        except OSError as exc:
+            message = self.tr("Could not save the report to {path}: {error}").format(
+                path=str(path), error=exc.strerror or str(exc)
+            )
+            self.summary_label.setText(message)
+            self.export_failed.emit(message)
+        else:
+            self.summary_label.setText(
+                self.tr("Saved {n} rows to {path}").format(n=count_text(written), path=str(path))
+            )
+            self.report_exported.emit(str(path), written)
+        finally:
+            self._update_actions()
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _default_report_name(self) -> str:
+        what = self.filter_model.outcome_filter.value
+        stem = f"job-{self._job_id}" if self._job_id else "results"
+        return f"{stem}-{what}.csv" if what != ResultsFilter.ALL else f"{stem}.csv"
+
+    def _filter_changed(self) -> None:
+        outcome = ResultsFilter(self.outcome_combo.currentData() or ResultsFilter.ALL.value)
+        reason = self.reason_combo.currentData() or None
+        self.filter_model.set_filter(outcome, reason)
+        self._update_actions()
+
+    def _refresh_reasons(self) -> None:
+        reasons = self.model.reason_counts()
+        if reasons == self._reasons_shown:
+            return
+        self._reasons_shown = reasons
+        current = self.reason_combo.currentData() or ""
+        self.reason_combo.blockSignals(True)
+        try:
+            self.reason_combo.clear()
+            self.reason_combo.addItem(self.tr("Any reason"), "")
+            for reason, n in reasons:
+                label = reason.partition("\n")[0]
+                self.reason_combo.addItem(f"{label} ({count_text(n)})", reason)
+                self.reason_combo.setItemData(
+                    self.reason_combo.count() - 1, reason, Qt.ItemDataRole.ToolTipRole
+                )
+            found = self.reason_combo.findData(current) if current else 0
+            self.reason_combo.setCurrentIndex(max(found, 0))
+        finally:
+            self.reason_combo.blockSignals(False)
+        if current and self.reason_combo.currentData() != current:
+            self._filter_changed()
+
+    def _update_actions(self, *_: object) -> None:
+        has_rows = self.model.rowCount() > 0
+        self.cancel_button.setEnabled(self._running and self.cancel_button.text() == self.tr("Cancel"))
+        self.copy_button.setEnabled(self.table.selectionModel().hasSelection())
+        exporting = self._export_task is not None and not self._export_task.done()
+        self.export_button.setEnabled(has_rows and not exporting)
+        self.retry_button.setEnabled(not self._running and self.model.counts()[Outcome.FAILED] > 0)
+        self.undo_button.setEnabled(not self._running and self._undoable and bool(self._job_id))
+        if not self._undoable and self._job_id and not self._running:
+            self.undo_button.setToolTip(self.tr("This job cannot be undone"))
+        else:
+            self.undo_button.setToolTip(self.tr("Reverse what this job changed"))
+
+    def select_all_rows(self) -> None:
+        self.table.selectAll()
+
+    def select_rows(self, proxy_rows: Iterable[int]) -> None:
+        selection = self.table.selectionModel()
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        for r in proxy_rows:
+            selection.select(self.filter_model.index(r, 0, QModelIndex()), flags)
+
+
+def outcomes_as_tsv(outcomes: Iterable[RowOutcome]) -> str:
+    """Tab-separated with a header line, as spreadsheets paste it; tabs and newlines become spaces."""
+
+    def clean(value: object) -> str:
+        return str(value).replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+    lines = ["\t".join(REPORT_HEADER)]
+    lines.extend(
+        "\t".join(clean(v) for v in (o.row, o.identifier, o.target, o.outcome.value, o.reason))
+        for o in outcomes
+    )
+    return "\n".join(lines) + "\n"
+
+
+def _state_text(panel: QWidget, state: str) -> str:
+    texts: dict[str, Callable[[], str]] = {
+        JobState.FINISHED.value: lambda: panel.tr("Finished"),
+        JobState.CANCELLED.value: lambda: panel.tr("Cancelled"),
+        JobState.FAILED.value: lambda: panel.tr("Stopped early"),
+        JobState.INTERRUPTED.value: lambda: panel.tr("Interrupted"),
+    }
+    return texts.get(state, lambda: state.capitalize())()

@@ -1,0 +1,239 @@
+"""The results panel: live progress, filters, copy, export, retry and undo, driven like a user would."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFileDialog
+
+from audience_manager.core.outcomes import Outcome, RowOutcome
+from audience_manager.jobs.events import JobState, Progress
+from audience_manager.ui.results_panel import ResultsPanel, duration_text, outcomes_as_tsv
+
+# The offscreen platform says this on every show(); it is about the platform, not our code.
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+FAILED_ROWS = {3, 7, 13, 17}
+
+
+def outcomes(start: int, n: int) -> list[RowOutcome]:
+    out = []
+    for row in range(start, start + n):
+        if row in FAILED_ROWS:
+            reason = "Subscriber not found" if row % 10 == 3 else "Rate limited, gave up after 5 tries"
+            out.append(RowOutcome(row, f"=cmd|{row}", "VIP", Outcome.FAILED, reason))
+        elif row == 19:
+            out.append(RowOutcome(row, "bad", "VIP", Outcome.SKIPPED, "Not an email address"))
+        else:
+            out.append(RowOutcome(row, f"{row}@example.com", "VIP", Outcome.SUCCEEDED))
+    return out
+
+
+def progress(done: int, total: int = 20, failed: int = 0) -> Progress:
+    return Progress(done, total, done - failed, 0, failed, 0, 12.4, 5.0, JobState.RUNNING)
+
+
+@pytest.fixture
+def panel(qtbot) -> ResultsPanel:
+    widget = ResultsPanel()
+    qtbot.addWidget(widget)
+    widget.resize(900, 500)
+    widget.show()
+    return widget
+
+
+def run_job(panel: ResultsPanel) -> None:
+    panel.job_started_event("job-7", 20)
+    panel.outcomes_event(outcomes(1, 10))
+    panel.progress_event(progress(10, failed=2))
+    panel.outcomes_event(outcomes(11, 10))
+    panel.progress_event(progress(20, failed=4))
+    panel.job_finished_event("job-7", "finished", "")
+
+
+def test_a_running_job_shows_progress_and_can_be_cancelled(panel: ResultsPanel, qtbot) -> None:
+    panel.job_started_event("job-7", 20)
+    assert panel.cancel_button.isEnabled()
+    assert not panel.retry_button.isEnabled()
+    panel.outcomes_event(outcomes(1, 10))
+    panel.progress_event(progress(10, failed=2))
+    assert panel.table.model().rowCount() == 10
+    assert panel.progress_bar.value() == 10 and panel.progress_bar.maximum() == 20
+    assert "10 of 20" in panel.progress_bar.text() and "2 failed" in panel.progress_bar.text()
+    assert panel.rate_label.text() == "12 rows/s · about 5 s left"
+    with qtbot.waitSignal(panel.cancel_requested, timeout=1000):
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert not panel.cancel_button.isEnabled()
+
+
+def test_finished_job_shows_a_summary(panel: ResultsPanel) -> None:
+    run_job(panel)
+    assert panel.summary_label.text().startswith("15 succeeded · 4 failed · 1 skipped in ")
+    assert panel.progress_bar.text() == "Finished"
+    assert not panel.cancel_button.isEnabled()
+    assert panel.retry_button.isEnabled()
+    assert not panel.undo_button.isEnabled()
+
+
+def test_big_counts_are_grouped(panel: ResultsPanel) -> None:
+    panel.job_started_event("job-8", 10_000)
+    panel.outcomes_event([RowOutcome(r, str(r), "VIP", Outcome.SUCCEEDED) for r in range(1, 9901)])
+    panel.outcomes_event([RowOutcome(r, str(r), "VIP", Outcome.FAILED, "x") for r in range(9901, 10001)])
+    panel.job_finished_event("job-8", "finished", "")
+    assert panel.summary_label.text().startswith("9,900 succeeded · 100 failed · 0 skipped in ")
+    assert duration_text(12.2) == "12 s" and duration_text(184) == "3 min 4 s"
+
+
+def test_filter_by_outcome_and_by_reason(panel: ResultsPanel) -> None:
+    run_job(panel)
+    panel.outcome_combo.setCurrentIndex(panel.outcome_combo.findData("failed"))
+    assert panel.table.model().rowCount() == 4
+    labels = [panel.reason_combo.itemText(i) for i in range(panel.reason_combo.count())]
+    assert labels == [
+        "Any reason",
+        "Rate limited, gave up after 5 tries (2)",
+        "Subscriber not found (2)",
+        "Not an email address (1)",
+    ]
+    panel.reason_combo.setCurrentIndex(panel.reason_combo.findData("Subscriber not found"))
+    view = panel.table.model()
+    assert [view.data(view.index(r, 0)) for r in range(view.rowCount())] == ["3", "13"]
+    panel.outcome_combo.setCurrentIndex(panel.outcome_combo.findData("all"))
+    assert view.rowCount() == 2  # the reason still applies
+    panel.reason_combo.setCurrentIndex(0)
+    assert view.rowCount() == 20
+
+
+def test_reasons_list_keeps_the_choice_while_batches_arrive(panel: ResultsPanel) -> None:
+    panel.job_started_event("job-7", 20)
+    panel.outcomes_event(outcomes(1, 10))
+    panel._refresh_reasons()  # what the timer does while the job runs
+    panel.reason_combo.setCurrentIndex(panel.reason_combo.findData("Subscriber not found"))
+    assert panel.table.model().rowCount() == 1
+    panel.outcomes_event(outcomes(11, 10))
+    panel._refresh_reasons()
+    assert panel.reason_combo.currentData() == "Subscriber not found"
+    assert panel.reason_combo.currentText() == "Subscriber not found (2)"
+    assert panel.table.model().rowCount() == 2
+
+
+def test_copy_puts_selected_rows_on_the_clipboard_as_tsv(panel: ResultsPanel, qtbot) -> None:
+    run_job(panel)
+    assert not panel.copy_button.isEnabled()
+    panel.select_rows([2, 4])
+    assert panel.copy_button.isEnabled()
+    QGuiApplication.clipboard().clear()
+    qtbot.mouseClick(panel.copy_button, Qt.MouseButton.LeftButton)
+    assert QGuiApplication.clipboard().text() == (
+        "row\tidentifier\ttarget\toutcome\treason\n"
+        "3\t=cmd|3\tVIP\tfailed\tSubscriber not found\n"
+        "5\t5@example.com\tVIP\tsucceeded\t\n"
+    )
+
+
+def test_ctrl_c_copies_from_the_table(panel: ResultsPanel, qtbot) -> None:
+    run_job(panel)
+    panel.outcome_combo.setCurrentIndex(panel.outcome_combo.findData("failed"))
+    panel.table.setFocus()
+    panel.table.selectAll()
+    QGuiApplication.clipboard().clear()
+    qtbot.keyClick(panel.table, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    lines = QGuiApplication.clipboard().text().splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["row", "3", "7", "13", "17"]
+
+
+def test_tsv_flattens_tabs_and_newlines() -> None:
+    text = outcomes_as_tsv([RowOutcome(1, "a\tb", "VIP", Outcome.FAILED, "two\nlines")])
+    assert text.splitlines()[1] == "1\ta b\tVIP\tfailed\ttwo lines"
+
+
+def test_retry_emits_exactly_the_failed_rows(panel: ResultsPanel, qtbot) -> None:
+    run_job(panel)
+    with qtbot.waitSignal(panel.retry_failed_requested, timeout=1000) as blocker:
+        qtbot.mouseClick(panel.retry_button, Qt.MouseButton.LeftButton)
+    assert [o.row for o in blocker.args[0]] == sorted(FAILED_ROWS)
+    assert all(o.outcome is Outcome.FAILED for o in blocker.args[0])
+
+
+def test_retry_with_a_reason_filter_sends_only_those(panel: ResultsPanel, qtbot) -> None:
+    run_job(panel)
+    panel.reason_combo.setCurrentIndex(panel.reason_combo.findData("Subscriber not found"))
+    with qtbot.waitSignal(panel.retry_failed_requested, timeout=1000) as blocker:
+        panel.retry_failed_action()
+    assert [o.row for o in blocker.args[0]] == [3, 13]
+    # A filter that shows no failed rows retries all of them.
+    panel.reason_combo.setCurrentIndex(0)
+    panel.outcome_combo.setCurrentIndex(panel.outcome_combo.findData("succeeded"))
+    with qtbot.waitSignal(panel.retry_failed_requested, timeout=1000) as blocker:
+        panel.retry_failed_action()
+    assert [o.row for o in blocker.args[0]] == sorted(FAILED_ROWS)
+
+
+def test_undo_is_offered_only_when_the_journal_says_so(panel: ResultsPanel, qtbot) -> None:
+    run_job(panel)
+    assert not panel.undo_button.isEnabled()
+    panel.undo_available_event("another-job", True)
+    assert not panel.undo_button.isEnabled()
+    panel.undo_available_event("job-7", True)
+    assert panel.undo_button.isEnabled()
+    with qtbot.waitSignal(panel.undo_requested, timeout=1000) as blocker:
+        qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["job-7"]
+    panel.job_started_event("job-8", 5)
+    assert not panel.undo_button.isEnabled()
+
+
+def test_export_opens_a_save_dialog_without_blocking(panel: ResultsPanel, qtbot) -> None:
+    run_job(panel)
+    qtbot.mouseClick(panel.export_button, Qt.MouseButton.LeftButton)
+    dialog = panel.findChild(QFileDialog)
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.acceptMode() == QFileDialog.AcceptMode.AcceptSave
+    assert dialog.isModal()
+    dialog.reject()
+
+
+def test_export_writes_the_rows_shown_with_formulas_neutralised(
+    panel: ResultsPanel, qtbot, qloop, tmp_path: Path
+) -> None:
+    pytest.importorskip("audience_manager.core.report")
+    run_job(panel)
+    path = tmp_path / "all.csv"
+    with qtbot.waitSignal(panel.report_exported, timeout=5000) as blocker:
+        panel.export_to(path)
+    assert blocker.args == [str(path), 20]
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["row", "identifier", "target", "outcome", "reason"]
+    assert len(rows) == 21
+    assert rows[3][1] != "=cmd|3" and rows[3][1].endswith("=cmd|3")  # formula neutralised
+    assert rows[3][3:] == ["failed", "Subscriber not found"]
+
+    panel.outcome_combo.setCurrentIndex(panel.outcome_combo.findData("failed"))
+    failed_path = tmp_path / "failed.csv"
+    with qtbot.waitSignal(panel.report_exported, timeout=5000) as blocker:
+        panel.export_to(failed_path)
+    assert blocker.args == [str(failed_path), 4]
+    with failed_path.open(newline="", encoding="utf-8-sig") as f:
+        assert [r[0] for r in csv.reader(f)] == ["row", "3", "7", "13", "17"]
+
+
+def test_export_to_an_unwritable_place_says_so(panel: ResultsPanel, qtbot, qloop, tmp_path: Path) -> None:
+    pytest.importorskip("audience_manager.core.report")
+    run_job(panel)
+    with qtbot.waitSignal(panel.export_failed, timeout=5000) as blocker:
+        panel.export_to(tmp_path / "no-such-dir" / "x.csv")
+    assert "Could not save the report" in blocker.args[0]
+    assert panel.export_button.isEnabled()
+
+
+def test_show_job_reopens_finished_results(panel: ResultsPanel) -> None:
+    panel.show_job("old-job", outcomes(1, 20), "cancelled", "Cancelled")
+    assert panel.table.model().rowCount() == 20
+    assert panel.summary_label.text() == "15 succeeded · 4 failed · 1 skipped. Cancelled"
+    assert panel.progress_bar.text() == "Cancelled"
+    assert panel.retry_button.isEnabled()
