@@ -1,0 +1,585 @@
+"""Kit API v4: tags, forms and custom fields, in bulk with OAuth or one row at a time with an API key.
+
+Kit only lets OAuth tokens call `/v4/bulk/*`, so the credential decides the whole strategy: OAuth
+sends up to 100 items a request (Kit answers those synchronously, with per-item failures; more than
+100 would be processed in the background with results posted to a callback URL we do not have),
+an API key sends one request per row at a fifth of the rate.
+
+Bulk failure items sometimes null the offending id ("Subscriber does not exist" comes back with
+`subscriber_id: null`), so failures are mapped back to rows by elimination, not only by id; see
+`map_bulk_results`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import httpx
+
+from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
+from audience_manager.api.pacing import RateLimiter, limiter_for
+from audience_manager.api.platform import AccountInfo, RateBudget
+from audience_manager.api.transport import (
+    DEFAULT_TIMEOUT,
+    HeaderAuth,
+    Reply,
+    RetryPolicy,
+    Transport,
+    json_messages,
+)
+from audience_manager.core.accounts import Account, Credentials
+from audience_manager.core.actions import Action, Target, TargetKind
+from audience_manager.core.identifiers import IdentifierKind, normalise_email
+from audience_manager.core.outcomes import Outcome
+from audience_manager.core.platforms import AuthKind, Capabilities, PlatformKind, RateLimit
+from audience_manager.core.work import ItemResult, WorkItem
+
+T = TypeVar("T")
+
+BULK_LIMIT = 100  # Kit answers bulk requests synchronously only up to 100 items
+PAGE_SIZE = 1000  # Kit's largest page
+LOOKUP_CONCURRENCY = 16  # requests in flight for lookups; the limiter sets the pace
+
+OAUTH_RATE = RateLimit(600, 60.0)
+API_KEY_RATE = RateLimit(120, 60.0)
+
+ALL_ACTIONS = frozenset({Action.TAG, Action.UNTAG, Action.ADD_TO_FORM, Action.SET_FIELD})
+IDENTIFIERS = frozenset({IdentifierKind.SUBSCRIBER_ID, IdentifierKind.EMAIL})
+
+# Kit v4 error bodies are {"errors": [...]}; the OAuth endpoints use error/error_description/message.
+kit_messages = json_messages(("errors", "error_description", "message", "error"))
+
+_LIST_PATHS: dict[TargetKind, tuple[str, str]] = {
+    TargetKind.TAG: ("/v4/tags", "tags"),
+    TargetKind.FORM: ("/v4/forms", "forms"),
+    TargetKind.FIELD: ("/v4/custom_fields", "custom_fields"),
+}
+
+
+def kit_v4_capabilities(auth: AuthKind) -> Capabilities:
+    bulk = auth == AuthKind.OAUTH
+    return Capabilities(
+        actions=ALL_ACTIONS,
+        identifiers=IDENTIFIERS,
+        items_per_request=BULK_LIMIT if bulk else 1,
+        rate=OAUTH_RATE if bulk else API_KEY_RATE,
+        can_create_tags=True,
+        can_remove_all_tags=False,
+        can_read_membership=True,
+    )
+
+
+@dataclass(frozen=True)
+class BulkFailure:
+    """One entry of a bulk response's `failures`: the ids it echoed (either may be None) and why."""
+
+    target: str | None
+    subject: str | None
+    reason: str
+
+
+def map_bulk_results(
+    items: Sequence[WorkItem],
+    failures: Sequence[BulkFailure],
+    confirmed: set[tuple[str, str]] | set[str] | None,
+    *,
+    unconfirmed_reason: str,
+) -> list[ItemResult]:
+    """Give every item of one bulk request exactly one result.
+
+    `confirmed` is what the response said succeeded: (target, subject) pairs, subject ids alone, or
+    None when the endpoint only lists failures (bulk untag: everything not failed succeeded).
+    Failures are matched in rounds, most certain first: both ids echoed; subject nulled (matched to
+    an item of that target whose subject was not confirmed); target nulled (matched to an item of
+    that subject, preferring a target that failed for every subscriber that had it in this batch);
+    both nulled. Items nobody failed are succeeded if confirmed, else failed with
+    `unconfirmed_reason`: a row is never reported done on silence.
+    """
+    pairs: dict[tuple[str, str], list[WorkItem]] = defaultdict(list)
+    for item in items:
+        pairs[(item.target.id, item.subject)].append(item)
+    open_pairs = list(pairs)  # in request order
+    reasons: dict[tuple[str, str], str] = {}
+
+    def subject_confirmed(pair: tuple[str, str]) -> bool:
+        if confirmed is None:
+            return False
+        return pair in confirmed or pair[1] in confirmed
+
+    def take(pair: tuple[str, str], reason: str) -> None:
+        reasons[pair] = reason
+        open_pairs.remove(pair)
+
+    exact = [f for f in failures if f.target is not None and f.subject is not None]
+    no_subject = [f for f in failures if f.target is not None and f.subject is None]
+    no_target = [f for f in failures if f.target is None and f.subject is not None]
+    neither = [f for f in failures if f.target is None and f.subject is None]
+
+    for f in exact:
+        pair = (f.target or "", f.subject or "")
+        if pair in open_pairs:
+            take(pair, f.reason)
+
+    for f in no_subject:
+        candidates = [p for p in open_pairs if p[0] == f.target]
+        unconfirmed = [p for p in candidates if not subject_confirmed(p)]
+        chosen = (unconfirmed or candidates)[:1]
+        for pair in chosen:
+            take(pair, f.reason)
+
+    if no_target:
+        # A target that does not exist fails for every subscriber that had it in the batch.
+        failing_subjects: dict[str, int] = defaultdict(int)
+        for f in no_target:
+            failing_subjects[f.subject or ""] += 1
+        subjects_by_target: dict[str, set[str]] = defaultdict(set)
+        for target, subject in open_pairs:
+            subjects_by_target[target].add(subject)
+        for f in no_target:
+            candidates = [p for p in open_pairs if p[1] == f.subject]
+            if not candidates:
+                continue
+            consistent = [
+                p for p in candidates if all(failing_subjects[s] > 0 for s in subjects_by_target[p[0]])
+            ]
+            pair = (consistent or candidates)[0]
+            failing_subjects[pair[1]] -= 1
+            take(pair, f.reason)
+
+    for f in neither:
+        candidates = [p for p in open_pairs if not subject_confirmed(p)] or list(open_pairs)
+        if candidates:
+            take(candidates[0], f.reason)
+
+    results: list[ItemResult] = []
+    for item in items:
+        pair = (item.target.id, item.subject)
+        if pair in reasons:
+            results.append(ItemResult(item, Outcome.FAILED, reasons[pair]))
+        elif confirmed is None or subject_confirmed(pair):
+            results.append(ItemResult(item, Outcome.SUCCEEDED))
+        else:
+            results.append(ItemResult(item, Outcome.FAILED, unconfirmed_reason))
+    return results
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _reason(errors: Any) -> str:
+    out: list[str] = []
+    stack = [errors]
+    while stack:
+        value = stack.pop(0)
+        if isinstance(value, str) and value:
+            out.append(value)
+        elif isinstance(value, list):
+            stack[0:0] = value
+    return "; ".join(out) or "Kit refused this row without saying why."
+
+
+class KitV4:
+    """A Kit account over API v4. One instance per account; close it with `aclose()`."""
+
+    kind = PlatformKind.KIT_V4
+
+    def __init__(
+        self,
+        account: Account,
+        credentials: Credentials,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        auth: httpx.Auth | None = None,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if account.auth not in (AuthKind.OAUTH, AuthKind.API_KEY):
+            raise ValueError(f"Kit API v4 signs in with OAuth or a v4 API key, not {account.auth.value}.")
+        self.account = account
+        self._caps = kit_v4_capabilities(account.auth)
+        if auth is None:
+            header = (
+                {"Authorization": f"Bearer {credentials.token}"}
+                if account.auth == AuthKind.OAUTH
+                else {"X-Kit-Api-Key": credentials.token}
+            )
+            auth = HeaderAuth(header)
+        self._http = Transport(
+            account.base_url,
+            limiter=limiter or limiter_for(credentials.token, self._caps.rate, scope="kit-v4"),
+            messages=kit_messages,
+            platform_name="Kit",
+            secrets=credentials.secrets(),
+            auth=auth,
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+            sleep=sleep,
+        )
+        # What lookups taught us, so a field update need not fetch the subscriber again.
+        self._emails: dict[str, str] = {}  # subscriber id -> email address
+        self._fields: dict[str, dict[str, Any]] = {}  # subscriber id -> custom field values
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    @property
+    def transport(self) -> Transport:
+        return self._http
+
+    def budget(self) -> RateBudget:
+        return self._http.budget()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def whoami(self) -> AccountInfo:
+        body = (await self._http.get("/v4/account")).body or {}
+        account = body.get("account") or {}
+        user = body.get("user") or {}
+        email = account.get("primary_email_address") or user.get("email") or ""
+        return AccountInfo(name=account.get("name") or email or "Kit account", detail=email)
+
+    async def list_targets(self, kind: TargetKind) -> list[Target]:
+        path, key = _LIST_PATHS[kind]
+        params = {"status": "all"} if kind == TargetKind.FORM else {}
+        targets: list[Target] = []
+        async for record in self._pages(path, key, params):
+            targets.append(self._target(kind, record))
+        return targets
+
+    async def _pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> Any:
+        """Every record of a cursor-paged list: `after=end_cursor` until `has_next_page` is false."""
+        after: str | None = None
+        seen_cursors: set[str] = set()
+        while True:
+            query: dict[str, Any] = {**(params or {}), "per_page": PAGE_SIZE}
+            if after:
+                query["after"] = after
+            body = (await self._http.get(path, params=query)).body or {}
+            for record in body.get(key) or []:
+                yield record
+            page = body.get("pagination") or {}
+            after = page.get("end_cursor")
+            if not page.get("has_next_page") or not after or after in seen_cursors:
+                return
+            seen_cursors.add(after)
+
+    @staticmethod
+    def _target(kind: TargetKind, record: dict[str, Any]) -> Target:
+        if kind == TargetKind.FIELD:
+            return Target(
+                kind,
+                str(record["id"]),
+                record.get("label") or record.get("key") or "",
+                key=record.get("key") or "",
+            )
+        count = record.get("subscriber_count")
+        return Target(
+            kind,
+            str(record["id"]),
+            record.get("name") or "",
+            subscriber_count=count if isinstance(count, int) else None,
+        )
+
+    async def create_tag(self, name: str) -> Target:
+        body = (await self._http.request("POST", "/v4/tags", json={"name": name})).body or {}
+        tag = body.get("tag") or {}
+        return Target(TargetKind.TAG, str(tag["id"]), tag.get("name") or name)
+
+    async def resolve(self, emails: Sequence[str]) -> dict[str, str | None]:
+        async def one(email: str) -> str | None:
+            body = (
+                await self._http.get(
+                    "/v4/subscribers", params={"email_address": normalise_email(email), "status": "all"}
+                )
+            ).body or {}
+            for subscriber in body.get("subscribers") or []:
+                if normalise_email(str(subscriber.get("email_address", ""))) == normalise_email(email):
+                    self._remember(subscriber)
+                    return str(subscriber["id"])
+            return None
+
+        found = await _bounded(one, list(emails))
+        return dict(zip(emails, found, strict=True))
+
+    def _remember(self, subscriber: dict[str, Any]) -> None:
+        sid = str(subscriber.get("id"))
+        if subscriber.get("email_address"):
+            self._emails[sid] = str(subscriber["email_address"])
+        if isinstance(subscriber.get("fields"), dict):
+            self._fields[sid] = dict(subscriber["fields"])
+
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
+        """Now: "yes"/"no" for tag and form membership, the field's value for set-field; None if unknown."""
+        if action in (Action.TAG, Action.UNTAG):
+            subjects = sorted({i.subject for i in items if i.subject.isdigit()})
+            tag_sets = await _bounded(self._subscriber_tags, subjects)
+            by_subject = dict(zip(subjects, tag_sets, strict=True))
+            return {
+                i.row: None
+                if by_subject.get(i.subject) is None
+                else _yes(i.target.id in (by_subject[i.subject] or ()))
+                for i in items
+            }
+        if action == Action.ADD_TO_FORM:
+            forms = sorted({i.target.id for i in items})
+            members = await _bounded(self._form_members, forms)
+            by_form = dict(zip(forms, members, strict=True))
+            return {
+                i.row: None
+                if by_form.get(i.target.id) is None
+                else _yes(i.subject in (by_form[i.target.id] or ()))
+                for i in items
+            }
+        subjects = sorted({i.subject for i in items if i.subject.isdigit()})
+        found = await _bounded(self._subscriber, subjects)
+        fields = {s: (sub or {}).get("fields") for s, sub in zip(subjects, found, strict=True)}
+        state: dict[int, str | None] = {}
+        for i in items:
+            values = fields.get(i.subject)
+            value = values.get(i.target.key) if isinstance(values, dict) else None
+            state[i.row] = None if value is None else str(value)
+        return state
+
+    async def _subscriber_tags(self, subject: str) -> set[str] | None:
+        try:
+            return {str(t["id"]) async for t in self._pages(f"/v4/subscribers/{subject}/tags", "tags")}
+        except NotFoundError:
+            return None
+
+    async def _form_members(self, form_id: str) -> set[str] | None:
+        try:
+            return {
+                str(s["id"])
+                async for s in self._pages(
+                    f"/v4/forms/{form_id}/subscribers", "subscribers", {"status": "all"}
+                )
+            }
+        except NotFoundError:
+            return None
+
+    async def _subscriber(self, subject: str) -> dict[str, Any] | None:
+        try:
+            body = (await self._http.get(f"/v4/subscribers/{subject}")).body or {}
+        except NotFoundError:
+            return None
+        subscriber = body.get("subscriber")
+        if isinstance(subscriber, dict):
+            self._remember(subscriber)
+            return subscriber
+        return None
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    async def apply(
+        self, action: Action, items: Sequence[WorkItem], value: str | None = None
+    ) -> list[ItemResult]:
+        if not items:
+            return []
+        bad = [i for i in items if not i.subject.isdigit()]
+        good = [i for i in items if i.subject.isdigit()]
+        results = {
+            id(i): ItemResult(i, Outcome.FAILED, f"“{i.subject or i.identifier}” is not a Kit subscriber id.")
+            for i in bad
+        }
+        if good:
+            if self._caps.items_per_request > 1:
+                for start in range(0, len(good), BULK_LIMIT):
+                    chunk = good[start : start + BULK_LIMIT]
+                    for r in await self._apply_bulk(action, chunk, value):
+                        results[id(r.item)] = r
+            else:
+                per_row = await _bounded(lambda i: self._apply_one(action, i, value), good)
+                for r in per_row:
+                    results[id(r.item)] = r
+        return [results[id(i)] for i in items]
+
+    async def _apply_bulk(
+        self, action: Action, items: Sequence[WorkItem], value: str | None
+    ) -> list[ItemResult]:
+        if action in (Action.TAG, Action.UNTAG):
+            path = "/v4/bulk/tags/subscribers"
+            payload: dict[str, Any] = {
+                "taggings": [{"tag_id": int(i.target.id), "subscriber_id": int(i.subject)} for i in items]
+            }
+            method = "POST" if action == Action.TAG else "DELETE"
+        elif action == Action.ADD_TO_FORM:
+            path, method = "/v4/bulk/forms/subscribers", "POST"
+            payload = {
+                "additions": [{"form_id": int(i.target.id), "subscriber_id": int(i.subject)} for i in items]
+            }
+        else:
+            path, method = "/v4/bulk/custom_fields/subscribers", "POST"
+            payload = {
+                "custom_field_values": [
+                    {
+                        "subscriber_id": int(i.subject),
+                        "subscriber_custom_field_id": int(i.target.id),
+                        "value": value or "",
+                    }
+                    for i in items
+                ],
+                "callback_url": None,
+            }
+        try:
+            reply = await self._http.request(method, path, json=payload)
+        except NotFoundError as exc:
+            return [
+                ItemResult(i, Outcome.FAILED, _reason(exc.messages) if exc.messages else "Not Found")
+                for i in items
+            ]
+        except AuthenticationError:
+            raise
+        except ApiError as exc:
+            return [ItemResult(i, Outcome.FAILED, _reason(exc.messages) or str(exc)) for i in items]
+        return self._read_bulk_reply(action, items, reply)
+
+    def _read_bulk_reply(self, action: Action, items: Sequence[WorkItem], reply: Reply) -> list[ItemResult]:
+        if reply.status == 202:
+            reason = (
+                "Kit queued this batch for background processing and did not report each row; "
+                "check the subscriber in Kit or retry the row."
+            )
+            return [ItemResult(i, Outcome.FAILED, reason) for i in items]
+        body = reply.body if isinstance(reply.body, dict) else {}
+        failures: list[BulkFailure] = []
+        confirmed: set[tuple[str, str]] | set[str] | None
+        unconfirmed = "Kit did not confirm this row; retry it."
+        if action in (Action.TAG, Action.UNTAG):
+            for f in body.get("failures") or []:
+                echo = (f or {}).get("tagging") or {}
+                failures.append(
+                    BulkFailure(
+                        _id(echo.get("tag_id")), _id(echo.get("subscriber_id")), _reason(f.get("errors"))
+                    )
+                )
+            confirmed = (
+                None
+                if action == Action.UNTAG
+                else {str(s.get("id")) for s in body.get("subscribers") or [] if s}
+            )
+        elif action == Action.ADD_TO_FORM:
+            for f in body.get("failures") or []:
+                echo = (f or {}).get("subscription") or {}
+                failures.append(
+                    BulkFailure(
+                        _id(echo.get("form_id")), _id(echo.get("subscriber_id")), _reason(f.get("errors"))
+                    )
+                )
+            confirmed = {str(s.get("id")) for s in body.get("subscribers") or [] if s}
+        else:
+            for f in body.get("failures") or []:
+                echo = (f or {}).get("custom_field_value") or {}
+                failures.append(
+                    BulkFailure(
+                        _id(echo.get("subscriber_custom_field_id")),
+                        _id(echo.get("subscriber_id")),
+                        _reason(f.get("errors")),
+                    )
+                )
+            confirmed = {
+                (str(v.get("subscriber_custom_field_id")), str(v.get("subscriber_id")))
+                for v in body.get("custom_field_values") or []
+                if v
+            }
+        return map_bulk_results(items, failures, confirmed, unconfirmed_reason=unconfirmed)
+
+    async def _apply_one(self, action: Action, item: WorkItem, value: str | None) -> ItemResult:
+        tag_or_form = item.target.id
+        try:
+            if action == Action.TAG:
+                reply = await self._http.request(
+                    "POST", f"/v4/tags/{tag_or_form}/subscribers/{item.subject}", json={}
+                )
+                return _created_or_unchanged(item, reply)
+            if action == Action.UNTAG:
+                await self._http.request("DELETE", f"/v4/tags/{tag_or_form}/subscribers/{item.subject}")
+                return ItemResult(item, Outcome.SUCCEEDED, previous="yes")
+            if action == Action.ADD_TO_FORM:
+                reply = await self._http.request(
+                    "POST", f"/v4/forms/{tag_or_form}/subscribers/{item.subject}", json={}
+                )
+                return _created_or_unchanged(item, reply)
+            return await self._set_field(item, value or "")
+        except NotFoundError as exc:
+            return ItemResult(item, Outcome.FAILED, _reason(exc.messages) if exc.messages else "Not Found")
+        except AuthenticationError:
+            raise
+        except ApiError as exc:
+            return ItemResult(item, Outcome.FAILED, _reason(exc.messages) if exc.messages else str(exc))
+
+    async def _set_field(self, item: WorkItem, value: str) -> ItemResult:
+        key = item.target.key
+        email = self._emails.get(item.subject)
+        fields = self._fields.get(item.subject)
+        if email is None or fields is None:
+            subscriber = await self._subscriber(item.subject)
+            if subscriber is None:
+                return ItemResult(item, Outcome.FAILED, "Not Found")
+            email = str(subscriber.get("email_address", ""))
+            fields = self._fields.get(item.subject, {})
+        before = fields.get(key)
+        previous = None if before is None else str(before)
+        body = {"email_address": email, "fields": {key: value}}
+        reply = await self._http.request("PUT", f"/v4/subscribers/{item.subject}", json=body)
+        updated = (reply.body or {}).get("subscriber") if isinstance(reply.body, dict) else None
+        if isinstance(updated, dict):
+            self._remember(updated)
+        else:
+            self._fields.setdefault(item.subject, {})[key] = value
+        outcome = Outcome.UNCHANGED if previous == value else Outcome.SUCCEEDED
+        return ItemResult(item, outcome, previous=previous)
+
+
+def _created_or_unchanged(item: WorkItem, reply: Reply) -> ItemResult:
+    """Kit: 201 = it was not there and now is; 200 = it was already there."""
+    if reply.status == 201:
+        return ItemResult(item, Outcome.SUCCEEDED, previous="no")
+    return ItemResult(item, Outcome.UNCHANGED, previous="yes")
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+async def _bounded(
+    fn: Callable[[T], Awaitable[Any]], args: Iterable[T], limit: int = LOOKUP_CONCURRENCY
+) -> list[Any]:
+    """Run `fn` over `args` with at most `limit` in flight, results in input order.
+
+    A fixed pool of workers rather than one task per argument, so 100,000 lookups do not make
+    100,000 tasks. The first error cancels the rest and is raised.
+    """
+    args = list(args)
+    results: list[Any] = [None] * len(args)
+    next_index = 0
+
+    async def worker() -> None:
+        nonlocal next_index
+        while next_index < len(args):
+            i = next_index
+            next_index += 1
+            results[i] = await fn(args[i])
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(limit, len(args))):
+                group.create_task(worker())
+    except BaseExceptionGroup as failed:
+        # Callers handle our own errors (AuthenticationError, GaveUpError), not a group of them.
+        first = failed.exceptions[0]
+        while isinstance(first, BaseExceptionGroup):
+            first = first.exceptions[0]
+        raise first from None
+    return results
