@@ -259,6 +259,9 @@ def test_plain_http_to_the_network_refused(url: str) -> None:
 
 def test_in_process_demo_host_allowed_only_with_a_transport() -> None:
     check_base_url("http://kit.demo.invalid", in_process=True)
+    check_base_url("http://demo.sandbox", in_process=True)
+    with pytest.raises(InsecureURLError):
+        check_base_url("http://demo.sandbox")
     with pytest.raises(InsecureURLError):
         check_base_url("http://api.kit.com", in_process=True)
 

@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 MessagesParser = Callable[[httpx.Response], list[str]]
 HintReader = Callable[[httpx.Response], ServerHint | None]
 
-# Hosts under the reserved `.invalid` top-level domain can never resolve: a URL there only works
-# through an in-process transport (the demo workspace), so plain http is safe for it.
+# The demo workspace's host (served in-process, never on the network) and the reserved `.invalid`
+# top-level domain, which can never resolve: with an in-process transport plain http is safe there.
+IN_PROCESS_HOSTS = frozenset({"demo.sandbox"})
 IN_PROCESS_SUFFIX = ".invalid"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
@@ -64,7 +65,9 @@ def check_base_url(base_url: str, *, in_process: bool = False) -> None:
         return
     host = (parts.hostname or "").lower()
     if parts.scheme == "http":
-        if host == "localhost" or (in_process and host.endswith(IN_PROCESS_SUFFIX)):
+        if host == "localhost" or (
+            in_process and (host in IN_PROCESS_HOSTS or host.endswith(IN_PROCESS_SUFFIX))
+        ):
             return
         try:
             if ipaddress.ip_address(host).is_loopback:
