@@ -1,0 +1,133 @@
+"""Past jobs, for the History view and `jobs list`: filter them, reopen one's outcomes, forget old ones.
+
+Every function takes the `Journal` and reads through this thread's own connection, so the GUI can
+run them in an executor while a job writes on the event loop (WAL readers never wait for a writer).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from audience_manager.core.actions import Action
+from audience_manager.core.outcomes import Outcome, RowOutcome
+from audience_manager.core.planning import job_targets, target_label
+from audience_manager.jobs.events import JobState
+from audience_manager.jobs.journal import _JOB_COLUMNS, JobRecord, Journal, job_record
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Which past jobs to show. Empty fields match everything; `since`/`until` are epoch seconds."""
+
+    account: str | None = None
+    action: Action | None = None
+    state: JobState | None = None
+    since: float | None = None
+    until: float | None = None
+    limit: int | None = None
+
+
+def list_jobs(journal: Journal, where: JobFilter | None = None) -> list[JobRecord]:
+    """Matching jobs, newest first."""
+    where = where or JobFilter()
+    clauses: list[str] = []
+    params: list[object] = []
+    if where.account:
+        clauses.append("account = ?")
+        params.append(where.account)
+    if where.action is not None:
+        clauses.append("action = ?")
+        params.append(str(where.action))
+    if where.state is not None:
+        clauses.append("state = ?")
+        params.append(str(where.state))
+    if where.since is not None:
+        clauses.append("created_at >= ?")
+        params.append(where.since)
+    if where.until is not None:
+        clauses.append("created_at < ?")
+        params.append(where.until)
+    sql = f"SELECT {_JOB_COLUMNS} FROM jobs"
+    if clauses:
+        sql += " WHERE " + " AND ".join(clauses)
+    sql += " ORDER BY created_at DESC, rowid DESC"
+    if where.limit is not None:
+        sql += " LIMIT ?"
+        params.append(where.limit)
+    return [job_record(r) for r in journal.read().execute(sql, params)]
+
+
+def job_outcomes(journal: Journal, job_id: str) -> list[RowOutcome]:
+    """The job's recorded outcomes in input order, then target order: the same rows and columns as
+    the results table and `apply --report` (feed them to `core.report.write_report`).
+
+    A job that never finished has fewer outcomes than rows; `missing_rows` counts the difference.
+    """
+    return list(iter_job_outcomes(journal, job_id))
+
+
+def iter_job_outcomes(journal: Journal, job_id: str) -> Iterator[RowOutcome]:
+    spec_targets = job_targets(journal.spec_header(job_id))
+    order = {t.id: k for k, t in enumerate(spec_targets)}
+    labels = {t.id: target_label(t) for t in spec_targets}
+    rows = journal.read().execute(
+        "SELECT o.row, a.identifier, o.target_id, o.outcome, o.reason FROM outcomes o"
+        " JOIN audience a ON a.job_id = o.job_id AND a.row = o.row WHERE o.job_id = ?",
+        (job_id,),
+    )
+    for row, identifier, target_id, outcome, reason in sorted(rows, key=lambda r: (r[0], order.get(r[2], 0))):
+        yield RowOutcome(row, identifier, labels.get(target_id, target_id), Outcome(outcome), reason)
+
+
+def missing_rows(journal: Journal, job_id: str) -> int:
+    """Row x target pairs of the job with no outcome yet (an interrupted job)."""
+    record = journal.job(job_id)
+    (recorded,) = journal.read().execute("SELECT count(*) FROM outcomes WHERE job_id=?", (job_id,)).fetchone()
+    return max(0, record.total - int(recorded))
+
+
+def children(journal: Journal, job_id: str) -> list[JobRecord]:
+    """Retries and undos made from this job, oldest first."""
+    rows = journal.read().execute(
+        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE parent_id=? ORDER BY created_at", (job_id,)
+    )
+    return [job_record(r) for r in rows]
+
+
+def delete_jobs_before(journal: Journal, before: float) -> int:
+    """Forget jobs created before `before` (epoch seconds) that are not running. Returns how many."""
+    ids = [
+        str(r[0])
+        for r in journal.read().execute(
+            "SELECT id FROM jobs WHERE created_at < ? AND state NOT IN (?,?,?)",
+            (before, str(JobState.PENDING), str(JobState.RESOLVING), str(JobState.RUNNING)),
+        )
+    ]
+    return journal.delete_jobs(ids)
+
+
+def delete_jobs_older_than(journal: Journal, days: float) -> int:
+    return delete_jobs_before(journal, time.time() - days * 86400)
+
+
+def describe(record: JobRecord) -> str:
+    """One line for `jobs list`, its id first so scripts can cut it."""
+    when = datetime.fromtimestamp(record.created_at).strftime("%Y-%m-%d %H:%M")
+    what = record.action.label
+    if record.value is not None:
+        what += f" = {record.value!r}"
+    targets = record.target_names or "all tags"
+    counts = (
+        f"{record.succeeded} succeeded, {record.unchanged} unchanged, {record.failed} failed,"
+        f" {record.skipped} skipped"
+    )
+    if record.cancelled:
+        counts += f", {record.cancelled} cancelled"
+    kind = "" if record.kind == "run" else f" [{record.kind} of {record.parent_id}]"
+    return (
+        f"{record.id}  {when}  {record.state:<11}  {record.account} ({record.platform})  {what}: {targets}"
+        f"  {record.total} rows: {counts}{kind}"
+    )

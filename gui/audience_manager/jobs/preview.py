@@ -1,0 +1,222 @@
+"""Preview (dry run): what a job would do, read from the platform, with no write.
+
+It resolves the audience's emails, reads the current state where the platform allows
+(`Platform.read_state`: Kit v4 tag membership and custom field values, HighLevel contact tags) and
+counts, per target, the rows found, not found, already so and that would change, plus the write
+requests the run would send. Used by `apply --dry-run` and the GUI's Preview button.
+
+Reading costs requests against the same rate limit as the run, so only the first `limit` rows are
+checked (all of them with `limit=None`); the summary says how many were.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from audience_manager.api.platform import Platform
+from audience_manager.core.actions import Action, Target
+from audience_manager.core.audience import AudienceRow
+from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.planning import estimate, job_targets, needs_resolving, plan
+from audience_manager.core.work import WorkItem
+
+DEFAULT_LIMIT = 1000
+RESOLVE_CHUNK = 50
+YES = "yes"
+NO = "no"
+
+
+@dataclass(frozen=True)
+class TargetPreview:
+    target: Target
+    checked: int = 0  # rows whose state was read
+    already: int = 0  # already so: the run would report them unchanged
+    would_change: int = 0
+    not_found: int = 0  # the platform does not know this subscriber
+    unknown: int = 0  # state not readable on this platform
+    requests: int = 0  # write requests the run sends for this target
+    examples: tuple[str, ...] = ()  # "row 3: 'old' -> 'new'" for custom fields
+
+
+@dataclass(frozen=True)
+class PreviewReport:
+    action: Action
+    value: str | None
+    rows: int  # rows that would be sent
+    invalid: int
+    duplicates: int
+    lookups: int  # email lookups the run needs
+    found: int  # among the checked rows
+    not_found: int
+    checked_rows: int
+    targets: tuple[TargetPreview, ...]
+    writes: int
+    seconds: float  # at the platform's rate limit
+    can_read_state: bool
+    items_per_request: int
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def would_change(self) -> int:
+        return sum(t.would_change for t in self.targets)
+
+    @property
+    def already(self) -> int:
+        return sum(t.already for t in self.targets)
+
+    def summary(self) -> str:
+        """The preview in plain text, for the CLI and the Preview dialog."""
+        value = f" = {self.value!r}" if self.action is Action.SET_FIELD else ""
+        lines = [
+            f"Preview: {self.action.label}{value}; no change was made.",
+            f"Rows: {self.rows} to send, {self.invalid} invalid, {self.duplicates} duplicates.",
+        ]
+        partial = self.checked_rows < self.rows
+        scope = f" (first {self.checked_rows} of {self.rows} rows checked)" if partial else ""
+        lines.append(f"Found: {self.found}, not found: {self.not_found}{scope}.")
+        for t in self.targets:
+            if self.can_read_state:
+                lines.append(
+                    f"  {t.target}: {t.would_change} would change, {t.already} already so,"
+                    f" {t.not_found} not found" + (f", {t.unknown} unknown" if t.unknown else "") + "."
+                )
+            else:
+                lines.append(
+                    f"  {t.target}: this platform cannot read the current state; {t.checked} rows checked."
+                )
+            lines += [f"    {e}" for e in t.examples]
+        lines.append(
+            f"Requests the run would send: {self.lookups} email lookups, {self.writes} writes"
+            f" (up to {self.items_per_request} rows each), about {_duration(self.seconds)} at the rate limit."
+        )
+        for t in self.targets:
+            if t.requests:
+                lines.append(f"  {t.requests} x {self.action.label} {t.target}")
+        lines += list(self.notes)
+        return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{math.ceil(seconds)} s"
+    if seconds < 5400:
+        return f"{math.ceil(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+async def preview(platform: Platform, spec: JobSpec, *, limit: int | None = DEFAULT_LIMIT) -> PreviewReport:
+    """Read-only: resolves emails and reads the state of the first `limit` rows; never writes."""
+    caps = platform.capabilities
+    targets = job_targets(spec)
+    rows = list(spec.audience.rows)
+    checked = rows if limit is None else rows[:limit]
+
+    subjects: dict[str, str | None] = {}
+    to_resolve = [r.identifier for r in checked if needs_resolving(r, caps)]
+    for start in range(0, len(to_resolve), RESOLVE_CHUNK):
+        subjects.update(await platform.resolve(to_resolve[start : start + RESOLVE_CHUNK]))
+
+    # The same items the run would send, for the checked rows.
+    checked_spec = _with_rows(spec, checked)
+    checked_plan = plan(checked_spec, caps, subjects=subjects)
+    unresolved = {r.row for r in checked_plan.unresolved}
+    items_by_target: dict[str, list[WorkItem]] = {t.id: [] for t in targets}
+    for batch in checked_plan.batches:
+        for item in batch:
+            items_by_target[item.target.id].append(item)
+
+    can_read = caps.can_read_membership
+    full = estimate(spec, caps)
+    size = max(1, caps.items_per_request)
+    sendable = len(rows)
+    previews: list[TargetPreview] = []
+    row_not_found: set[int] = set(unresolved)
+    for target in targets:
+        items = items_by_target[target.id]
+        state: dict[int, str | None] = {}
+        readable = False
+        if can_read and items:
+            for start in range(0, len(items), size):
+                chunk = items[start : start + size]
+                got = await platform.read_state(spec.action, chunk)
+                readable = readable or bool(got)
+                state.update(got)
+        tp = _count(spec, target, items, state, readable, len(unresolved))
+        if readable:
+            row_not_found |= {i.row for i in items if i.row not in state}
+        previews.append(_with_requests(tp, math.ceil(sendable / size)))
+
+    notes: list[str] = []
+    if not can_read:
+        notes.append(f"{platform.kind.label} cannot read the current state, so rows are not split by change.")
+    found = len(checked) - len(row_not_found)
+    return PreviewReport(
+        action=spec.action,
+        value=spec.value,
+        rows=len(rows),
+        invalid=len(spec.audience.invalid),
+        duplicates=len(spec.audience.duplicates),
+        lookups=full.lookups,
+        found=found,
+        not_found=len(row_not_found),
+        checked_rows=len(checked),
+        targets=tuple(previews),
+        writes=full.writes,
+        seconds=full.seconds,
+        can_read_state=can_read,
+        items_per_request=size,
+        notes=tuple(notes),
+    )
+
+
+def _with_rows(spec: JobSpec, rows: Sequence[AudienceRow]) -> JobSpec:
+    return replace(spec, audience=replace(spec.audience, rows=list(rows), invalid=[], duplicates=[]))
+
+
+def _with_requests(tp: TargetPreview, requests: int) -> TargetPreview:
+    return replace(tp, requests=requests)
+
+
+def _count(
+    spec: JobSpec,
+    target: Target,
+    items: Sequence[WorkItem],
+    state: dict[int, str | None],
+    readable: bool,
+    unresolved: int,
+) -> TargetPreview:
+    if not readable:
+        return TargetPreview(target, checked=len(items), unknown=len(items), not_found=unresolved)
+    already = change = missing = unknown = 0
+    examples: list[str] = []
+    for item in items:
+        if item.row not in state:
+            missing += 1
+            continue
+        now = state[item.row]
+        if spec.action is Action.SET_FIELD:
+            current = now or ""
+            if current == (spec.value or ""):
+                already += 1
+            else:
+                change += 1
+                if len(examples) < 5:
+                    examples.append(f"row {item.row}: {current!r} -> {spec.value or ''!r}")
+            continue
+        if now not in (YES, NO):
+            unknown += 1
+        elif (now == YES) == (spec.action in (Action.TAG, Action.ADD_TO_FORM)):
+            already += 1
+        else:
+            change += 1
+    return TargetPreview(
+        target,
+        checked=len(items),
+        already=already,
+        would_change=change,
+        not_found=missing + unresolved,
+        unknown=unknown,
+        examples=tuple(examples),
+    )
