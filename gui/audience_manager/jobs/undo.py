@@ -94,6 +94,9 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
     for row, target_id, _subject, outcome, previous in journal.previous_states(job_id):
         if row not in rows or target_id not in targets:
             continue
+        if outcome == Outcome.UNCHANGED:
+            kept_already += 1
+            continue
         if outcome != Outcome.SUCCEEDED:
             failed += outcome in (Outcome.FAILED, Outcome.CANCELLED)
             continue
