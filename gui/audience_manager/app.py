@@ -1,0 +1,241 @@
+"""The composition root: the QApplication, the qasync loop, the workspace and the window.
+
+`main(argv)` is what `audience-manager` with no subcommand runs. The window is shown before the
+accounts (or the demo sandbox) are opened, so the user sees it at once; the catalog shows its busy
+state meanwhile. `--smoke` drives one small demo job through the window's own Run path and exits 0
+only if every row ended with an outcome.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from audience_manager import __version__
+
+log = logging.getLogger(__name__)
+
+ORGANIZATION = "Audience Manager"
+APPLICATION = "audience-manager"
+SMOKE_TIMEOUT_SECONDS = 60.0
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="audience-manager", description="Audience Manager window")
+    parser.add_argument("--smoke", action="store_true", help="run a small demo job in the window and exit")
+    parser.add_argument("--demo", action="store_true", help="open the demo workspace even if accounts exist")
+    parser.add_argument(
+        "--quit-after-show", action="store_true", help="quit as soon as the window is shown (startup timing)"
+    )
+    # Qt's own options (-style, -platform ...) pass through to QApplication.
+    args, _qt = parser.parse_known_args(list(argv))
+    return args
+
+
+def _headless() -> bool:
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) and sys.platform.startswith(
+        "linux"
+    )
+
+
+def settings() -> Any:
+    """The window's settings (geometry, splitters) in the app's own name; tests move them aside
+    with AUDIENCE_MANAGER_HOME like every other file the app writes."""
+    from PySide6.QtCore import QSettings
+
+    home = os.environ.get("AUDIENCE_MANAGER_HOME")
+    if home:
+        return QSettings(os.path.join(home, "window.ini"), QSettings.Format.IniFormat)
+    return QSettings(ORGANIZATION, APPLICATION)
+
+
+def make_application(argv: Sequence[str]) -> Any:
+    from PySide6.QtWidgets import QApplication
+
+    from audience_manager.ui.icons import app_icon
+
+    app = QApplication.instance() or QApplication(list(argv))
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("Audience Manager")
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName(APPLICATION)
+    app.setWindowIcon(app_icon())
+    return app
+
+
+def open_demo(
+    workspace: Any, *, enforce_limits: bool = True, sandbox: Any = None
+) -> asyncio.Task[None] | None:
+    """Fill the workspace with the demo accounts, all served by one in-process sandbox."""
+    from audience_manager.api.clients import open_platform
+    from audience_manager.sandbox.demo import demo_workspace
+    from audience_manager.ui.workspace import AccountEntry
+
+    demo = demo_workspace(sandbox, enforce_limits=enforce_limits)
+    transport = demo.transport
+
+    def factory(account: Any, credentials: Any) -> Any:
+        return open_platform(account, credentials, transport=transport)
+
+    async def close() -> None:
+        await transport.aclose()
+
+    entries = [AccountEntry(account, credentials) for account, credentials in demo.accounts]
+    return workspace.set_entries(entries, factory, demo=True, sandbox=demo.sandbox, on_close=close)
+
+
+async def open_configured(workspace: Any) -> bool:
+    """Offer the accounts the user added (secrets from the keyring); False when there are none."""
+    from audience_manager.api.clients import open_platform
+    from audience_manager.store.accounts import AccountBook
+    from audience_manager.store.paths import settings_path
+    from audience_manager.store.secrets import Secrets
+    from audience_manager.ui.workspace import AccountEntry
+
+    try:
+        accounts = AccountBook(settings_path()).accounts()
+    except Exception as exc:  # an unreadable settings file: say so, fall back to the demo
+        log.warning("%s", exc)
+        return False
+    if not accounts:
+        return False
+    secrets = Secrets()
+    entries = []
+    for account in accounts:
+        credentials = None
+        with contextlib.suppress(Exception):  # a locked keyring: the account shows an error with Retry
+            credentials = await secrets.load_async(account.name)
+        entries.append(AccountEntry(account, credentials))
+
+    def factory(account: Any, credentials: Any) -> Any:
+        if credentials is None:
+            raise RuntimeError(
+                "No token is saved for this account in the system keyring. Open Account › Accounts… to add it."
+            )
+        return open_platform(account, credentials)
+
+    workspace.set_entries(entries, factory, demo=False)
+    return True
+
+
+async def open_accounts(workspace: Any, *, demo: bool) -> None:
+    if demo or not await open_configured(workspace):
+        open_demo(workspace)
+
+
+async def smoke(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS) -> int:
+    """Paste demo ids, tick a tag, press Run and confirm, exactly as a user would; check the results."""
+    from audience_manager.core.actions import Action, TargetKind
+
+    workspace = window.workspace
+    deadline = time.monotonic() + timeout
+    while (workspace.platform is None or workspace.catalog_busy) and not workspace.catalog_error:
+        if time.monotonic() > deadline:
+            print("smoke: the catalog did not load in time", file=sys.stderr)
+            return 1
+        await asyncio.sleep(0.02)
+    if workspace.catalog_error:
+        print(f"smoke: the catalog failed: {workspace.catalog_error}", file=sys.stderr)
+        return 1
+    sandbox = workspace.sandbox
+    known = [str(i) for i in sandbox.known_subscriber_ids(12)]
+    unknown = [str(i) for i in sandbox.unknown_subscriber_ids(3)]
+    text = "\n".join([*known, *unknown, "not-an-id", known[0]])
+    window.audience_panel.paste_action(text)
+    tags = workspace.catalog.get(TargetKind.TAG, [])
+    if not tags:
+        print("smoke: the demo account has no tags", file=sys.stderr)
+        return 1
+    window.action_bar.set_action(Action.TAG)
+    window.catalog_panel.set_checked(TargetKind.TAG, {tags[0].id})
+
+    finished: asyncio.Future[tuple[str, str, str]] = asyncio.get_running_loop().create_future()
+    window.job_finished.connect(lambda *args: finished.done() or finished.set_result(args))
+    dialog = window.run_action()
+    if dialog is None:
+        print(f"smoke: Run was refused: {window.run_blocker()}", file=sys.stderr)
+        return 1
+    dialog.run_button.click()
+    try:
+        job_id, state, reason = await asyncio.wait_for(finished, max(1.0, deadline - time.monotonic()))
+    except TimeoutError:
+        print("smoke: the job did not finish in time", file=sys.stderr)
+        return 1
+    spec = window.last_spec
+    audience = spec.audience
+    expected = {
+        (row, str(t))
+        for row in [
+            *(r.row for r in audience.rows),
+            *(p.row for p in (*audience.invalid, *audience.duplicates)),
+        ]
+        for t in spec.targets
+    }
+    outcomes = window.results_panel.model.outcomes()
+    got = [(o.row, o.target) for o in outcomes]
+    counts = window.results_panel.model.counts()
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    print(
+        f"smoke: job {job_id} {state}: {len(outcomes)} outcomes for {len(expected)} row x target pairs ({summary})"
+    )
+    if len(got) != len(set(got)) or set(got) != expected:
+        missing = expected - set(got)
+        print(
+            f"smoke: FAILED: {len(missing)} rows without an outcome, {len(got) - len(set(got))} twice",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    if (args.smoke or args.quit_after_show) and _headless():
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    import qasync
+
+    from audience_manager.store.paths import journal_path
+    from audience_manager.ui.main_window import MainWindow
+    from audience_manager.ui.workspace import Workspace
+
+    app = make_application([sys.argv[0] if sys.argv else APPLICATION, *argv])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    workspace = Workspace(journal_path=journal_path())
+    window = MainWindow(workspace, settings())
+    window.show()
+    shown = time.perf_counter() - started
+    if os.environ.get("AUDIENCE_MANAGER_STARTUP_LOG"):
+        print(f"window shown after {shown:.3f} s", file=sys.stderr)
+
+    async def run() -> int:
+        if args.quit_after_show:
+            return 0
+        closed = asyncio.Event()
+        app.lastWindowClosed.connect(closed.set)
+        await open_accounts(workspace, demo=args.demo or args.smoke)
+        if args.smoke:
+            code = await smoke(window)
+            window.close()
+            return code
+        await closed.wait()
+        return 0
+
+    try:
+        with loop:
+            code = loop.run_until_complete(run())
+            loop.run_until_complete(workspace.aclose())
+    except KeyboardInterrupt:
+        code = 130
+    return code

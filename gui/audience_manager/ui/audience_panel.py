@@ -1,0 +1,501 @@
+"""The centre: who the action applies to. A paste box, or a file (imported or dropped) with a column.
+
+Parsing is `core`'s job; this panel decides when to parse (debounced while typing, off the GUI
+thread for big inputs), shows the live counts, and offers the invalid rows one click away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from audience_manager.core.audience import Audience, Problem
+from audience_manager.core.audience_file import FilePreview
+from audience_manager.core.cells import ALL_KINDS
+from audience_manager.core.identifiers import IdentifierKind
+from audience_manager.core.audience_file import inspect_file, read_audience
+from audience_manager.core.paste import parse_text
+from audience_manager.ui.icons import icon
+
+FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
+DEBOUNCE_MS = 250
+# Below this many characters a paste parses in well under a frame, on the GUI thread.
+INLINE_PARSE_LIMIT = 50_000
+PREVIEW_ROWS = 8
+
+
+def dropped_files(urls: Sequence[QUrl]) -> list[Path]:
+    """The local files among dropped URLs that the audience can read."""
+    paths = [Path(url.toLocalFile()) for url in urls if url.isLocalFile()]
+    return [p for p in paths if p.suffix.lower() in FILE_SUFFIXES]
+
+
+class ProblemsDialog(QDialog):
+    """The rows that will not be sent and why (non-modal: the user can fix the paste beside it)."""
+
+    def __init__(self, title: str, problems: Sequence[Problem], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.model = QStandardItemModel(0, 3, self)
+        self.model.setHorizontalHeaderLabels([self.tr("Row"), self.tr("Text"), self.tr("Reason")])
+        for problem in problems[:100_000]:
+            row = QStandardItem()
+            row.setData(problem.row, Qt.ItemDataRole.DisplayRole)
+            self.model.appendRow([row, QStandardItem(problem.text), QStandardItem(problem.reason)])
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnWidth(0, 60)
+        self.table.setColumnWidth(1, 200)
+        self.table.setWordWrap(False)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(buttons)
+        self.resize(680, 380)
+
+
+class FileDropFilter(QObject):
+    """Routes file drops on a text box to the audience instead of pasting the file's path as text."""
+
+    def __init__(self, panel: AudiencePanel) -> None:
+        super().__init__(panel)
+        self.panel = panel
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove) and isinstance(
+            event, QDragEnterEvent | QDropEvent
+        ):
+            if self.panel.accepts_drop(event):
+                event.acceptProposedAction()
+                return True
+        elif kind == QEvent.Type.Drop and isinstance(event, QDropEvent) and self.panel.accepts_drop(event):
+            event.acceptProposedAction()
+            self.panel.drop_event(event)
+            return True
+        return False
+
+
+class AudiencePanel(QWidget):
+    """Paste box or file, the live counts, and the parsed `Audience` the window runs jobs on."""
+
+    audience_changed = Signal()
+    parse_started = Signal()
+    parse_failed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.audience: Audience | None = None
+        self.accepted: frozenset[IdentifierKind] = ALL_KINDS
+        self.file_path: Path | None = None
+        self.file_info: FilePreview | None = None
+        self.problems_dialog: ProblemsDialog | None = None
+        self._generation = 0
+        self._task: asyncio.Task[None] | None = None
+        self._cancel = threading.Event()
+        self._progress_value = 0.0
+
+        title = QLabel(self.tr("Audience"), self)
+        font = title.font()
+        font.setBold(True)
+        title.setFont(font)
+        self.source_label = QLabel(self)
+        self.source_label.setEnabled(False)
+        self.import_button = QPushButton(icon("import"), self.tr("Import file…"), self)
+        self.import_button.setToolTip(self.tr("Read subscribers from a CSV, TSV, TXT or Excel file"))
+        self.import_button.clicked.connect(self.import_action)
+        self.clear_button = QPushButton(icon("clear"), self.tr("Clear"), self)
+        self.clear_button.clicked.connect(self.clear_action)
+
+        self.paste_box = QPlainTextEdit(self)
+        self.paste_box.setPlaceholderText(
+            self.tr(
+                "Paste subscriber IDs or email addresses here, one per line "
+                "(or straight from a spreadsheet column).\n\n"
+                "Or drop a .csv, .tsv, .txt or .xlsx file anywhere on this window."
+            )
+        )
+        self.paste_box.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.paste_box.textChanged.connect(self._text_changed)
+        self._drop_filter = FileDropFilter(self)
+        self.paste_box.viewport().installEventFilter(self._drop_filter)
+
+        self.column_box = QComboBox(self)
+        self.column_box.setToolTip(self.tr("The column that holds the subscriber IDs or emails"))
+        self.column_box.setMinimumContentsLength(14)
+        self.column_box.activated.connect(self._column_chosen)
+        self.preview_model = QStandardItemModel(self)
+        self.preview_table = QTableView(self)
+        self.preview_table.setModel(self.preview_model)
+        self.preview_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.preview_table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.preview_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.preview_table.horizontalHeader().setStretchLastSection(True)
+        self.preview_table.setWordWrap(False)
+        self.back_button = QPushButton(icon("paste"), self.tr("Back to pasting"), self)
+        self.back_button.clicked.connect(self.clear_action)
+        file_page = QWidget(self)
+        column_row = QHBoxLayout()
+        column_label = QLabel(self.tr("Column:"), file_page)
+        column_label.setBuddy(self.column_box)
+        column_row.addWidget(column_label)
+        column_row.addWidget(self.column_box)
+        column_row.addStretch(1)
+        column_row.addWidget(self.back_button)
+        file_layout = QVBoxLayout(file_page)
+        file_layout.setContentsMargins(0, 0, 0, 0)
+        file_layout.addLayout(column_row)
+        file_layout.addWidget(self.preview_table, 1)
+        self.file_note = QLabel(file_page)
+        self.file_note.setWordWrap(True)
+        self.file_note.setEnabled(False)
+        file_layout.addWidget(self.file_note)
+
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.paste_box)
+        self.stack.addWidget(file_page)
+
+        self.counts_label = QLabel(self)
+        self.counts_label.setTextFormat(Qt.TextFormat.RichText)
+        self.counts_label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        self.counts_label.linkActivated.connect(self._show_problems)
+        self.notes_label = QLabel(self)
+        self.notes_label.setWordWrap(True)
+        self.notes_label.setEnabled(False)
+        self.progress_bar = QProgressBar(self)
+        self.progress_bar.setRange(0, 1000)
+        self.cancel_button = QPushButton(icon("cancel"), self.tr("Stop reading"), self)
+        self.cancel_button.clicked.connect(self.cancel_parse_action)
+        self._progress_row = QWidget(self)
+        progress_layout = QHBoxLayout(self._progress_row)
+        progress_layout.setContentsMargins(0, 0, 0, 0)
+        progress_layout.addWidget(self.progress_bar, 1)
+        progress_layout.addWidget(self.cancel_button)
+        self._progress_row.hide()
+
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.reparse)
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setInterval(100)
+        self._progress_timer.timeout.connect(self._show_progress)
+
+        header = QHBoxLayout()
+        header.addWidget(title)
+        header.addWidget(self.source_label, 1)
+        header.addWidget(self.import_button)
+        header.addWidget(self.clear_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(header)
+        layout.addWidget(self.stack, 1)
+        layout.addWidget(self._progress_row)
+        layout.addWidget(self.counts_label)
+        layout.addWidget(self.notes_label)
+        self._show_counts()
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    def set_accepted(self, kinds: frozenset[IdentifierKind]) -> None:
+        """The identifiers the account takes; a change re-reads the input against them."""
+        if kinds != self.accepted:
+            self.accepted = kinds
+            if self.file_path is not None or self.paste_box.toPlainText():
+                self.reparse()
+
+    # -- user actions -----------------------------------------------------------------------
+
+    def paste_action(self, text: str) -> None:
+        """Ctrl+V anywhere in the window: the clipboard goes into the paste box."""
+        if self.file_path is not None:
+            self.clear_action()
+        self.paste_box.setFocus()
+        cursor = self.paste_box.textCursor()
+        if self.paste_box.toPlainText() and not self.paste_box.toPlainText().endswith("\n"):
+            cursor.movePosition(cursor.MoveOperation.End)
+            cursor.insertText("\n")
+        cursor.insertText(text)
+        self.reparse()
+
+    def import_action(self) -> None:
+        dialog = QFileDialog(self, self.tr("Import subscribers"))
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilters(
+            [self.tr("Subscriber lists (*.csv *.tsv *.txt *.xlsx)"), self.tr("All files (*)")]
+        )
+        dialog.fileSelected.connect(lambda path: self.load_file(Path(path)))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def clear_action(self) -> None:
+        self.cancel_parse_action()
+        self.file_path = None
+        self.file_info = None
+        self.paste_box.clear()
+        self.stack.setCurrentIndex(0)
+        self.audience = None
+        self._generation += 1
+        self._show_counts()
+        self.audience_changed.emit()
+
+    def cancel_parse_action(self) -> bool:
+        if not self.busy:
+            return False
+        self._cancel.set()
+        return True
+
+    # -- drops ------------------------------------------------------------------------------
+
+    def accepts_drop(self, event: QDropEvent) -> bool:
+        mime = event.mimeData()
+        return mime is not None and mime.hasUrls() and bool(dropped_files(mime.urls()))
+
+    def drop_event(self, event: QDropEvent) -> None:
+        files = dropped_files(event.mimeData().urls())
+        if files:
+            self.load_file(files[0])
+
+    # -- parsing ----------------------------------------------------------------------------
+
+    def _text_changed(self) -> None:
+        if self.file_path is None:
+            self._debounce.start()
+
+    def reparse(self) -> asyncio.Task[None] | None:
+        """Parse the current input now (the debounce timer calls this after typing stops)."""
+        self._debounce.stop()
+        if self.file_path is not None:
+            return self._read_file(self.column_box.currentData())
+        text = self.paste_box.toPlainText()
+        self._generation += 1
+        if len(text) <= INLINE_PARSE_LIMIT:
+            self._set_audience(parse_text(text, self.accepted) if text.strip() else None)
+            return None
+        return self._start(self._parse_big_text(text, self._generation))
+
+    async def _parse_big_text(self, text: str, generation: int) -> None:
+        loop = asyncio.get_running_loop()
+        audience = await loop.run_in_executor(None, functools.partial(parse_text, text, self.accepted))
+        if generation == self._generation:
+            self._set_audience(audience)
+
+    def load_file(self, path: Path) -> asyncio.Task[None] | None:
+        """Open `path`: show its first rows, guess the column, and read it off the GUI thread."""
+        self.cancel_parse_action()
+        self.file_path = path
+        self._generation += 1
+        return self._start(self._open_file(path, self._generation))
+
+    async def _open_file(self, path: Path, generation: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            info = await loop.run_in_executor(None, functools.partial(inspect_file, path, accepted=self.accepted))
+        except Exception as exc:  # bad files get a message, never a crash
+            if generation == self._generation:
+                self._file_failed(path, exc)
+            return
+        if generation != self._generation:
+            return
+        self.file_info = info
+        self._show_file(path, info)
+        if info.guessed_column is None:
+            self._set_audience(None, note=self.tr("Pick the column that holds the subscriber IDs or emails."))
+            return
+        await self._read(path, self.column_box.currentData(), generation)
+
+    def _read_file(self, column: object) -> asyncio.Task[None] | None:
+        if self.file_path is None or column is None:
+            return None
+        self.cancel_parse_action()
+        self._generation += 1
+        return self._start(self._read(self.file_path, column, self._generation))
+
+    async def _read(self, path: Path, column: object, generation: int) -> None:
+        loop = asyncio.get_running_loop()
+        self._cancel = cancel = threading.Event()
+        self._progress_value = 0.0
+
+        def progress(done: float, total: float | None = None) -> None:  # called on the worker thread
+            self._progress_value = done / total if total else float(done)
+
+        self._set_progress_visible(True)
+        try:
+            audience = await loop.run_in_executor(
+                None,
+                functools.partial(
+                    read_audience, path, column, self.accepted, progress=progress, cancel=cancel.is_set
+                ),
+            )
+        except Exception as exc:
+            if generation == self._generation:
+                self._set_progress_visible(False)
+                if cancel.is_set():
+                    self._set_audience(None, note=self.tr("Reading {0} was stopped.").format(path.name))
+                else:
+                    self._file_failed(path, exc)
+            return
+        if generation != self._generation:
+            return
+        self._set_progress_visible(False)
+        if cancel.is_set():
+            self._set_audience(None, note=self.tr("Reading {0} was stopped.").format(path.name))
+            return
+        self._set_audience(audience)
+
+    def _start(self, coro: Any) -> asyncio.Task[None]:
+        self.parse_started.emit()
+        self._task = asyncio.ensure_future(coro)
+        return self._task
+
+    # -- showing ----------------------------------------------------------------------------
+
+    def _show_file(self, path: Path, info: FilePreview) -> None:
+        columns = list(info.columns)
+        guess = info.guessed_column
+        self.column_box.clear()
+        for index, name in enumerate(columns):
+            self.column_box.addItem(name or self.tr("Column {0}").format(index + 1), index)
+        self.column_box.setCurrentIndex(guess if guess is not None and 0 <= guess < len(columns) else -1)
+        self.column_box.setEnabled(len(columns) > 1)
+        rows = info.rows[:PREVIEW_ROWS]
+        self.preview_model.clear()
+        self.preview_model.setHorizontalHeaderLabels(
+            [self.column_box.itemText(i) for i in range(self.column_box.count())]
+        )
+        for values in rows:
+            self.preview_model.appendRow([QStandardItem(str(v)) for v in values])
+        self._highlight_column()
+        self.stack.setCurrentIndex(1)
+        self.source_label.setText(path.name)
+        described = [self.tr("{0:,} KB").format(max(1, info.size // 1024))]
+        if info.encoding:
+            described.append(info.encoding)
+        if info.delimiter_label:
+            described.append(info.delimiter_label)
+        if info.sheet:
+            described.append(self.tr("sheet {0}").format(info.sheet))
+        self.file_note.setText(" · ".join(described))
+
+    def _highlight_column(self) -> None:
+        column = self.column_box.currentIndex()
+        for index in range(self.preview_model.columnCount()):
+            header = self.preview_model.horizontalHeaderItem(index)
+            if header is not None:
+                font = header.font()
+                font.setBold(index == column)
+                header.setFont(font)
+        if column >= 0:
+            self.preview_table.selectColumn(column)
+            self.preview_table.scrollTo(self.preview_model.index(0, column))
+
+    def _column_chosen(self, _index: int) -> None:
+        self._highlight_column()
+        self._read_file(self.column_box.currentData())
+
+    def _file_failed(self, path: Path, exc: Exception) -> None:
+        self._set_progress_visible(False)
+        message = str(exc) or type(exc).__name__
+        self._set_audience(None, note=self.tr("{0} cannot be read: {1}").format(path.name, message))
+        self.parse_failed.emit(message)
+
+    def _set_progress_visible(self, visible: bool) -> None:
+        self._progress_row.setVisible(visible)
+        if visible:
+            self.progress_bar.setValue(0)
+            self._progress_timer.start()
+        else:
+            self._progress_timer.stop()
+
+    def _show_progress(self) -> None:
+        value = self._progress_value
+        if 0.0 <= value <= 1.0:
+            self.progress_bar.setRange(0, 1000)
+            self.progress_bar.setValue(int(value * 1000))
+        else:  # a row count without a total: show it as text on a busy bar
+            self.progress_bar.setRange(0, 0)
+            self.progress_bar.setFormat(self.tr("{0:,} rows read").format(int(value)))
+
+    def _set_audience(self, audience: Audience | None, note: str = "") -> None:
+        self.audience = audience
+        if self.file_path is None:
+            self.source_label.setText(self.tr("pasted text") if audience else "")
+        self._show_counts(note)
+        self.audience_changed.emit()
+
+    def _show_counts(self, note: str = "") -> None:
+        audience = self.audience
+        if audience is None or audience.total == 0:
+            self.counts_label.setText(self.tr("No subscribers yet."))
+            self.notes_label.setText(note)
+            self.notes_label.setVisible(bool(note))
+            return
+        parts = [self.tr("<b>{0:,}</b> valid").format(len(audience.rows))]
+        if audience.invalid:
+            parts.append(
+                self.tr('<b>{0:,}</b> invalid (<a href="invalid">show</a>)').format(len(audience.invalid))
+            )
+        else:
+            parts.append(self.tr("0 invalid"))
+        if audience.duplicates:
+            parts.append(
+                self.tr('<b>{0:,}</b> duplicate (<a href="duplicates">show</a>)').format(
+                    len(audience.duplicates)
+                )
+            )
+        else:
+            parts.append(self.tr("0 duplicate"))
+        self.counts_label.setText(" · ".join(parts))
+        notes = [note, *audience.notes] if note else list(audience.notes)
+        self.notes_label.setText("\n".join(notes))
+        self.notes_label.setVisible(bool(notes))
+
+    def _show_problems(self, which: str) -> None:
+        if self.audience is None:
+            return
+        if which == "duplicates":
+            title, problems = self.tr("Duplicate rows (sent once)"), self.audience.duplicates
+        else:
+            title, problems = self.tr("Invalid rows (not sent)"), self.audience.invalid
+        if self.problems_dialog is not None:
+            with contextlib.suppress(RuntimeError):
+                self.problems_dialog.close()
+        self.problems_dialog = ProblemsDialog(title, problems, self)
+        self.problems_dialog.show()

@@ -1,0 +1,169 @@
+"""The last look before a write: which account, which action, which targets, how many rows.
+
+Shown with `open()` (window-modal, never a nested `exec()` loop); the window starts the job on
+`accepted`. Also the read-only Preview of what a job would send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from audience_manager.core.actions import Action
+from audience_manager.core.job_spec import JobSpec
+from audience_manager.ui.icons import icon
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """What the confirmation names, in the user's words."""
+
+    account: str
+    platform: str
+    action: Action
+    targets: tuple[str, ...]
+    rows: int
+    invalid: int
+    duplicates: int
+    value: str | None
+    double_opt_in_forms: tuple[str, ...]
+    demo: bool
+    retry: bool = False
+
+    @classmethod
+    def of(cls, spec: JobSpec, platform: str, *, demo: bool, retry: bool = False) -> JobSummary:
+        doi = (
+            tuple(str(t) for t in spec.targets if t.double_opt_in)
+            if spec.action is Action.ADD_TO_FORM
+            else ()
+        )
+        return cls(
+            account=spec.account,
+            platform=platform,
+            action=spec.action,
+            targets=tuple(str(t) for t in spec.targets),
+            rows=len(spec.audience.rows),
+            invalid=len(spec.audience.invalid),
+            duplicates=len(spec.audience.duplicates),
+            value=spec.value,
+            double_opt_in_forms=doi,
+            demo=demo,
+            retry=retry,
+        )
+
+
+def _bold(widget: QLabel) -> QLabel:
+    font = widget.font()
+    font.setBold(True)
+    widget.setFont(font)
+    return widget
+
+
+class ConfirmDialog(QDialog):
+    """Names everything the job will change; the Run button says the action and the row count."""
+
+    def __init__(self, summary: JobSummary, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.summary = summary
+        self.setWindowTitle(self.tr("Confirm the job"))
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+
+        heading = _bold(QLabel(self))
+        verb = self.tr("Retry the failed rows?") if summary.retry else self.tr("Make this change?")
+        heading.setText(verb)
+
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        account = f"{summary.account} ({summary.platform})"
+        self.account_label = QLabel(account, self)
+        self.action_label = QLabel(self.tr(summary.action.label), self)
+        self.targets_label = QLabel(", ".join(summary.targets), self)
+        self.targets_label.setWordWrap(True)
+        rows = self.tr("{0:,} subscribers will be changed").format(summary.rows)
+        if summary.rows == 1:
+            rows = self.tr("1 subscriber will be changed")
+        not_sent = summary.invalid + summary.duplicates
+        if not_sent:
+            rows += self.tr(
+                "\n{0:,} rows are not sent (invalid or duplicate) and are reported as skipped"
+            ).format(not_sent)
+        self.rows_label = QLabel(rows, self)
+        for label in (self.account_label, self.action_label, self.targets_label, self.rows_label):
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow(self.tr("Account:"), self.account_label)
+        form.addRow(self.tr("Action:"), self.action_label)
+        form.addRow(self.tr("Targets:"), self.targets_label)
+        if summary.value is not None:
+            value = summary.value or self.tr("(empty: the field is cleared)")
+            form.addRow(self.tr("Value:"), QLabel(value, self))
+        form.addRow(self.tr("Rows:"), self.rows_label)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading)
+        layout.addLayout(form)
+        self.warning_label: QLabel | None = None
+        if summary.double_opt_in_forms:
+            names = ", ".join(summary.double_opt_in_forms)
+            self.warning_label = QLabel(
+                self.tr(
+                    "⚠ {0} uses double opt-in: every subscriber added receives the form's incentive "
+                    "(confirmation) email."
+                ).format(names),
+                self,
+            )
+            self.warning_label.setWordWrap(True)
+            self.warning_label.setTextFormat(Qt.TextFormat.PlainText)
+            layout.addWidget(_bold(self.warning_label))
+        note = (
+            self.tr("Demo workspace: this runs against the simulated account; nothing leaves this computer.")
+            if summary.demo
+            else self.tr(
+                "This writes to your live account. Every row's outcome is recorded and can be exported."
+            )
+        )
+        self.note_label = QLabel(note, self)
+        self.note_label.setWordWrap(True)
+        layout.addWidget(self.note_label)
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
+        count = f"{summary.rows:,}"
+        self.run_button = self.buttons.addButton(
+            self.tr("{0} {1} rows").format(self.tr(summary.action.label), count),
+            QDialogButtonBox.ButtonRole.AcceptRole,
+        )
+        self.run_button.setIcon(icon("run"))
+        self.run_button.setDefault(True)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addSpacing(6)
+        layout.addWidget(self.buttons)
+        self.setMinimumWidth(440)
+
+
+class PreviewDialog(QDialog):
+    """What a job would send, with no write made. Read-only text so it can be copied."""
+
+    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.text = QPlainTextEdit(self)
+        self.text.setReadOnly(True)
+        self.text.setPlainText(text)
+        self.text.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.text)
+        layout.addWidget(buttons)
+        self.resize(640, 420)

@@ -1,0 +1,533 @@
+"""The one window: catalog on the left, audience in the centre, action bar on top, results below.
+
+The window wires panels to the workspace and turns the user's clicks into job specs; it holds no
+platform or parsing logic of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import time
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+    QPalette,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QSystemTrayIcon,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from audience_manager.core.actions import Action, Target
+from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.outcomes import RowOutcome
+from audience_manager.ui.about_dialog import AboutDialog
+from audience_manager.ui.action_bar import ActionBar
+from audience_manager.ui.audience_panel import AudiencePanel
+from audience_manager.ui.catalog_panel import CatalogPanel
+from audience_manager.ui.confirm_dialog import ConfirmDialog, JobSummary, PreviewDialog
+from audience_manager.ui.icons import app_icon, icon
+from audience_manager.ui.results_panel import ResultsPanel
+from audience_manager.ui.workspace import Workspace
+
+# A job shorter than this finishing in the background is not worth a notification.
+NOTIFY_AFTER_SECONDS = 10.0
+DEMO_BANNER = "Demo workspace: simulated Kit and HighLevel accounts, nothing leaves this computer."
+
+
+class DemoBanner(QFrame):
+    """A strip that says the data is simulated, tinted from the palette so it reads in any theme."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("demoBanner")
+        self.icon_label = QLabel(self)
+        self.text_label = QLabel(self.tr(DEMO_BANNER), self)
+        self.text_label.setWordWrap(True)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.addWidget(self.icon_label)
+        layout.addWidget(self.text_label, 1)
+        self.restyle()
+
+    def restyle(self) -> None:
+        palette = self.palette()
+        tint = palette.color(QPalette.ColorRole.Highlight)
+        self.icon_label.setPixmap(icon("sandbox", tint).pixmap(20, 20))
+        self.setStyleSheet(
+            "#demoBanner { background: rgba(%d, %d, %d, 40); border: 1px solid rgba(%d, %d, %d, 110); border-radius: 6px; }"
+            % (tint.red(), tint.green(), tint.blue(), tint.red(), tint.green(), tint.blue())
+        )
+
+
+class MainWindow(QMainWindow):
+    """Signals report what happened so tests and `--smoke` can wait on them."""
+
+    job_started = Signal(object)  # JobSpec
+    job_finished = Signal(str, str, str)  # job id, state, reason
+    preview_shown = Signal(str)
+
+    def __init__(self, workspace: Workspace, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.workspace = workspace
+        self.settings = settings
+        self.last_spec: JobSpec | None = None
+        self.confirm_dialog: ConfirmDialog | None = None
+        self.preview_dialog: PreviewDialog | None = None
+        self.about_dialog: AboutDialog | None = None
+        self.notified: list[str] = []  # messages shown by `notify`, for tests
+        self._tray: QSystemTrayIcon | None = None
+        self._preview_task: asyncio.Task[Any] | None = None
+
+        self.setWindowTitle(self.tr("Audience Manager"))
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+
+        self.action_bar = ActionBar(self)
+        self.catalog_panel = CatalogPanel(workspace, self)
+        self.audience_panel = AudiencePanel(self)
+        self.results_panel = ResultsPanel(self)
+        self.banner = DemoBanner(self)
+        self.banner.setVisible(workspace.demo)
+
+        self.bottom_tabs = QTabWidget(self)
+        self.bottom_tabs.setDocumentMode(True)
+        self.bottom_tabs.addTab(self.results_panel, icon("list"), self.tr("Results"))
+        self.history_panel: QWidget | None = None
+
+        self.centre_splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.centre_splitter.setObjectName("centreSplitter")
+        self.centre_splitter.addWidget(_padded(self.audience_panel))
+        self.centre_splitter.addWidget(_padded(self.bottom_tabs))
+        self.centre_splitter.setStretchFactor(0, 2)
+        self.centre_splitter.setStretchFactor(1, 3)
+        self.centre_splitter.setChildrenCollapsible(False)
+        self.main_splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.main_splitter.setObjectName("mainSplitter")
+        self.main_splitter.addWidget(_padded(self.catalog_panel))
+        self.main_splitter.addWidget(self.centre_splitter)
+        self.main_splitter.setStretchFactor(0, 0)
+        self.main_splitter.setStretchFactor(1, 1)
+        self.main_splitter.setChildrenCollapsible(False)
+        self.main_splitter.setSizes([290, 900])
+        self.centre_splitter.setSizes([330, 420])
+
+        top = QWidget(self)
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(10, 8, 10, 4)
+        top_layout.setSpacing(8)
+        top_layout.addWidget(self.banner)
+        top_layout.addWidget(self.action_bar)
+        line = QFrame(self)
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(top)
+        layout.addWidget(line)
+        layout.addWidget(self.main_splitter, 1)
+        self.setCentralWidget(central)
+
+        self.account_status = QLabel(self)
+        self.budget_status = QLabel(self)
+        self.budget_status.setToolTip(self.tr("Requests left in the platform's rate limit right now"))
+        self.statusBar().addPermanentWidget(self.account_status)
+        self.statusBar().addPermanentWidget(self.budget_status)
+        self._budget_timer = QTimer(self)
+        self._budget_timer.setInterval(1000)
+        self._budget_timer.timeout.connect(self._show_status)
+        self._budget_timer.start()
+
+        self._make_actions()
+        self._wire()
+        self.restore_layout()
+        self._update_run_state()
+        self._show_status()
+
+    # -- construction -----------------------------------------------------------------------
+
+    def _make_actions(self) -> None:
+        def act(
+            text: str, slot: Any, shortcut: QKeySequence | str | None = None, icon_name: str = ""
+        ) -> QAction:
+            action = QAction(icon(icon_name), text, self) if icon_name else QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+                action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            action.triggered.connect(slot)
+            self.addAction(action)
+            return action
+
+        self.import_file_action = act(
+            self.tr("&Import file…"), self.audience_panel.import_action, "Ctrl+O", "import"
+        )
+        self.quit_action = act(self.tr("&Quit"), self.close, QKeySequence.StandardKey.Quit)
+        self.accounts_action = act(self.tr("&Accounts…"), self.open_accounts_action, None, "account")
+        self.refresh_action = act(
+            self.tr("&Refresh catalog"), self.catalog_panel.refresh_action, "F5", "refresh"
+        )
+        self.new_tag_action = act(self.tr("&New tag…"), self.catalog_panel.new_tag_action, None, "add")
+        self.paste_shortcut = act(
+            self.tr("&Paste into the audience"), self.paste_action, QKeySequence.StandardKey.Paste, "paste"
+        )
+        self.preview_job_action = act(
+            self.tr("Pre&view"), self.preview_action, "Ctrl+Shift+Return", "preview"
+        )
+        self.run_job_action = act(self.tr("&Run…"), self.run_action, "Ctrl+Return", "run")
+        self.cancel_job_action = act(self.tr("&Cancel"), self.cancel_action, "Esc", "cancel")
+        self.about_action = act(self.tr("&About Audience Manager"), self.about_action_triggered, None, "info")
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu(self.tr("&File"))
+        file_menu.addAction(self.import_file_action)
+        file_menu.addAction(self.paste_shortcut)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        account_menu = menu.addMenu(self.tr("&Account"))
+        account_menu.addAction(self.accounts_action)
+        account_menu.addAction(self.refresh_action)
+        account_menu.addAction(self.new_tag_action)
+        job_menu = menu.addMenu(self.tr("&Job"))
+        job_menu.addAction(self.preview_job_action)
+        job_menu.addAction(self.run_job_action)
+        job_menu.addAction(self.cancel_job_action)
+        help_menu = menu.addMenu(self.tr("&Help"))
+        help_menu.addAction(self.about_action)
+
+    def _wire(self) -> None:
+        ws = self.workspace
+        ws.account_switched.connect(self._account_switched)
+        ws.accounts_changed.connect(self._accounts_changed)
+        ws.catalog_loaded.connect(self._update_run_state)
+        ws.catalog_failed.connect(self._update_run_state)
+        ws.job_running_changed.connect(self._update_run_state)
+        ws.tag_creation_failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
+        self.catalog_panel.targets_changed.connect(self._targets_changed)
+        self.catalog_panel.accounts_requested.connect(self.open_accounts_action)
+        self.action_bar.action_changed.connect(self._action_changed)
+        self.action_bar.value_edit.textChanged.connect(self._update_run_state)
+        self.action_bar.preview_requested.connect(self.preview_action)
+        self.action_bar.run_requested.connect(self.run_action)
+        self.audience_panel.audience_changed.connect(self._update_run_state)
+        self.audience_panel.parse_started.connect(self._update_run_state)
+        adapter = ws.job
+        panel = self.results_panel
+        adapter.job_started.connect(panel.job_started_event)
+        adapter.outcomes_ready.connect(panel.outcomes_event)
+        adapter.progressed.connect(panel.progress_event)
+        adapter.job_finished.connect(panel.job_finished_event)
+        adapter.job_finished.connect(self._job_finished)
+        ws.job_refused.connect(lambda msg: self.statusBar().showMessage(msg, 15000))
+        self.results_panel.cancel_requested.connect(self.workspace.cancel_job)
+        self.results_panel.retry_failed_requested.connect(self.retry_failed_action)
+        self.results_panel.report_exported.connect(
+            lambda path, n: self.statusBar().showMessage(
+                self.tr("Saved {0:,} rows to {1}").format(n, path), 8000
+            )
+        )
+        self.results_panel.export_failed.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
+
+    # -- what the user asked for ------------------------------------------------------------
+
+    def open_accounts_action(self) -> None:
+        """Account › Accounts…: the accounts dialog connects here when it exists."""
+        self.statusBar().showMessage(self.tr("Managing accounts is not available yet."), 5000)
+
+    def about_action_triggered(self) -> None:
+        self.about_dialog = AboutDialog(self)
+        self.about_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.about_dialog.open()
+
+    def paste_action(self) -> None:
+        text = QGuiApplication.clipboard().text()
+        if text:
+            self.audience_panel.paste_action(text)
+
+    def cancel_action(self) -> None:
+        """Esc: stop the running job, else stop reading a file."""
+        if self.workspace.job_running:
+            self.results_panel.cancel_action()
+        elif self.audience_panel.cancel_parse_action():
+            self.statusBar().showMessage(self.tr("Stopped reading the file."), 4000)
+
+    def current_spec(self) -> JobSpec | None:
+        entry = self.workspace.current
+        audience = self.audience_panel.audience
+        if entry is None or audience is None:
+            return None
+        action = self.action_bar.action()
+        return JobSpec(
+            account=entry.account.name,
+            action=action,
+            targets=tuple(self._targets()),
+            audience=audience,
+            value=self.action_bar.value(),
+        )
+
+    def run_blocker(self) -> str | None:
+        """Why Run cannot be pressed now, in the user's words; None when it can."""
+        caps = self.workspace.capabilities
+        if self.workspace.current is None or caps is None:
+            return self.tr("Open an account first")
+        action = self.action_bar.action()
+        why = caps.why_not(action)
+        if why:
+            return why
+        if not self._targets():
+            return self.tr("Tick at least one target in the catalog")
+        if action is Action.SET_FIELD and len(self._targets()) != 1:
+            return self.tr("Tick exactly one custom field")
+        if self.audience_panel.busy:
+            return self.tr("The audience is still being read")
+        audience = self.audience_panel.audience
+        if audience is None or not audience.rows:
+            return self.tr("Paste or import subscribers first")
+        return None
+
+    def run_action(self) -> ConfirmDialog | None:
+        """Ctrl+Return / Run…: confirm, then start the job. Returns the dialog (open, not exec'd)."""
+        blocker = self.run_blocker()
+        spec = self.current_spec()
+        if blocker or spec is None or self.workspace.job_running:
+            self.statusBar().showMessage(blocker or self.tr("A job is already running"), 5000)
+            return None
+        return self._confirm_and_start(spec, retry=False)
+
+    def retry_failed_action(self, failed: list[RowOutcome]) -> ConfirmDialog | None:
+        """A new job over the failed rows only, with the targets they failed on."""
+        if self.last_spec is None or not failed or self.workspace.job_running:
+            return None
+        spec = self.last_spec
+        rows = {o.row for o in failed}
+        failed_targets = {o.target for o in failed}
+        targets = (
+            tuple(t for t in spec.targets if str(t) in failed_targets or t.id in failed_targets)
+            or spec.targets
+        )
+        retry = dataclasses.replace(spec, audience=spec.audience.subset(rows), targets=targets)
+        parent = self.results_panel.job_id or None
+        return self._confirm_and_start(retry, retry=True, parent_id=parent, kind="retry" if parent else "run")
+
+    def preview_action(self) -> asyncio.Task[Any] | None:
+        blocker = self.run_blocker()
+        spec = self.current_spec()
+        if blocker or spec is None:
+            self.statusBar().showMessage(blocker or "", 5000)
+            return None
+        self.statusBar().showMessage(self.tr("Preparing the preview…"))
+        self._preview_task = asyncio.ensure_future(self._preview(spec))
+        return self._preview_task
+
+    async def _preview(self, spec: JobSpec) -> None:
+        try:
+            result = await self.workspace.preview(spec)
+        except Exception as exc:  # the preview is advisory: say why it failed, keep the window usable
+            self.statusBar().showMessage(self.tr("Preview failed: {0}").format(exc), 10000)
+            return
+        text = _describe_preview(result)
+        self.statusBar().clearMessage()
+        self.preview_dialog = PreviewDialog(self.tr("Preview: nothing has been sent"), text, self)
+        self.preview_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.preview_dialog.open()
+        self.preview_shown.emit(text)
+
+    # -- running ----------------------------------------------------------------------------
+
+    def _confirm_and_start(
+        self, spec: JobSpec, *, retry: bool, parent_id: str | None = None, kind: str = "run"
+    ) -> ConfirmDialog:
+        entry = self.workspace.current
+        platform = entry.account.platform.label if entry else ""
+        summary = JobSummary.of(spec, platform, demo=self.workspace.demo, retry=retry)
+        dialog = ConfirmDialog(summary, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.start_job(spec, parent_id=parent_id, kind=kind))
+        self.confirm_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def start_job(
+        self, spec: JobSpec, *, parent_id: str | None = None, kind: str = "run"
+    ) -> asyncio.Task[None] | None:
+        """Start `spec` now (after confirmation); the results panel follows the job's signals."""
+        self.confirm_dialog = None
+        if self.workspace.job_running:
+            return None
+        task = self.workspace.start_job(spec, parent_id=parent_id, kind=kind)
+        self.last_spec = spec
+        self.bottom_tabs.setCurrentWidget(self.results_panel)
+        self.statusBar().showMessage(
+            self.tr("Running: {0} on {1:,} rows").format(self.tr(spec.action.label), len(spec.audience.rows))
+        )
+        self.job_started.emit(spec)
+        return task
+
+    def _job_finished(self, job_id: str, state: str, reason: str) -> None:
+        self.statusBar().showMessage(self.results_panel.summary_text(reason), 15000)
+        took = time.monotonic() - self.workspace.job_started_at
+        if took >= NOTIFY_AFTER_SECONDS and not self.isActiveWindow():
+            self.notify(self.tr("Job finished"), self.results_panel.summary_text(reason))
+        self._update_run_state()
+        self.job_finished.emit(job_id, state, reason)
+
+    def notify(self, title: str, message: str) -> None:
+        """Tell a user who is looking elsewhere: a tray message if there is a tray, else an alert."""
+        self.notified.append(message)
+        if QSystemTrayIcon.isSystemTrayAvailable() and QSystemTrayIcon.supportsMessages():
+            if self._tray is None:
+                self._tray = QSystemTrayIcon(app_icon(), self)
+                self._tray.activated.connect(lambda *_: (self.raise_(), self.activateWindow()))
+            self._tray.show()
+            self._tray.showMessage(title, message, app_icon(), 8000)
+        else:
+            QApplication.alert(self)
+
+    # -- keeping the widgets in step --------------------------------------------------------
+
+    def _targets(self) -> list[Target]:
+        return self.catalog_panel.checked_targets(self.action_bar.action().target_kind)
+
+    def _accounts_changed(self) -> None:
+        self.banner.setVisible(self.workspace.demo)
+        title = self.tr("Audience Manager")
+        self.setWindowTitle(self.tr("{0} — Demo").format(title) if self.workspace.demo else title)
+        self._show_status()
+
+    def _account_switched(self) -> None:
+        caps = self.workspace.capabilities
+        self.action_bar.set_capabilities(caps)
+        if caps is not None:
+            self.audience_panel.set_accepted(caps.identifiers)
+        self._show_status()
+        self._update_run_state()
+
+    def _action_changed(self, action: Action) -> None:
+        self.catalog_panel.show_kind(action.target_kind)
+        self._targets_changed()
+
+    def _targets_changed(self) -> None:
+        self.action_bar.set_targets(self._targets())
+        self._update_run_state()
+
+    def _update_run_state(self, *_: object) -> None:
+        running = self.workspace.job_running
+        blocker = self.run_blocker()
+        self.action_bar.set_run_blocker(blocker, busy=running)
+        self.run_job_action.setEnabled(blocker is None and not running)
+        self.preview_job_action.setEnabled(blocker is None and not running)
+        self.catalog_panel.account_box.setEnabled(not running)
+        self.accounts_action.setEnabled(not running)
+
+    def _show_status(self) -> None:
+        entry = self.workspace.current
+        if entry is None:
+            self.account_status.setText(self.tr("No account"))
+        else:
+            demo = self.tr(" · demo") if entry.account.demo else ""
+            self.account_status.setText(f"{entry.account.name} ({entry.account.platform.label}){demo}")
+        budget = None
+        with contextlib.suppress(Exception):  # a client mid-close must not break the status bar
+            budget = self.workspace.budget()
+        if budget is None:
+            self.budget_status.setText("")
+            return
+        window = f"{budget.window_seconds:g} s"
+        text = self.tr("Rate budget: {0:,}/{1:,} per {2}").format(budget.remaining, budget.limit, window)
+        if budget.daily_remaining is not None:
+            text += self.tr(" · {0:,} left today").format(budget.daily_remaining)
+        self.budget_status.setText(text)
+
+    # -- drops on the window ----------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self.audience_panel.accepts_drop(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self.audience_panel.accepts_drop(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if self.audience_panel.accepts_drop(event):
+            event.acceptProposedAction()
+            self.audience_panel.drop_event(event)
+        else:
+            event.ignore()
+
+    # -- theme and layout -------------------------------------------------------------------
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self.banner.restyle()
+        super().changeEvent(event)
+
+    def restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray | bytes) and geometry:
+            self.restoreGeometry(QByteArray(geometry))
+        else:
+            self.resize(1280, 820)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray | bytes) and state:
+            self.restoreState(QByteArray(state))
+        for splitter in (self.main_splitter, self.centre_splitter):
+            saved = self.settings.value(f"window/{splitter.objectName()}")
+            if isinstance(saved, QByteArray | bytes) and saved:
+                splitter.restoreState(QByteArray(saved))
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        for splitter in (self.main_splitter, self.centre_splitter):
+            self.settings.setValue(f"window/{splitter.objectName()}", splitter.saveState())
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_layout()
+        if self.workspace.job_running:
+            # Cancel rather than abandon: the runner gives every unsent row its outcome first.
+            self.workspace.cancel_job()
+        super().closeEvent(event)
+
+
+def _padded(widget: QWidget, margins: tuple[int, int, int, int] = (10, 8, 10, 8)) -> QWidget:
+    holder = QWidget()
+    layout = QVBoxLayout(holder)
+    layout.setContentsMargins(*margins)
+    layout.addWidget(widget)
+    return holder
+
+
+def _describe_preview(result: object) -> str:
+    """The preview as text: its own `describe()`/`text` if it has one, else its string form."""
+    for name in ("summary", "describe", "as_text", "text"):
+        value = getattr(result, name, None)
+        if callable(value):
+            value = value()
+        if isinstance(value, str):
+            return value
+    return str(result)

@@ -1,0 +1,346 @@
+"""The session's state behind the window: the accounts, the current platform, its catalog, the job.
+
+Widgets ask the workspace and listen to its signals; they never talk to a platform client or a
+runner themselves. That keeps the window a thin view over this object, and lets the tests and
+`--smoke` drive the same code the buttons use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from audience_manager.api.platform import Platform, RateBudget
+from audience_manager.core.accounts import Account, Credentials
+from audience_manager.core.actions import Action, Target, TargetKind
+from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.platforms import Capabilities
+from audience_manager.ui.job_adapter import JobAdapter
+
+log = logging.getLogger(__name__)
+
+PlatformFactory = Callable[[Account, Credentials], "Platform | Awaitable[Platform]"]
+
+# The catalog lists each kind only when the account can act on it (HighLevel has no forms).
+_KIND_ACTION = {
+    TargetKind.TAG: (Action.TAG, Action.UNTAG),
+    TargetKind.FORM: (Action.ADD_TO_FORM,),
+    TargetKind.FIELD: (Action.SET_FIELD,),
+}
+
+
+@dataclass(frozen=True)
+class AccountEntry:
+    """An account the switcher offers, with the credentials to open it (never shown or saved here)."""
+
+    account: Account
+    credentials: Credentials
+
+    @property
+    def label(self) -> str:
+        suffix = " (demo)" if self.account.demo else ""
+        return f"{self.account.name} · {self.account.platform.label}{suffix}"
+
+
+class Workspace(QObject):
+    """Accounts, the open platform, its catalog and the running job, for one window."""
+
+    accounts_changed = Signal()
+    account_switched = Signal()
+    catalog_started = Signal()
+    catalog_loaded = Signal()
+    catalog_failed = Signal(str)
+    tag_created = Signal(object)  # Target
+    tag_creation_failed = Signal(str)
+    job_running_changed = Signal(bool)
+    job_refused = Signal(str)
+
+    def __init__(self, *, journal_path: Path | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.entries: list[AccountEntry] = []
+        self.demo = False
+        self.sandbox: Any = None  # the demo's simulated platforms, when the demo is open
+        self.journal_path = journal_path
+        self._platform_factory: PlatformFactory | None = None
+        self._on_close: Callable[[], Awaitable[None]] | None = None
+        self._index = -1
+        self._platform: Platform | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._catalog_task: asyncio.Task[None] | None = None
+        self.catalog: dict[TargetKind, list[Target]] = {}
+        self.catalog_error = ""
+        self.catalog_busy = False
+        # One adapter for the window's lifetime: its signals are wired to the results once.
+        self.job = JobAdapter(self)
+        self.job.job_finished.connect(self._job_ended)
+        self._job_busy = False
+        self._journal: Any = None
+        self._closed = False
+        self.job_started_at = 0.0
+        # Extra Runner arguments (the benchmark lifts the flush interval, tests shorten it).
+        self.runner_options: dict[str, Any] = {}
+
+    # -- accounts ---------------------------------------------------------------------------
+
+    @property
+    def current(self) -> AccountEntry | None:
+        return self.entries[self._index] if 0 <= self._index < len(self.entries) else None
+
+    @property
+    def current_index(self) -> int:
+        return self._index
+
+    @property
+    def platform(self) -> Platform | None:
+        return self._platform
+
+    @property
+    def capabilities(self) -> Capabilities | None:
+        return self._platform.capabilities if self._platform else None
+
+    def budget(self) -> RateBudget | None:
+        return self._platform.budget() if self._platform else None
+
+    def set_entries(
+        self,
+        entries: list[AccountEntry],
+        platform_factory: PlatformFactory,
+        *,
+        demo: bool = False,
+        sandbox: Any = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
+        select: int = 0,
+    ) -> asyncio.Task[None] | None:
+        """Offer `entries` in the switcher (at start, or after the Accounts dialog saved changes)
+        and open entry `select`. `on_close` releases what the entries share (the demo transport)."""
+        previous_close = self._on_close
+        self.entries = list(entries)
+        self._platform_factory = platform_factory
+        self.demo = demo
+        self.sandbox = sandbox
+        self._on_close = on_close
+        self._index = -1
+        if previous_close is not None:
+            self._spawn(previous_close())
+        self.accounts_changed.emit()
+        if self.entries:
+            return self.switch_account(min(max(select, 0), len(self.entries) - 1))
+        return None
+
+    def switch_account(self, index: int) -> asyncio.Task[None] | None:
+        """Open account `index` and load its catalog. Refused while a job runs (its platform is busy)."""
+        if index == self._index or not 0 <= index < len(self.entries) or self.job_running:
+            return None
+        self._index = index
+        return self._spawn(self._open_current())
+
+    async def _open_current(self) -> None:
+        old, self._platform = self._platform, None
+        if old is not None:
+            await _close_quietly(old)
+        entry = self.current
+        if entry is None:
+            return
+        self.catalog = {}
+        self.catalog_busy = True
+        self.catalog_started.emit()
+        try:
+            if self._platform_factory is None:
+                raise RuntimeError("no way to open accounts was given")
+            made = self._platform_factory(entry.account, entry.credentials)
+            platform = await made if inspect.isawaitable(made) else made
+        except Exception as exc:  # shown to the user with a Retry; never a crash
+            log.warning("opening %s failed: %s", entry.account.name, type(exc).__name__)
+            self.catalog_busy = False
+            self.catalog_error = self.tr("Could not open the account: {0}").format(exc)
+            self.catalog_failed.emit(self.catalog_error)
+            return
+        if self.current is not entry:  # switched again meanwhile
+            await _close_quietly(platform)
+            return
+        self._platform = platform
+        self.account_switched.emit()
+        await self._load_catalog()
+
+    # -- catalog ----------------------------------------------------------------------------
+
+    def catalog_kinds(self) -> list[TargetKind]:
+        caps = self.capabilities
+        if caps is None:
+            return []
+        return [kind for kind, actions in _KIND_ACTION.items() if any(a in caps.actions for a in actions)]
+
+    def refresh_catalog(self) -> asyncio.Task[None] | None:
+        if self._platform is None:
+            if self.current is not None:  # opening failed: Retry opens it again
+                return self._spawn(self._open_current())
+            return None
+        if self._catalog_task is not None and not self._catalog_task.done():
+            return self._catalog_task
+        return self._spawn(self._load_catalog())
+
+    async def _load_catalog(self) -> None:
+        platform = self._platform
+        if platform is None:
+            return
+        self._catalog_task = asyncio.current_task()  # type: ignore[assignment]
+        self.catalog_busy = True
+        self.catalog_error = ""
+        self.catalog_started.emit()
+        try:
+            kinds = self.catalog_kinds()
+            lists = await asyncio.gather(*(platform.list_targets(kind) for kind in kinds))
+        except asyncio.CancelledError:
+            self.catalog_busy = False
+            raise
+        except Exception as exc:  # a network or auth error becomes the panel's error state
+            if platform is not self._platform:
+                return
+            self.catalog_busy = False
+            self.catalog_error = str(exc) or type(exc).__name__
+            self.catalog_failed.emit(self.catalog_error)
+            return
+        if platform is not self._platform:
+            return
+        self.catalog = {
+            kind: sorted(items, key=lambda t: t.name.casefold())
+            for kind, items in zip(kinds, lists, strict=True)
+        }
+        self.catalog_busy = False
+        self.catalog_loaded.emit()
+
+    def create_tag(self, name: str) -> asyncio.Task[None] | None:
+        if self._platform is None:
+            return None
+        return self._spawn(self._create_tag(self._platform, name.strip()))
+
+    async def _create_tag(self, platform: Platform, name: str) -> None:
+        try:
+            tag = await platform.create_tag(name)
+        except Exception as exc:
+            self.tag_creation_failed.emit(str(exc) or type(exc).__name__)
+            return
+        tags = [t for t in self.catalog.get(TargetKind.TAG, []) if t.id != tag.id]
+        self.catalog[TargetKind.TAG] = sorted([*tags, tag], key=lambda t: t.name.casefold())
+        self.tag_created.emit(tag)
+        self.catalog_loaded.emit()
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    @property
+    def job_running(self) -> bool:
+        return self._job_busy
+
+    def journal(self) -> Any:
+        """The journal every job is recorded in (opened on first use: it touches the disk)."""
+        if self._journal is None and self.journal_path is not None:
+            from audience_manager.jobs.journal import Journal
+
+            self._journal = Journal(self.journal_path)
+        return self._journal
+
+    def start_job(
+        self, spec: JobSpec, *, parent_id: str | None = None, kind: str = "run"
+    ) -> asyncio.Task[None]:
+        """Record `spec` in the journal (off the GUI thread: 100,000 rows take a moment), then run
+        it; `self.job` (a JobAdapter) reports it. `kind` is the journal's run/retry/undo."""
+        if self._platform is None or self.current is None:
+            raise RuntimeError("no account is open")
+        if self._job_busy:
+            raise RuntimeError("a job is already running")
+        self._job_busy = True
+        self.job_started_at = time.monotonic()
+        self.job_running_changed.emit(True)
+        return self._spawn(self._run_job(self._platform, self.current.account, spec, parent_id, kind))
+
+    async def _run_job(
+        self, platform: Platform, account: Account, spec: JobSpec, parent_id: str | None, kind: str
+    ) -> None:
+        from audience_manager.jobs.runner import Runner
+
+        try:
+            journal = self.journal()
+            job_id = None
+            if journal is not None:
+                loop = asyncio.get_running_loop()
+                job_id = await loop.run_in_executor(
+                    None, functools.partial(journal.create_job, spec, account, parent_id=parent_id, kind=kind)
+                )
+            runner = Runner(platform, spec, recorder=journal, job_id=job_id, **self.runner_options)
+        except Exception as exc:  # the journal could not be written: no write is made without it
+            self._job_busy = False
+            self.job_running_changed.emit(False)
+            self.job_refused.emit(
+                self.tr("The job could not be recorded, so nothing was sent: {0}").format(exc)
+            )
+            return
+        self.job.start(runner)
+
+    def _job_ended(self, *_args: object) -> None:
+        self._job_busy = False
+        self.job_running_changed.emit(False)
+
+    def cancel_job(self) -> bool:
+        if not self._job_busy:
+            return False
+        self.job.cancel()
+        return True
+
+    def preview(self, spec: JobSpec) -> asyncio.Task[Any]:
+        """What `spec` would send, without writing anything (for the Preview dialog)."""
+        if self._platform is None:
+            raise RuntimeError("no account is open")
+        from audience_manager.jobs.preview import preview
+
+        return self._spawn(preview(self._platform, spec))
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Start a task and keep a reference until it ends (asyncio only keeps weak ones)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("background task failed", exc_info=exc)
+
+    async def aclose(self) -> None:
+        """Cancel what runs, close the platform and the demo's transport (called once, on quit)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.job.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._platform is not None:
+            await _close_quietly(self._platform)
+            self._platform = None
+        if self._journal is not None and hasattr(self._journal, "close"):
+            with contextlib.suppress(Exception):
+                self._journal.close()
+        if self._on_close is not None:
+            with contextlib.suppress(Exception):
+                await self._on_close()
+
+
+async def _close_quietly(platform: Platform) -> None:
+    with contextlib.suppress(Exception):
+        await platform.aclose()
