@@ -143,3 +143,35 @@ def test_filter_stays_live_while_batches_arrive(qtmodeltester) -> None:
     assert proxy.rowCount() == 0
     assert not proxy.index(0, 0).isValid()
     assert proxy.data(QModelIndex()) is None
+
+
+def test_reason_filter_stays_live_and_matches_a_scan(qtmodeltester) -> None:
+    model = ResultsModel()
+    proxy = ResultsFilterModel()
+    proxy.setSourceModel(model)
+    proxy.set_filter(ResultsFilter.FAILED, reason="Subscriber not found")
+    qtmodeltester.check(proxy, force_py=True)
+    for start in range(1, 200, 25):
+        model.append(sample(25, start=start))
+    expected = [
+        i
+        for i, o in enumerate(model.outcomes())
+        if o.outcome is Outcome.FAILED and o.reason == "Subscriber not found"
+    ]
+    assert list(proxy.source_rows()) == expected and len(expected) == 20
+    assert model.rows_matching(None, "Subscriber not found", start=100) == [e for e in expected if e >= 100]
+    assert model.rows_matching(None, "", start=190) == [190, 191, 193, 195, 197, 199]
+
+
+def test_unfiltered_view_follows_appends_without_a_copy(qtbot) -> None:
+    model = ResultsModel()
+    proxy = ResultsFilterModel()
+    proxy.setSourceModel(model)
+    model.append(sample(10))
+    model.append(sample(10, start=11))
+    assert proxy.shows_everything
+    assert list(proxy.source_rows()) == list(range(20))
+    assert proxy.mapToSource(proxy.index(19, 0)).row() == 19
+    proxy.set_filter(ResultsFilter.SKIPPED)
+    assert not proxy.shows_everything
+    assert list(proxy.source_rows()) == [8, 18]

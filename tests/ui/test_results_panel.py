@@ -14,9 +14,6 @@ from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.jobs.events import JobState, Progress
 from audience_manager.ui.results_panel import ResultsPanel, duration_text, outcomes_as_tsv
 
-# The offscreen platform says this on every show(); it is about the platform, not our code.
-pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
-
 FAILED_ROWS = {3, 7, 13, 17}
 
 

@@ -87,9 +87,8 @@ class _Interned:
             self.values.append(value)
         return code
 
-    def clear(self) -> None:
-        self.values.clear()
-        self._index.clear()
+    def find(self, value: str) -> int | None:
+        return self._index.get(value)
 
 
 class ResultsModel(QAbstractTableModel):
@@ -108,6 +107,8 @@ class ResultsModel(QAbstractTableModel):
         self._reason_table = _Interned()
         self._counts: Counter[Outcome] = Counter()
         self._reason_counts: Counter[int] = Counter()
+        self._rows_by_reason: dict[int, array[int]] = {}
+        self._no_reason = self._reason_table.code("")
         self._brushes = outcome_brushes(QGuiApplication.palette())
 
     # --- filling --------------------------------------------------------------------------
@@ -128,6 +129,14 @@ class ResultsModel(QAbstractTableModel):
         reasons = [reason_code(o.reason) for o in outcomes]
         self._reasons.extend(reasons)
         self._reason_counts.update(reasons)
+        # Rows by reason, for the reason filter; most rows have none, so this touches few.
+        by_reason = self._rows_by_reason
+        for i, code in enumerate(reasons, start=first):
+            if code != self._no_reason:
+                rows = by_reason.get(code)
+                if rows is None:
+                    rows = by_reason[code] = array("I")
+                rows.append(i)
         for code in range(len(OUTCOMES)):
             n = codes.count(code)
             if n:
@@ -146,6 +155,8 @@ class ResultsModel(QAbstractTableModel):
         self._reason_table = _Interned()
         self._counts = Counter()
         self._reason_counts = Counter()
+        self._rows_by_reason = {}
+        self._no_reason = self._reason_table.code("")
         self.endResetModel()
 
     def set_palette(self, palette: QPalette) -> None:
@@ -223,11 +234,15 @@ class ResultsModel(QAbstractTableModel):
         """Model rows from `start` on that match both an outcome set and a reason (None = any)."""
         end = len(self._codes)
         if reason is not None:
-            code = self._reason_table._index.get(reason)
+            code = self._reason_table.find(reason)
             if code is None:
                 return []
-            reasons = self._reasons
-            candidates: Iterable[int] = (i for i in range(start, end) if reasons[i] == code)
+            if code == self._no_reason:
+                reasons = self._reasons
+                candidates: Iterable[int] = (i for i in range(start, end) if reasons[i] == code)
+            else:
+                indexed = self._rows_by_reason.get(code, array("I"))
+                candidates = indexed[bisect_left(indexed, start) :] if start else indexed
             if outcomes is None:
                 return list(candidates)
             wanted = {_CODE[o] for o in outcomes}
@@ -263,31 +278,42 @@ class ResultsModel(QAbstractTableModel):
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        row, column = index.row(), index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == Column.ROW:
+        return self.cell(index.row(), index.column(), role)
+
+    def cell(self, row: int, column: int, role: int) -> Any:
+        """`data()` without a QModelIndex: the filter model calls this directly (it is the hot path)."""
+        if role == _DISPLAY:
+            if column == _COL_ROW:
                 return str(self._rows[row])
-            if column == Column.IDENTIFIER:
+            if column == _COL_IDENTIFIER:
                 return self._identifiers[row]
-            if column == Column.TARGET:
+            if column == _COL_TARGET:
                 return self._target_table.values[self._targets[row]]
-            if column == Column.OUTCOME:
+            if column == _COL_OUTCOME:
                 return OUTCOMES[self._codes[row]].value
-            if column == Column.REASON:
+            if column == _COL_REASON:
                 return self._reason_table.values[self._reasons[row]].partition("\n")[0]
             return None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            reason = self._reason_table.values[self._reasons[row]]
-            return reason or None
-        if role == Qt.ItemDataRole.ForegroundRole and column == Column.OUTCOME:
-            return self._brushes[OUTCOMES[self._codes[row]]]
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == Column.ROW:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == _TOOLTIP:
+            return self._reason_table.values[self._reasons[row]] or None
+        if role == _FOREGROUND:
+            return self._brushes[OUTCOMES[self._codes[row]]] if column == _COL_OUTCOME else None
+        if role == _ALIGNMENT:
+            return _RIGHT if column == _COL_ROW else None
         if role == OutcomeRole:
             return OUTCOMES[self._codes[row]]
         if role == RowOutcomeRole:
             return self.outcome_at(row)
         return None
+
+
+# Plain ints for the hot path: comparing with enum members costs an attribute lookup per call.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole.value)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole.value)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole.value)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole.value)
+_RIGHT = int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+_COL_ROW, _COL_IDENTIFIER, _COL_TARGET, _COL_OUTCOME, _COL_REASON = (int(c) for c in Column)
 
 
 class ResultsSnapshot:
@@ -355,7 +381,10 @@ class ResultsFilterModel(QAbstractProxyModel):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._map: list[int] = []
+        # Source rows shown, ascending: `range` when nothing is filtered out (no copy at all),
+        # else a compact array (8 bytes a row rather than a list of int objects).
+        self._map: range | array[int] = range(0)
+        self._source: ResultsModel | None = None
         self._outcome_filter = ResultsFilter.ALL
         self._reason: str | None = None
 
@@ -374,14 +403,18 @@ class ResultsFilterModel(QAbstractProxyModel):
         self._reason = reason or None
         self._rebuild()
 
-    def source_rows(self) -> list[int]:
-        """The source rows currently shown, in order."""
-        return list(self._map)
+    def source_rows(self) -> Sequence[int]:
+        """The source rows currently shown, in order (a snapshot: later batches do not change it)."""
+        return self._map if isinstance(self._map, range) else array("q", self._map)
+
+    @property
+    def shows_everything(self) -> bool:
+        return isinstance(self._map, range)
 
     def results(self) -> ResultsModel:
-        model = self.sourceModel()
-        assert isinstance(model, ResultsModel)
-        return model
+        if self._source is None:
+            raise RuntimeError("ResultsFilterModel has no source model yet")
+        return self._source
 
     # --- wiring to the source -------------------------------------------------------------
 
@@ -395,17 +428,20 @@ class ResultsFilterModel(QAbstractProxyModel):
             old.dataChanged.disconnect(self._source_data_changed)
         self.beginResetModel()
         super().setSourceModel(source)
+        self._source = source
         source.rowsInserted.connect(self._source_rows_inserted)
         source.modelReset.connect(self._rebuild)
         source.dataChanged.connect(self._source_data_changed)
         self._map = self._matching(0)
         self.endResetModel()
 
-    def _matching(self, start: int) -> list[int]:
-        model = self.sourceModel()
-        if not isinstance(model, ResultsModel):
-            return []
-        return model.rows_matching(self._outcome_filter.outcomes, self._reason, start)
+    def _matching(self, start: int) -> range | array[int]:
+        if self._source is None:
+            return range(0)
+        outcomes, reason = self._outcome_filter.outcomes, self._reason
+        if outcomes is None and reason is None:
+            return range(start, self._source.rowCount())
+        return array("q", self._source.rows_matching(outcomes, reason, start))
 
     def _rebuild(self) -> None:
         self.beginResetModel()
@@ -419,7 +455,10 @@ class ResultsFilterModel(QAbstractProxyModel):
             return
         start = len(self._map)
         self.beginInsertRows(QModelIndex(), start, start + len(added) - 1)
-        self._map.extend(added)
+        if isinstance(self._map, range):
+            self._map = range(last + 1)
+        else:
+            self._map.extend(added)
         self.endInsertRows()
 
     def _source_data_changed(
@@ -468,10 +507,12 @@ class ResultsFilterModel(QAbstractProxyModel):
         return self.index(row, source_index.column())
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        source = self.sourceModel()
-        if source is None or not index.isValid() or index.row() >= len(self._map):
+        if self._source is None or not index.isValid():
             return None
-        return source.data(source.index(self._map[index.row()], index.column()), role)
+        row = index.row()
+        if row >= len(self._map):
+            return None
+        return self._source.cell(self._map[row], index.column(), role)
 
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
@@ -489,7 +530,7 @@ class ResultsFilterModel(QAbstractProxyModel):
         return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemNeverHasChildren
 
 
-def _bisect(values: list[int], wanted: int) -> int | None:
+def _bisect(values: Sequence[int], wanted: int) -> int | None:
     i = bisect_left(values, wanted)
     if i < len(values) and values[i] == wanted:
         return i

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
@@ -58,7 +58,7 @@ def duration_text(seconds: float) -> str:
     return f"{s // 3600} h {(s % 3600) // 60} min"
 
 
-def write_report_rows(path: Path, snapshot: ResultsSnapshot, rows: list[int] | None) -> int:
+def write_report_rows(path: Path, snapshot: ResultsSnapshot, rows: Sequence[int] | None) -> int:
     """Runs in a worker thread: rebuild the chosen outcomes and hand them to the report writer."""
     from audience_manager.core.report import write_report
 
@@ -299,7 +299,8 @@ class ResultsPanel(QWidget):
 
     def retry_failed_action(self) -> None:
         """Failed rows among those shown; all failed rows when the filter shows none of them."""
-        failed = self.model.failed(self.filter_model.source_rows())
+        shown = self.filter_model
+        failed = self.model.failed() if shown.shows_everything else self.model.failed(shown.source_rows())
         if not failed:
             failed = self.model.failed()
         if failed:
@@ -347,7 +348,7 @@ class ResultsPanel(QWidget):
         )
         return self._export_task
 
-    async def _export(self, path: Path, snapshot: ResultsSnapshot, rows: list[int] | None) -> None:
+    async def _export(self, path: Path, snapshot: ResultsSnapshot, rows: Sequence[int] | None) -> None:
         loop = asyncio.get_running_loop()
         try:
             written = await loop.run_in_executor(None, write_report_rows, path, snapshot, rows)
