@@ -92,7 +92,7 @@ def test_a_comma_list_of_longer_ids_is_split() -> None:
 
 
 def test_excel_text_marks_and_wrappers_are_removed() -> None:
-    assert sent("'101\n=\"102\"\n\"103\"\n<a@b.co>\nmailto:C@D.co") == [
+    assert sent('\'101\n="102"\n"103"\n<a@b.co>\nmailto:C@D.co') == [
         (1, "101"),
         (2, "102"),
         (3, "103"),

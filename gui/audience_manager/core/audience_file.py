@@ -1,0 +1,488 @@
+"""A dropped or chosen file (CSV, TSV, Excel "Unicode text" or .xlsx) into a preview and an `Audience`.
+
+Two steps, as the UI needs them:
+- `inspect_file` reads only the start of the file: its encoding, separator, heading, columns, first
+  rows, the column we would pick and the workbook's sheets. Cheap enough to call on drop.
+- `read_audience` streams the whole file (it is never loaded at once) into an `Audience`, reporting
+  progress and checking for cancellation, so the UI runs it in a worker thread.
+
+Every failure is an `AudienceFileError` whose message says what is wrong and what to do; nothing
+else escapes for any file content. Decisions:
+- Rows are numbered by data record: row 1 is the first record under the heading (or the first
+  record when there is no heading). A record may span lines (a quoted line break), so numbers can
+  differ from line numbers; blank records keep their number (so numbers match a spreadsheet's rows,
+  minus the heading) but are not reported.
+- Large files are streamed, not refused: up to `MAX_FILE_BYTES` on disk and `MAX_ROWS` records, which
+  is more than a job can run in a day on any platform; above that the user is asked to split it.
+- Text that is not valid UTF-8 anywhere in the file is read as Windows-1252, with a note.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from audience_manager.core.audience import Audience
+from audience_manager.core.audience_builder import AudienceBuilder
+from audience_manager.core.cells import ALL_KINDS, heading_key
+from audience_manager.core.columns import guess_column, is_heading_row
+from audience_manager.core.delimiters import LABELS, ONE_COLUMN, sniff_delimiter
+from audience_manager.core.encoding import (
+    BINARY,
+    SAMPLE_BYTES,
+    NotAList,
+    TextEncoding,
+    file_kind,
+    looks_binary,
+    text_encoding,
+)
+from audience_manager.core.identifiers import IdentifierKind
+from audience_manager.core.paste import parse_text
+from audience_manager.core.workbook import Workbook, WorkbookError
+
+MAX_FILE_BYTES = 1_000_000_000
+MAX_ROWS = 2_000_000
+PREVIEW_ROWS = 20
+_CHECK_EVERY = 4096  # records between progress reports and cancellation checks
+
+Progress = Callable[[int, int], None]
+"""Called with (done, total): bytes for text files, rows for workbooks (total 0 when unknown)."""
+Cancel = Callable[[], bool]
+"""Returns True once the user has cancelled; pass `threading.Event().is_set`."""
+
+ROW_NUMBERS_NOTE = "Row numbers count data rows: row 1 is the first row under the heading."
+ROW_NUMBERS_NO_HEADING_NOTE = "Row numbers count data rows: row 1 is the first row of the file."
+
+
+class AudienceFileError(Exception):
+    """A file that cannot be read as an audience. `str(error)` is the message for the user."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ReadCancelled(AudienceFileError):
+    """The user cancelled `read_audience`."""
+
+    def __init__(self) -> None:
+        super().__init__("Reading the file was cancelled.")
+
+
+@dataclass(frozen=True)
+class FilePreview:
+    path: Path
+    format: str  # "csv" for any text file, "xlsx" for a workbook
+    encoding: str  # in the user's words ("UTF-8", "UTF-16 LE (Excel Unicode text)"); "" for xlsx
+    delimiter: str | None  # "," ";" "\t" "|"; None for one column and for workbooks
+    has_header: bool
+    columns: list[str]  # the headings, or "Column 1", "Column 2"... when there is no heading
+    rows: list[list[str]]  # the first data rows, as text, not padded
+    guessed_column: int | None  # 0-based; None when we cannot tell (the user must pick)
+    guessed_by: str  # "heading", "contents", "only column" or ""
+    sheets: list[str] = field(default_factory=list)  # workbooks: every sheet, in order
+    sheet: str | None = None  # workbooks: the sheet previewed
+    size: int = 0  # bytes on disk
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def delimiter_label(self) -> str:
+        return LABELS.get(self.delimiter or ONE_COLUMN, "")
+
+
+@dataclass
+class _Plan:
+    """What `inspect_file` found, and what `read_audience` needs to stream the rest."""
+
+    preview: FilePreview
+    text_encoding: TextEncoding | None
+    reader_delimiter: str
+    skip_records: int  # leading blank records plus the heading
+
+
+def _fail(path: Path, message: str) -> AudienceFileError:
+    return AudienceFileError(message.replace("{name}", path.name))
+
+
+def _check_size(path: Path) -> int:
+    try:
+        if not path.exists():
+            raise _fail(path, "{name} does not exist (it may have been moved or renamed).")
+        if path.is_dir():
+            raise _fail(path, "{name} is a folder; drop a CSV or .xlsx file instead.")
+        size = path.stat().st_size
+    except OSError as exc:
+        raise _fail(path, f"{{name}} cannot be opened: {exc.strerror or exc}.") from exc
+    if size == 0:
+        raise _fail(path, "{name} is empty. Export the list again, or paste the identifiers instead.")
+    if size > MAX_FILE_BYTES:
+        raise _fail(
+            path,
+            f"{{name}} is {size / 1e9:.1f} GB; files up to {MAX_FILE_BYTES / 1e9:.0f} GB can be read. "
+            "Keep only the id or email column, or split the file, and load it again.",
+        )
+    return size
+
+
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes read under a text wrapper, for progress in bytes."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
+@contextmanager
+def _open_text(path: Path, encoding: TextEncoding) -> Iterator[tuple[TextIO, _CountingReader]]:
+    with path.open("rb") as raw:
+        counter = _CountingReader(raw)
+        buffered = io.BufferedReader(counter, buffer_size=1 << 16)
+        text = io.TextIOWrapper(buffered, encoding=encoding.codec, errors=encoding.errors, newline="")
+        try:
+            yield text, counter
+        finally:
+            text.detach()
+
+
+def _csv_records(text: TextIO, delimiter: str, path: Path) -> Iterator[list[str]]:
+    reader = csv.reader(text, delimiter=delimiter)
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise _fail(
+            path,
+            f'{{name}} could not be read near line {reader.line_num}: a quote (") is probably never '
+            "closed, so the rest of the file looks like one cell. Fix or remove that quote, or save "
+            "the file again from your spreadsheet app as CSV UTF-8.",
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            path,
+            f"{{name}} changes encoding near line {reader.line_num}. Save it from your spreadsheet "
+            "app as CSV UTF-8 and load it again.",
+        ) from exc
+
+
+def _is_blank(record: list[str]) -> bool:
+    return not any(cell.strip() for cell in record)
+
+
+def _headings(first: list[str], width: int) -> list[str]:
+    names = [cell.strip() or f"Column {index + 1}" for index, cell in enumerate(first)]
+    names.extend(f"Column {index + 1}" for index in range(len(names), width))
+    return names
+
+
+def _plan_from_records(
+    path: Path,
+    records: Iterator[list[str]],
+    *,
+    fmt: str,
+    size: int,
+    accepted: frozenset[IdentifierKind],
+    has_header: bool | None,
+    encoding: TextEncoding | None,
+    delimiter: str,
+    sheets: list[str],
+    sheet: str | None,
+) -> _Plan:
+    leading_blank = 0
+    head: list[list[str]] = []
+    for record in records:
+        if not head and _is_blank(record):
+            leading_blank += 1
+            continue
+        head.append(record)
+        if len(head) > PREVIEW_ROWS:
+            break
+    where = f"The sheet {sheet!r} of {{name}}" if sheet is not None else "{name}"
+    if not head:
+        others = [name for name in sheets if name != sheet]
+        hint = f" Pick another sheet: {', '.join(others)}." if others else ""
+        raise _fail(path, f"{where} has no rows, only blank lines.{hint}")
+    header = is_heading_row(head[0], head[1:]) if has_header is None else has_header
+    data = head[1:] if header else head
+    data_rows = [row for row in data if not _is_blank(row)]
+    if header and not data_rows:
+        shown = ", ".join(cell.strip() for cell in head[0] if cell.strip())[:200]
+        raise _fail(
+            path,
+            f"{where} has a heading row ({shown}) but no rows under it. Export the list again with "
+            "its rows, or paste the identifiers instead.",
+        )
+    width = max(len(row) for row in head)
+    columns = _headings(head[0], width) if header else [f"Column {i + 1}" for i in range(width)]
+    guessed, guessed_by = guess_column(columns if header else None, data_rows, accepted)
+    notes = [encoding.note] if encoding is not None and encoding.note else []
+    preview = FilePreview(
+        path=path,
+        format=fmt,
+        encoding=encoding.label if encoding else "",
+        delimiter=None if delimiter == ONE_COLUMN else delimiter,
+        has_header=header,
+        columns=columns,
+        rows=data[:PREVIEW_ROWS],
+        guessed_column=guessed,
+        guessed_by=guessed_by,
+        sheets=sheets,
+        sheet=sheet,
+        size=size,
+        notes=notes,
+    )
+    return _Plan(preview, encoding, delimiter, leading_blank + (1 if header else 0))
+
+
+def _plan(
+    path: Path,
+    *,
+    accepted: frozenset[IdentifierKind],
+    sheet: str | int | None,
+    has_header: bool | None,
+    whole_file: bool,
+) -> _Plan:
+    size = _check_size(path)
+    try:
+        with path.open("rb") as stream:
+            head = stream.read(SAMPLE_BYTES)
+        kind = file_kind(head, path)
+        if kind == "xlsx":
+            with Workbook(path) as book:
+                chosen = book.pick(sheet)
+                return _plan_from_records(
+                    path,
+                    book.rows(chosen),
+                    fmt="xlsx",
+                    size=size,
+                    accepted=accepted,
+                    has_header=has_header,
+                    encoding=None,
+                    delimiter=ONE_COLUMN,
+                    sheets=book.sheets,
+                    sheet=chosen,
+                )
+        encoding = text_encoding(head, path, whole_file=whole_file)
+        with _open_text(path, encoding) as (text, _):
+            sample = text.read(SAMPLE_BYTES)
+        if looks_binary(sample[:SAMPLE_BYTES]):
+            raise NotAList(BINARY)
+        delimiter = sniff_delimiter(sample, truncated=size > SAMPLE_BYTES)
+        with _open_text(path, encoding) as (text, _):
+            return _plan_from_records(
+                path,
+                _csv_records(text, delimiter, path),
+                fmt="csv",
+                size=size,
+                accepted=accepted,
+                has_header=has_header,
+                encoding=encoding,
+                delimiter=delimiter,
+                sheets=[],
+                sheet=None,
+            )
+    except NotAList as exc:
+        raise _fail(path, f"{{name}} is {exc.what}, not a list of subscribers. {exc.advice}") from exc
+    except WorkbookError as exc:
+        raise AudienceFileError(str(exc)) from exc
+    except UnicodeDecodeError as exc:
+        raise _fail(
+            path, "{name} mixes text encodings. Save it from your spreadsheet app as CSV UTF-8."
+        ) from exc
+    except OSError as exc:
+        raise _fail(path, f"{{name}} cannot be read: {exc.strerror or exc}.") from exc
+
+
+def inspect_file(
+    path: str | Path,
+    *,
+    accepted: frozenset[IdentifierKind] = ALL_KINDS,
+    sheet: str | int | None = None,
+    has_header: bool | None = None,
+) -> FilePreview:
+    """Only the start of the file is read. `has_header` overrides the heading detection."""
+    return _plan(Path(path), accepted=accepted, sheet=sheet, has_header=has_header, whole_file=False).preview
+
+
+def _resolve_column(preview: FilePreview, column: str | int | None) -> int:
+    listed = ", ".join(preview.columns)
+    if column is None:
+        if preview.guessed_column is None:
+            raise _fail(
+                preview.path,
+                f"Could not tell which column of {{name}} holds the ids or emails. Pick one: {listed}.",
+            )
+        return preview.guessed_column
+    if isinstance(column, int):
+        if 0 <= column < len(preview.columns):
+            return column
+        raise _fail(preview.path, f"{{name}} has no column {column + 1}; its columns are: {listed}.")
+    wanted = column.strip()
+    for matches in (
+        lambda name: name == wanted,
+        lambda name: name.casefold() == wanted.casefold(),
+        lambda name: heading_key(name) == heading_key(wanted),
+    ):
+        for index, name in enumerate(preview.columns):
+            if matches(name):
+                return index
+    if wanted.isdigit() and 1 <= int(wanted) <= len(preview.columns):
+        return int(wanted) - 1  # "3" on the command line means the third column
+    raise _fail(preview.path, f"{{name}} has no column {wanted!r}; its columns are: {listed}.")
+
+
+def read_audience(
+    path: str | Path,
+    column: str | int | None = None,
+    *,
+    accepted: frozenset[IdentifierKind] = ALL_KINDS,
+    sheet: str | int | None = None,
+    has_header: bool | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> Audience:
+    """The whole file as an audience. `column` is a heading, a 0-based index, or None for our guess.
+
+    Raises `AudienceFileError` (with a message for the user) or `ReadCancelled` (a subclass).
+    """
+    path = Path(path)
+    plan = _plan(path, accepted=accepted, sheet=sheet, has_header=has_header, whole_file=True)
+    preview = plan.preview
+    index = _resolve_column(preview, column)
+    name = preview.columns[index]
+    source = (
+        f"{path.name}, sheet {preview.sheet}, column {name}"
+        if preview.sheet
+        else f"{path.name}, column {name}"
+    )
+    builder = AudienceBuilder(accepted, source)
+    builder.notes.extend(preview.notes)
+    if column is None and preview.guessed_by in ("heading", "contents"):
+        builder.notes.append(
+            f"The column {name!r} was chosen by its {preview.guessed_by}; pick another if needed."
+        )
+    builder.notes.append(ROW_NUMBERS_NOTE if preview.has_header else ROW_NUMBERS_NO_HEADING_NOTE)
+    try:
+        if preview.format == "xlsx":
+            sheet_name = preview.sheet or ""
+            with Workbook(path) as book:
+                total = book.row_estimate(sheet_name)
+                rows_read, blank = _feed(
+                    builder,
+                    book.rows(sheet_name),
+                    plan,
+                    index,
+                    name,
+                    path,
+                    cancel,
+                    lambda done: progress(done, total) if progress else None,
+                )
+            if progress:
+                progress(rows_read, max(total, rows_read))
+        else:
+            assert plan.text_encoding is not None
+            with _open_text(path, plan.text_encoding) as (text, counter):
+                _, blank = _feed(
+                    builder,
+                    _csv_records(text, plan.reader_delimiter, path),
+                    plan,
+                    index,
+                    name,
+                    path,
+                    cancel,
+                    lambda _done: progress(counter.count, preview.size) if progress else None,
+                )
+            if progress:
+                progress(preview.size, preview.size)
+        if blank:
+            builder.notes.append(_blank_note(blank))
+    except WorkbookError as exc:
+        raise AudienceFileError(str(exc)) from exc
+    except OSError as exc:
+        raise _fail(path, f"{{name}} could not be read to the end: {exc.strerror or exc}.") from exc
+    return builder.build()
+
+
+def _feed(
+    builder: AudienceBuilder,
+    records: Iterator[list[str]],
+    plan: _Plan,
+    index: int,
+    name: str,
+    path: Path,
+    cancel: Cancel | None,
+    report: Callable[[int], object],
+) -> tuple[int, int]:
+    """Adds every data record to `builder`; returns (records read in all, blank rows skipped)."""
+    skip = plan.skip_records
+    row = 0
+    blank = 0
+    pending_blank = 0  # blank records at the very end are not worth a note
+    add = builder.add
+    read = 0
+    for read, record in enumerate(records, start=1):
+        if read <= skip:
+            continue
+        row += 1
+        if read % _CHECK_EVERY == 0:
+            if cancel is not None and cancel():
+                raise ReadCancelled()
+            report(read)
+            if row > MAX_ROWS:
+                raise _fail(
+                    path,
+                    f"{{name}} has more than {MAX_ROWS:,} rows; one job takes up to {MAX_ROWS:,}. "
+                    "Split the file and run it in parts.",
+                )
+        if index < len(record) and record[index].strip():
+            add(row, record[index])
+        elif _is_blank(record):
+            pending_blank += 1
+            continue
+        elif index < len(record):
+            builder.add_problem(row, "", f"No value in column {name!r}; nothing to send for this row.")
+        else:
+            builder.add_problem(
+                row,
+                "",
+                f"This row has only {len(record)} cell{'s' if len(record) != 1 else ''}, so nothing in "
+                f"column {name!r}; check the row in the file.",
+            )
+        blank += pending_blank
+        pending_blank = 0
+    if cancel is not None and cancel():
+        raise ReadCancelled()
+    return read, blank
+
+
+def _blank_note(count: int) -> str:
+    return f"{count} blank row{'s were' if count != 1 else ' was'} skipped."
+
+
+def parse_source(
+    source: str,
+    column: str | int | None = None,
+    *,
+    accepted: frozenset[IdentifierKind] = ALL_KINDS,
+    sheet: str | int | None = None,
+    stdin: TextIO | None = None,
+) -> Audience:
+    """For the command line: `source` is a file path, or `-` for identifiers on standard input
+    (read as pasted text)."""
+    if source == "-":
+        stream = stdin if stdin is not None else sys.stdin
+        return parse_text(stream.read(), accepted, source="standard input")
+    return read_audience(source, column, accepted=accepted, sheet=sheet)
