@@ -20,9 +20,11 @@ from starlette.types import Receive, Scope, Send
 from audience_manager.sandbox.bulk_queue import BulkQueue
 from audience_manager.sandbox.clock import Clock, monotonic_clock
 from audience_manager.sandbox.faults import DroppedConnection, Faults
+from audience_manager.sandbox.highlevel import HighLevel, hl_error
 from audience_manager.sandbox.kit_oauth import OAuthServer
+from audience_manager.sandbox.kit_v3 import KitV3, v3_error
 from audience_manager.sandbox.kit_v4 import KitV4
-from audience_manager.sandbox.limits import RollingWindow
+from audience_manager.sandbox.limits import DailyBudget, RollingWindow
 from audience_manager.sandbox.responses import dropping, html_502, kit_errors, malformed, retry_later
 from audience_manager.sandbox.seed import contact_id, seed_state
 from audience_manager.sandbox.state import SandboxState
@@ -59,6 +61,7 @@ class SandboxLimits:
     kit_bulk_queue_budget_bytes: int = 300 * 1024 * 1024
     kit_bulk_hold_seconds: float = 2.0
     oauth_expires_in: int = 7200
+    highlevel_bulk_max: int | None = None  # HighLevel documents none
 
 
 @dataclass
@@ -84,6 +87,27 @@ def _kit_fault(status: int) -> Response:
         401: "The access token is invalid",
     }
     return kit_errors(status, messages.get(status, "Something went wrong"))
+
+
+def _v3_fault(status: int) -> Response:
+    if status == 429:
+        return retry_later()
+    return v3_error(
+        status, "Server Error" if status >= 500 else "Error", f"Request failed with status {status}"
+    )
+
+
+def _highlevel_fault(status: int) -> Response:
+    messages = {
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        502: "Bad Gateway",
+        503: "Service Unavailable",
+        504: "Gateway Timeout",
+        401: "Invalid JWT",
+        413: "Payload Too Large",
+    }
+    return hl_error(status, messages.get(status, "Something went wrong"))
 
 
 class Sandbox:
@@ -123,20 +147,34 @@ class Sandbox:
             lambda: self.faults.expire_token_after,
             sync_limit=lim.kit_bulk_sync_max,
         )
-        self._platforms: list[Platform] = [Platform("/v4/", _kit_fault)]
+        self.kit_v3 = KitV3(
+            self.state.kit,
+            self.credentials.kit_v3_key,
+            self.credentials.kit_v3_secret,
+            RollingWindow(lim.kit_v3_per_minute, 60.0, self.clock),
+            lambda: self.enforce_limits,
+        )
+        self.highlevel = HighLevel(
+            self.state.highlevel,
+            {self.credentials.highlevel_token: main_location},
+            RollingWindow(lim.highlevel_burst, lim.highlevel_burst_seconds, self.clock),
+            DailyBudget(lim.highlevel_daily, self.clock),
+            lambda: self.enforce_limits,
+            lambda: self.limits.highlevel_bulk_max,
+        )
         routes: list[Route] = []
-        for path, methods, handler in self.kit_v4.routes():
-            routes.append(self._route(path, methods, handler, self._platforms[0]))
+        for platform, handlers in (
+            (Platform("/v4/", _kit_fault), self.kit_v4.routes()),
+            (Platform("/v3/", _v3_fault), self.kit_v3.routes()),
+            (Platform("/", _highlevel_fault), self.highlevel.routes()),
+        ):
+            for path, methods, handler in handlers:
+                routes.append(self._route(path, methods, handler, platform))
         for path in ("/oauth/authorize", "/v4/oauth/authorize"):
             routes.append(Route(path, self._counted(path, self.oauth.authorize), methods=["GET"]))
         for path in ("/oauth/token", "/v4/oauth/token"):
             routes.append(Route(path, self._counted(path, self.oauth.token), methods=["POST"]))
-        self._extend_routes(routes)
         self._router = Router(routes=routes, default=self._not_found)
-
-    # -------------------------------------------------------------------------- extension points
-    def _extend_routes(self, routes: list[Route]) -> None:
-        """Kit v3 and HighLevel add their routes here (see their modules)."""
 
     def _install_demo_tokens(self) -> None:
         from audience_manager.sandbox.kit_oauth import AccessToken
@@ -259,5 +297,11 @@ class Sandbox:
 
     def reset_limits(self) -> None:
         """Forgets every rate-limit window (not the data)."""
-        self.kit_v4.oauth_window.reset()
-        self.kit_v4.key_window.reset()
+        for window in (
+            self.kit_v4.oauth_window,
+            self.kit_v4.key_window,
+            self.kit_v3.window,
+            self.highlevel.burst,
+        ):
+            window.reset()
+        self.highlevel.daily.reset()
