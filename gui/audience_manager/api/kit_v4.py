@@ -88,11 +88,14 @@ def map_bulk_results(
     confirmed: set[tuple[str, str]] | set[str] | None,
     *,
     unconfirmed_reason: str,
+    absent: Iterable[str] = (),
 ) -> list[ItemResult]:
     """Give every item of one bulk request exactly one result.
 
     `confirmed` is what the response said succeeded: (target, subject) pairs, subject ids alone, or
     None when the endpoint only lists failures (bulk untag: everything not failed succeeded).
+    `absent` are subjects known not to exist (checked after the response), the first choice for a
+    failure whose subject id came back null.
     Failures are matched in rounds, most certain first: both ids echoed; subject nulled (matched to
     an item of that target whose subject was not confirmed); target nulled (matched to an item of
     that subject, preferring a target that failed for every subscriber that had it in this batch);
@@ -124,10 +127,12 @@ def map_bulk_results(
         if pair in open_pairs:
             take(pair, f.reason)
 
+    gone = set(absent)
     for f in no_subject:
         candidates = [p for p in open_pairs if p[0] == f.target]
+        missing = [p for p in candidates if p[1] in gone]
         unconfirmed = [p for p in candidates if not subject_confirmed(p)]
-        chosen = (unconfirmed or candidates)[:1]
+        chosen = (missing or unconfirmed or candidates)[:1]
         for pair in chosen:
             take(pair, f.reason)
 
@@ -443,19 +448,52 @@ class KitV4:
             raise
         except ApiError as exc:
             return [ItemResult(i, Outcome.FAILED, _reason(exc.messages) or str(exc)) for i in items]
-        return self._read_bulk_reply(action, items, reply)
-
-    def _read_bulk_reply(self, action: Action, items: Sequence[WorkItem], reply: Reply) -> list[ItemResult]:
         if reply.status == 202:
             reason = (
                 "Kit queued this batch for background processing and did not report each row; "
                 "check the subscriber in Kit or retry the row."
             )
             return [ItemResult(i, Outcome.FAILED, reason) for i in items]
+        failures, confirmed = self._read_bulk_reply(action, reply)
+        absent: set[str] = set()
+        if confirmed is None:
+            absent = await self._absent_subjects(items, failures)
+        return map_bulk_results(
+            items,
+            failures,
+            confirmed,
+            unconfirmed_reason="Kit did not confirm this row; retry it.",
+            absent=absent,
+        )
+
+    async def _absent_subjects(self, items: Sequence[WorkItem], failures: Sequence[BulkFailure]) -> set[str]:
+        """Which subscribers do not exist, when a list-only-failures reply nulled their ids ambiguously.
+
+        Bulk untag says "Subscriber does not exist" with `subscriber_id: null` and lists no successes,
+        so with several candidates for one target we ask Kit about each (only then: it costs requests).
+        """
+        nulled: dict[str, int] = defaultdict(int)
+        for f in failures:
+            if f.subject is None and f.target is not None:
+                nulled[f.target] += 1
+        named = {(f.target, f.subject) for f in failures}
+        to_check: set[str] = set()
+        for target, count in nulled.items():
+            candidates = {
+                i.subject for i in items if i.target.id == target and (target, i.subject) not in named
+            }
+            if len(candidates) > count:
+                to_check |= candidates - set(self._emails)  # a subscriber we have looked up exists
+        ordered = sorted(to_check)
+        found = await _bounded(self._subscriber, ordered)
+        return {s for s, sub in zip(ordered, found, strict=True) if sub is None}
+
+    def _read_bulk_reply(
+        self, action: Action, reply: Reply
+    ) -> tuple[list[BulkFailure], set[tuple[str, str]] | set[str] | None]:
         body = reply.body if isinstance(reply.body, dict) else {}
         failures: list[BulkFailure] = []
         confirmed: set[tuple[str, str]] | set[str] | None
-        unconfirmed = "Kit did not confirm this row; retry it."
         if action in (Action.TAG, Action.UNTAG):
             for f in body.get("failures") or []:
                 echo = (f or {}).get("tagging") or {}
@@ -493,7 +531,7 @@ class KitV4:
                 for v in body.get("custom_field_values") or []
                 if v
             }
-        return map_bulk_results(items, failures, confirmed, unconfirmed_reason=unconfirmed)
+        return failures, confirmed
 
     async def _apply_one(self, action: Action, item: WorkItem, value: str | None) -> ItemResult:
         tag_or_form = item.target.id
