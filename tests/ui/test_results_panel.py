@@ -197,7 +197,6 @@ def test_export_opens_a_save_dialog_without_blocking(panel: ResultsPanel, qtbot)
 def test_export_writes_the_rows_shown_with_formulas_neutralised(
     panel: ResultsPanel, qtbot, qloop, tmp_path: Path
 ) -> None:
-    pytest.importorskip("audience_manager.core.report")
     run_job(panel)
     path = tmp_path / "all.csv"
     with qtbot.waitSignal(panel.report_exported, timeout=5000) as blocker:
@@ -220,11 +219,12 @@ def test_export_writes_the_rows_shown_with_formulas_neutralised(
 
 
 def test_export_to_an_unwritable_place_says_so(panel: ResultsPanel, qtbot, qloop, tmp_path: Path) -> None:
-    pytest.importorskip("audience_manager.core.report")
     run_job(panel)
     with qtbot.waitSignal(panel.export_failed, timeout=5000) as blocker:
         panel.export_to(tmp_path / "no-such-dir" / "x.csv")
     assert "Could not save the report" in blocker.args[0]
+    assert panel.export_label.text() == blocker.args[0]
+    assert panel.summary_label.text().startswith("15 succeeded")  # the summary stays
     assert panel.export_button.isEnabled()
 
 

@@ -62,7 +62,7 @@ def write_report_rows(path: Path, snapshot: ResultsSnapshot, rows: Sequence[int]
     """Runs in a worker thread: rebuild the chosen outcomes and hand them to the report writer."""
     from audience_manager.core.report import write_report
 
-    return write_report(path, list(snapshot.outcomes(rows)))
+    return write_report(path, snapshot.outcomes(rows))
 
 
 class ResultsPanel(QWidget):
@@ -83,6 +83,7 @@ class ResultsPanel(QWidget):
         self._elapsed: float | None = None
         self._total = 0
         self._export_task: asyncio.Task[None] | None = None
+        self._exporting = False
         self._reasons_shown: list[tuple[str, int]] = []
 
         self.model = ResultsModel(self)
@@ -162,6 +163,8 @@ class ResultsPanel(QWidget):
 
         self.summary_label = QLabel(self)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.export_label = QLabel(self)
+        self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress_bar, 1)
@@ -178,7 +181,10 @@ class ResultsPanel(QWidget):
         layout.addLayout(progress_row)
         layout.addLayout(tools_row)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.summary_label)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.summary_label, 1)
+        status_row.addWidget(self.export_label)
+        layout.addLayout(status_row)
 
         self._reasons_timer = QTimer(self)
         self._reasons_timer.setInterval(REASONS_REFRESH_MS)
@@ -215,6 +221,7 @@ class ResultsPanel(QWidget):
         self.progress_bar.setFormat(self.tr("Starting… 0 of {total}").format(total=count_text(total)))
         self.rate_label.clear()
         self.summary_label.clear()
+        self.export_label.clear()
         self.cancel_button.setText(self.tr("Cancel"))
         self._reasons_timer.start()
         self._update_actions()
@@ -342,7 +349,6 @@ class ResultsPanel(QWidget):
         snapshot = self.model.snapshot()
         rows = self.filter_model.source_rows()
         shown_all = len(rows) == len(snapshot)
-        self.export_button.setEnabled(False)
         self._export_task = asyncio.ensure_future(
             self._export(Path(path), snapshot, None if shown_all else rows)
         )
@@ -350,21 +356,26 @@ class ResultsPanel(QWidget):
 
     async def _export(self, path: Path, snapshot: ResultsSnapshot, rows: Sequence[int] | None) -> None:
         loop = asyncio.get_running_loop()
+        self._exporting = True
+        self._update_actions()
         try:
             written = await loop.run_in_executor(None, write_report_rows, path, snapshot, rows)
-        except OSError as exc:
+        except Exception as exc:  # disk full, no permission, a bad path: say so, keep the rows
+            error = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             message = self.tr("Could not save the report to {path}: {error}").format(
-                path=str(path), error=exc.strerror or str(exc)
+                path=str(path), error=error
             )
-            self.summary_label.setText(message)
-            self.export_failed.emit(message)
-        else:
-            self.summary_label.setText(
-                self.tr("Saved {n} rows to {path}").format(n=count_text(written), path=str(path))
-            )
-            self.report_exported.emit(str(path), written)
-        finally:
+            self._exporting = False
+            self.export_label.setText(message)
             self._update_actions()
+            self.export_failed.emit(message)
+            return
+        self._exporting = False
+        self.export_label.setText(
+            self.tr("Saved {n} rows to {path}").format(n=count_text(written), path=str(path))
+        )
+        self._update_actions()
+        self.report_exported.emit(str(path), written)
 
     # --- internals ------------------------------------------------------------------------
 
@@ -406,8 +417,7 @@ class ResultsPanel(QWidget):
         has_rows = self.model.rowCount() > 0
         self.cancel_button.setEnabled(self._running and self.cancel_button.text() == self.tr("Cancel"))
         self.copy_button.setEnabled(self.table.selectionModel().hasSelection())
-        exporting = self._export_task is not None and not self._export_task.done()
-        self.export_button.setEnabled(has_rows and not exporting)
+        self.export_button.setEnabled(has_rows and not self._exporting)
         self.retry_button.setEnabled(not self._running and self.model.counts()[Outcome.FAILED] > 0)
         self.undo_button.setEnabled(not self._running and self._undoable and bool(self._job_id))
         if not self._undoable and self._job_id and not self._running:
