@@ -1,0 +1,503 @@
+"""HighLevel (LeadConnector) API 2.0: location tags, added to and removed from contacts in bulk.
+
+One bulk request carries up to `items_per_request` contact ids for one tag
+(`POST /contacts/bulk/tags/update/{add|remove}`) and answers each contact in `responses[]`. Those
+answers are the only evidence a row changed, so they are read defensively (`map_bulk_tag_results`):
+a contact HighLevel did not answer for is failed, never assumed done; an empty `tagsAdded` means
+the contact already had the tag (unchanged); what each answer said about the contact's tags before
+and after is kept as the row's `previous`, so an undo touches exactly what changed.
+
+Tags are addressed by name in the bulk endpoint, so a tag `Target`'s id is its name here.
+
+Emails are looked up with `POST /contacts/search` (filter `email eq`), not with
+`GET /contacts/search/duplicate`: search is the endpoint HighLevel maintains for lookups, its
+answer is a list, so an email shared by several contacts (locations that allow duplicates) is
+noticed instead of silently matched to whichever one the duplicate rule prefers, and its response
+shape (`contacts`, `total`) has been observed, where the duplicate endpoint's is undocumented.
+Its one drawback, a few seconds of index lag for contacts created moments ago, does not matter for
+a list the marketer exported earlier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any
+
+import httpx
+
+from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
+from audience_manager.api.pacing import RateLimiter, limiter_for
+from audience_manager.api.platform import AccountInfo, RateBudget
+from audience_manager.api.transport import (
+    DEFAULT_TIMEOUT,
+    HeaderAuth,
+    RetryPolicy,
+    Transport,
+    json_messages,
+    rate_limit_hints,
+)
+from audience_manager.core.accounts import Account, Credentials
+from audience_manager.core.actions import Action, Target, TargetKind
+from audience_manager.core.identifiers import CONTACT_ID_RE, EMAIL_RE, IdentifierKind, normalise_email
+from audience_manager.core.outcomes import Outcome
+from audience_manager.core.platforms import Capabilities, PlatformKind, RateLimit
+from audience_manager.core.work import ItemResult, WorkItem
+
+log = logging.getLogger(__name__)
+
+DEFAULT_VERSION = "2021-07-28"
+# No maximum is documented (HighLevel's own issue tracker asks); 100 is the conservative guess.
+DEFAULT_BATCH = 100
+RATE = RateLimit(100, 10.0, daily=200_000)
+LOOKUP_CONCURRENCY = 10  # requests in flight for lookups; the limiter sets the pace
+
+NO_ANSWER = (
+    "HighLevel gave no answer for this contact; it may or may not have changed. Retry failed to be sure."
+)
+NOT_FOUND = "Not found on HighLevel: no contact with this email in this location"
+UNUSUAL_ID = (
+    "this contact id is not the usual 20 letters and digits; check that it came from a HighLevel "
+    "contact export"
+)
+
+MISSING = {
+    Action.ADD_TO_FORM: (
+        "HighLevel has no forms to add contacts to through its API; use a tag, and a workflow "
+        "triggered by that tag, instead."
+    ),
+    Action.SET_FIELD: "Setting custom fields on HighLevel contacts is not supported yet; only tags are.",
+}
+
+# HighLevel error bodies: {"statusCode", "message": "..." | ["...", ...], "error"}.
+highlevel_messages = json_messages(("message", "error"))
+
+
+def highlevel_capabilities(items_per_request: int = DEFAULT_BATCH) -> Capabilities:
+    return Capabilities(
+        actions=frozenset({Action.TAG, Action.UNTAG}),
+        identifiers=frozenset({IdentifierKind.CONTACT_ID, IdentifierKind.EMAIL}),
+        items_per_request=max(1, items_per_request),
+        rate=RATE,
+        missing=dict(MISSING),
+        can_create_tags=True,
+        can_remove_all_tags=True,
+        can_read_membership=True,
+    )
+
+
+def contact_id_note(contact_id: str) -> str | None:
+    """A warning (never a refusal) for ids that do not look like HighLevel's: every documented
+    example is 20 letters and digits, but nothing promises all are, so HighLevel decides."""
+    return None if CONTACT_ID_RE.match(contact_id) else UNUSUAL_ID
+
+
+def contact_id_notes(contact_ids: Iterable[str]) -> list[str]:
+    """One summary line for the audience preview when some ids have an unusual shape."""
+    odd = [c for c in contact_ids if contact_id_note(c)]
+    if not odd:
+        return []
+    sample = ", ".join(f"“{c}”" for c in odd[:3])
+    return [
+        f"{len(odd)} contact id(s) are not the usual 20 letters and digits (e.g. {sample}). They will be "
+        "sent as they are; HighLevel will say per row if it does not know them."
+    ]
+
+
+# ------------------------------------------------------------------------ reading bulk answers
+
+
+def _entries(body: Any) -> list[dict[str, Any]]:
+    """`responses[]` as dicts. The spec types the items as strings while every example shows
+    objects, so both are accepted (a string holding JSON is parsed; anything else is ignored)."""
+    raw = body.get("responses") if isinstance(body, dict) else None
+    out: list[dict[str, Any]] = []
+    for entry in raw if isinstance(raw, list) else []:
+        if isinstance(entry, str):
+            try:
+                entry = json.loads(entry)
+            except ValueError:
+                continue
+        if isinstance(entry, dict) and entry.get("contactId") is not None:
+            out.append(entry)
+    return out
+
+
+def bulk_succeeded(body: Any) -> bool | None:
+    """The request-level flag, under either spelling (`succeded` in 2021-07-28, `succeeded` in v3)."""
+    if not isinstance(body, dict):
+        return None
+    for key in ("succeeded", "succeded"):
+        if isinstance(body.get(key), bool):
+            return bool(body[key])
+    return None
+
+
+def _tag_list(entry: dict[str, Any], key: str) -> list[str] | None:
+    value = entry.get(key)
+    if not isinstance(value, list):
+        return None
+    return [str(v) for v in value]
+
+
+def _previous(entry: dict[str, Any]) -> str | None:
+    kept = {k: _tag_list(entry, k) for k in ("oldTags", "tagsAdded", "tagsRemoved")}
+    kept = {k: v for k, v in kept.items() if v is not None}
+    return json.dumps(kept, ensure_ascii=False, sort_keys=True) if kept else None
+
+
+def _has(tags: Iterable[str], name: str) -> bool:
+    wanted = name.strip().lower()
+    return any(t.strip().lower() == wanted for t in tags)
+
+
+def _success_outcome(
+    entry: dict[str, Any], action: Action, tag: str, remove_all: bool
+) -> tuple[Outcome, str]:
+    added, removed, old = (_tag_list(entry, k) for k in ("tagsAdded", "tagsRemoved", "oldTags"))
+    if action is Action.TAG:
+        if added is not None:
+            return (Outcome.SUCCEEDED, "") if added else (Outcome.UNCHANGED, "Already had this tag")
+        if old is not None and _has(old, tag):
+            return Outcome.UNCHANGED, "Already had this tag"
+        return Outcome.SUCCEEDED, ""
+    if remove_all:
+        if removed is not None:
+            return (Outcome.SUCCEEDED, "") if removed else (Outcome.UNCHANGED, "Had no tags")
+        if old is not None and not old:
+            return Outcome.UNCHANGED, "Had no tags"
+        return Outcome.SUCCEEDED, ""
+    if removed is not None:
+        return (Outcome.SUCCEEDED, "") if removed else (Outcome.UNCHANGED, "Did not have this tag")
+    if old is not None and not _has(old, tag):
+        return Outcome.UNCHANGED, "Did not have this tag"
+    return Outcome.SUCCEEDED, ""
+
+
+def map_bulk_tag_results(
+    action: Action,
+    items: Sequence[WorkItem],
+    body: Any,
+    *,
+    tag: str,
+    remove_all: bool = False,
+) -> list[ItemResult]:
+    """One result per item of one bulk request, from the response's `responses[]`.
+
+    Answers are matched by contact id, so every row that carried the same id gets that id's answer.
+    When HighLevel answers one id more than once and the answers disagree, the error wins (the row
+    is retried; tagging is idempotent) but the success's tag lists are still kept for undo.
+    """
+    by_contact: dict[str, list[dict[str, Any]]] = {}
+    for entry in _entries(body):
+        by_contact.setdefault(str(entry["contactId"]), []).append(entry)
+    flag = bulk_succeeded(body)
+    results: list[ItemResult] = []
+    for item in items:
+        answers = by_contact.get(item.subject)
+        if not answers:
+            reason = NO_ANSWER if flag is not False else f"{NO_ANSWER} (HighLevel reported the update failed)"
+            results.append(ItemResult(item, Outcome.FAILED, _with_note(reason, item.subject)))
+            continue
+        errors = [a for a in answers if str(a.get("type", "")).lower() != "success"]
+        successes = [a for a in answers if a not in errors]
+        previous = next((p for p in (_previous(a) for a in successes) if p is not None), None)
+        if errors:
+            message = str(errors[0].get("message") or "HighLevel refused this contact without saying why")
+            results.append(ItemResult(item, Outcome.FAILED, _with_note(message, item.subject), previous))
+            continue
+        outcome, reason = _success_outcome(successes[0], action, tag, remove_all)
+        results.append(ItemResult(item, outcome, reason, previous))
+    return results
+
+
+def _with_note(reason: str, contact_id: str) -> str:
+    note = contact_id_note(contact_id)
+    return f"{reason} ({note})" if note else reason
+
+
+def _body_messages(exc: ApiError) -> str:
+    said = "; ".join(exc.messages) or f"HTTP {exc.status}"
+    return f"HighLevel refused the request ({said}; HTTP {exc.status})"
+
+
+# ------------------------------------------------------------------------------------ the client
+
+
+class HighLevel:
+    """One HighLevel location (sub-account) over a Private Integration Token. Close with `aclose()`.
+
+    Removing *all* tags is a separate, explicit call (`remove_all_tags`, or
+    `apply(Action.UNTAG, ..., remove_all_tags=True)`): it is never implied by an untag, and the
+    caller asks for it only after the user confirmed (`JobSpec.remove_all_tags`).
+    """
+
+    kind = PlatformKind.HIGHLEVEL
+
+    def __init__(
+        self,
+        account: Account,
+        credentials: Credentials,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        auth: httpx.Auth | None = None,
+        items_per_request: int = DEFAULT_BATCH,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not account.location_id:
+            raise ValueError("A HighLevel account needs its location (sub-account) ID.")
+        self.account = account
+        self.location_id = account.location_id
+        self._caps = highlevel_capabilities(items_per_request)
+        self._http = Transport(
+            account.base_url,
+            # HighLevel counts per app and per location: one limiter per (token, location).
+            limiter=limiter or limiter_for(credentials.token, RATE, scope=f"highlevel:{self.location_id}"),
+            messages=highlevel_messages,
+            platform_name="HighLevel",
+            secrets=credentials.secrets(),
+            auth=auth or HeaderAuth({"Authorization": f"Bearer {credentials.token}"}),
+            headers={"Version": account.api_version or DEFAULT_VERSION, "Accept": "application/json"},
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+            hints=rate_limit_hints,
+            sleep=sleep,
+        )
+        self._contact_of: dict[str, str | None] = {}  # lower-cased email -> contact id (None: none)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    @property
+    def transport(self) -> Transport:
+        return self._http
+
+    def budget(self) -> RateBudget:
+        return self._http.budget()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- requests, with HighLevel's 403 ("no access to this location") treated as a refused token --
+
+    async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            reply = await self._http.request(method, path, **kwargs)
+        except AuthenticationError:
+            raise
+        except ApiError as exc:
+            if exc.status == 403:
+                raise AuthenticationError(
+                    403,
+                    exc.messages,
+                    hint=f"Check that the token belongs to the sub-account {self.location_id} "
+                    "and has the contacts and tags scopes.",
+                ) from None
+            raise
+        return reply.body
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def whoami(self) -> AccountInfo:
+        try:
+            body = await self._request("GET", f"/locations/{self.location_id}")
+        except NotFoundError as exc:
+            raise NotFoundError(
+                404, exc.messages, hint=f"No HighLevel sub-account has the location ID {self.location_id}."
+            ) from None
+        location = (body or {}).get("location") or {}
+        place = ", ".join(str(location[k]) for k in ("address", "city") if location.get(k))
+        detail = str(location.get("email") or place or self.location_id)
+        return AccountInfo(name=str(location.get("name") or self.location_id), detail=detail)
+
+    async def list_targets(self, kind: TargetKind) -> list[Target]:
+        if kind is not TargetKind.TAG:
+            return []  # no forms, no custom fields through this client (see `capabilities.missing`)
+        body = await self._request("GET", f"/locations/{self.location_id}/tags")
+        tags = (body or {}).get("tags") or []
+        return [_tag_target(t) for t in tags if isinstance(t, dict) and t.get("name")]
+
+    async def create_tag(self, name: str) -> Target:
+        body = await self._request("POST", f"/locations/{self.location_id}/tags", json={"name": name})
+        tag = (body or {}).get("tag") or {"name": name}
+        return _tag_target(tag)
+
+    async def resolve(self, emails: Sequence[str]) -> dict[str, str | None]:
+        """Email -> contact id via `POST /contacts/search`, one paced request per email not yet known."""
+        todo = list(
+            dict.fromkeys(normalise_email(e) for e in emails if normalise_email(e) not in self._contact_of)
+        )
+        found = await _bounded(self._search_email, todo)
+        for email, contact in zip(todo, found, strict=True):
+            self._contact_of[email] = contact
+        return {e: self._contact_of.get(normalise_email(e)) for e in emails}
+
+    async def _search_email(self, email: str) -> str | None:
+        body = await self._request(
+            "POST",
+            "/contacts/search",
+            json={
+                "locationId": self.location_id,
+                "pageLimit": 10,
+                "filters": [{"field": "email", "operator": "eq", "value": email}],
+            },
+        )
+        contacts = [c for c in ((body or {}).get("contacts") or []) if isinstance(c, dict)]
+        # The filter is HighLevel's; check the answer ourselves rather than trust a fuzzy match.
+        matches = [c for c in contacts if normalise_email(str(c.get("email") or "")) == email and c.get("id")]
+        if len(matches) > 1:
+            log.info(
+                "%d HighLevel contacts share one email; using the first the search returned", len(matches)
+            )
+        return str(matches[0]["id"]) if matches else None
+
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
+        """Does each row's contact have its tag now: "yes"/"no", from `GET /contacts/{id}`.
+
+        Rows whose contact does not exist (or whose email has no contact) are left out, which the
+        Preview counts as "not found".
+        """
+        if action not in (Action.TAG, Action.UNTAG):
+            return {}
+        ready = await self._with_contact_ids(items, {})
+        subjects = list(dict.fromkeys(i.subject for i in ready if i.subject))
+        tag_lists = await _bounded(self._contact_tags, subjects)
+        by_subject = dict(zip(subjects, tag_lists, strict=True))
+        state: dict[int, str | None] = {}
+        for item in ready:
+            tags = by_subject.get(item.subject)
+            if tags is not None:
+                state[item.row] = "yes" if _has(tags, item.target.name or item.target.id) else "no"
+        return state
+
+    async def _contact_tags(self, contact_id: str) -> list[str] | None:
+        try:
+            body = await self._request("GET", f"/contacts/{contact_id}")
+        except AuthenticationError:
+            raise
+        except ApiError:  # 400 (malformed id), 404, 422: unknown, not fatal
+            return None
+        contact = (body or {}).get("contact")
+        if not isinstance(contact, dict):
+            return None
+        tags = contact.get("tags")
+        return [str(t) for t in tags] if isinstance(tags, list) else []
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    async def apply(
+        self,
+        action: Action,
+        items: Sequence[WorkItem],
+        value: str | None = None,
+        *,
+        remove_all_tags: bool = False,
+    ) -> list[ItemResult]:
+        """Tag or untag in bulk: one request per tag per chunk of `items_per_request` contacts.
+
+        `remove_all_tags=True` (UNTAG only) removes every tag from the contacts, whatever the items'
+        target; `previous` then holds the contacts' old tags.
+        """
+        if not items:
+            return []
+        if action not in (Action.TAG, Action.UNTAG):
+            reason = self._caps.why_not(action) or "HighLevel does not offer this action."
+            return [ItemResult(i, Outcome.FAILED, reason) for i in items]
+        if remove_all_tags and action is not Action.UNTAG:
+            raise ValueError("Removing all tags goes with the untag action only.")
+        results: dict[tuple[int, str], ItemResult] = {}
+        ready = await self._with_contact_ids(items, results)
+        groups: dict[str, list[WorkItem]] = {}
+        for item in ready:
+            key = "*" if remove_all_tags else (item.target.name or item.target.id)
+            groups.setdefault(key, []).append(item)
+        size = self._caps.items_per_request
+        for tag, group in groups.items():
+            chunks: list[list[WorkItem]] = []
+            for item in group:  # chunk by distinct contact ids: repeats ride along for free
+                if not chunks or len({i.subject for i in chunks[-1]} | {item.subject}) > size:
+                    chunks.append([])
+                chunks[-1].append(item)
+            for chunk in chunks:
+                for r in await self._bulk(action, chunk, tag, remove_all_tags):
+                    results[(r.item.row, r.item.target.id)] = r
+        return [results[(i.row, i.target.id)] for i in items]
+
+    async def remove_all_tags(self, items: Sequence[WorkItem]) -> list[ItemResult]:
+        """Remove every tag from the items' contacts (`removeAllTags: true`); only once the user confirmed."""
+        return await self.apply(Action.UNTAG, items, remove_all_tags=True)
+
+    async def _with_contact_ids(
+        self, items: Sequence[WorkItem], results: dict[tuple[int, str], ItemResult]
+    ) -> list[WorkItem]:
+        """Items whose subject is an email (not looked up by the caller) get their contact id here;
+        emails with no contact end SKIPPED and are never sent."""
+        emails = [
+            i.subject for i in items if EMAIL_RE.match(i.subject) and not CONTACT_ID_RE.match(i.subject)
+        ]
+        if not emails:
+            return list(items)
+        found = await self.resolve(emails)
+        ready: list[WorkItem] = []
+        for item in items:
+            if item.subject not in found:
+                ready.append(item)
+                continue
+            contact = found[item.subject]
+            if contact is None:
+                results[(item.row, item.target.id)] = ItemResult(item, Outcome.SKIPPED, NOT_FOUND)
+            else:
+                ready.append(WorkItem(item.row, item.identifier, contact, item.target))
+        return ready
+
+    async def _bulk(
+        self, action: Action, items: Sequence[WorkItem], tag: str, remove_all: bool
+    ) -> list[ItemResult]:
+        kind = "add" if action is Action.TAG else "remove"
+        body: dict[str, Any] = {
+            "contacts": list(dict.fromkeys(i.subject for i in items)),
+            "tags": [] if remove_all else [tag],
+            "locationId": self.location_id,
+        }
+        if remove_all:
+            body["removeAllTags"] = True
+        try:
+            answer = await self._request("POST", f"/contacts/bulk/tags/update/{kind}", json=body)
+        except AuthenticationError:
+            raise
+        except ApiError as exc:  # 400, 404, 422: the whole request was refused; say so on every row
+            reason = _body_messages(exc)
+            return [ItemResult(i, Outcome.FAILED, _with_note(reason, i.subject)) for i in items]
+        return map_bulk_tag_results(action, items, answer, tag=tag, remove_all=remove_all)
+
+
+def _tag_target(tag: dict[str, Any]) -> Target:
+    name = str(tag.get("name") or "")
+    return Target(TargetKind.TAG, name, name)
+
+
+async def _bounded(
+    fn: Callable[[str], Awaitable[Any]], args: Sequence[str], limit: int = LOOKUP_CONCURRENCY
+) -> list[Any]:
+    """`fn` over `args`, at most `limit` in flight, results in order; the first error is raised."""
+    results: list[Any] = [None] * len(args)
+    queue = iter(range(len(args)))
+
+    async def worker() -> None:
+        for i in queue:
+            results[i] = await fn(args[i])
+
+    tasks = [asyncio.create_task(worker()) for _ in range(min(limit, len(args)))]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+    return results

@@ -1,0 +1,441 @@
+"""Kit API v3 (legacy): tags and forms, one request per row, with an `api_key` and an `api_secret`.
+
+v3 writes by email (`POST /v3/tags/{id}/subscribe`, `POST /v3/forms/{id}/subscribe`) and removes a
+tag by subscriber id (`DELETE /v3/subscribers/{id}/tags/{tag_id}`) or by email
+(`POST /v3/tags/{id}/unsubscribe`). The client translates between ids and emails as each call needs,
+and remembers every pair it learns for the life of the client.
+
+Never creating people: v3's subscribe *creates* a subscriber when the email is new (and Kit counts
+them against the plan and may start automations for them). A marketer who tags "my list" expects
+the people on it to be tagged, not new ones added. So before a write by email the client checks the
+email belongs to a subscriber (`GET /v3/subscribers?email_address=`; answered from the cache when
+`resolve` or a Preview already looked it up) and ends an unknown email SKIPPED with "not found",
+without sending the write. That costs one lookup per email row not looked up before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
+from audience_manager.api.pacing import RateLimiter, limiter_for
+from audience_manager.api.platform import AccountInfo, RateBudget
+from audience_manager.api.transport import DEFAULT_TIMEOUT, RetryPolicy, Transport, messages_from
+from audience_manager.core.accounts import Account, Credentials
+from audience_manager.core.actions import Action, Target, TargetKind
+from audience_manager.core.identifiers import EMAIL_RE, SUBSCRIBER_ID_RE, IdentifierKind, normalise_email
+from audience_manager.core.outcomes import Outcome
+from audience_manager.core.platforms import Capabilities, PlatformKind, RateLimit
+from audience_manager.core.work import ItemResult, WorkItem
+
+RATE = RateLimit(120, 60.0)  # "120 requests over a rolling 60 second period", per api key
+PAGE_SIZE = 50  # v3 subscription lists: fixed, 50 a page
+MEMBERSHIP_TTL = 300.0  # seconds a listed tag/form membership is trusted (our own writes keep it current)
+LOOKUP_CONCURRENCY = 4
+
+NOT_FOUND_EMAIL = (
+    "Not found on Kit: no subscriber with this email. Not sent, because Kit would have added it as a new "
+    "subscriber."
+)
+NOT_FOUND_ID = "Not found on Kit: no subscriber with this ID"
+NOT_AN_IDENTIFIER = "“{}” is neither a Kit subscriber ID nor an email address."
+MISSING = {
+    Action.SET_FIELD: (
+        "Kit's legacy API (v3) cannot set custom fields from Audience Manager. Connect this account with "
+        "a Kit v4 API key (Settings → Developer in Kit) to set custom fields."
+    ),
+}
+
+
+def kit_v3_messages(response: httpx.Response) -> list[str]:
+    """v3 errors are `{"error": "Authorization Failed", "message": "API Key not present"}`: both halves."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return [text[:300]] if text and "<" not in text[:50] else []
+    if isinstance(body, dict):
+        error, message = body.get("error"), body.get("message")
+        if isinstance(error, str) and isinstance(message, str) and error and message:
+            return [message] if message.lower().startswith(error.lower()) else [f"{error}: {message}"]
+    return messages_from(body, ("message", "error", "errors"))
+
+
+def kit_v3_capabilities() -> Capabilities:
+    return Capabilities(
+        actions=frozenset({Action.TAG, Action.UNTAG, Action.ADD_TO_FORM}),
+        identifiers=frozenset({IdentifierKind.SUBSCRIBER_ID, IdentifierKind.EMAIL}),
+        items_per_request=1,
+        rate=RATE,
+        missing=dict(MISSING),
+        can_create_tags=True,
+        can_remove_all_tags=False,
+        can_read_membership=True,
+    )
+
+
+@dataclass
+class _Members:
+    """Who has a tag (or is on a form), as listed at `listed_at` and kept current by our own writes."""
+
+    listed_at: float
+    ids: set[str] = field(default_factory=set)
+    emails: set[str] = field(default_factory=set)
+
+    def has(self, subject: str) -> bool:
+        return subject in self.ids if subject.isdigit() else normalise_email(subject) in self.emails
+
+
+def _is_id(text: str) -> bool:
+    return bool(SUBSCRIBER_ID_RE.match(text))
+
+
+def _is_email(text: str) -> bool:
+    return bool(EMAIL_RE.match(text))
+
+
+def _reason(exc: ApiError) -> str:
+    return "; ".join(exc.messages) or f"Kit refused this row (HTTP {exc.status})."
+
+
+class KitV3:
+    """A Kit account over the legacy API v3. One instance per account; close it with `aclose()`."""
+
+    kind = PlatformKind.KIT_V3
+
+    def __init__(
+        self,
+        account: Account,
+        credentials: Credentials,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        auth: httpx.Auth | None = None,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.account = account
+        self._key = credentials.token
+        self._secret = credentials.secret
+        self._caps = kit_v3_capabilities()
+        self._clock = clock
+        self._http = Transport(
+            account.base_url,
+            limiter=limiter or limiter_for(credentials.token, RATE, scope="kit-v3"),
+            messages=kit_v3_messages,
+            platform_name="Kit",
+            secrets=credentials.secrets(),
+            auth=auth,  # v3 sends its keys as parameters; `auth` only for a caller's own scheme
+            transport=transport,
+            timeout=timeout,
+            retry=retry,
+            is_expired=lambda _messages: False,  # v3 keys do not expire
+            sleep=sleep,
+        )
+        self._id_of: dict[str, str | None] = {}  # lower-cased email -> subscriber id (None: no one)
+        self._email_of: dict[str, str | None] = {}  # subscriber id -> email (None: no one)
+        self._members: dict[tuple[TargetKind, str], _Members] = {}
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._caps
+
+    @property
+    def transport(self) -> Transport:
+        return self._http
+
+    def budget(self) -> RateBudget:
+        return self._http.budget()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def _secret_params(self) -> dict[str, str]:
+        if not self._secret:
+            raise AuthenticationError(
+                401,
+                ["The API secret is missing"],
+                hint="Kit v3 needs the API secret as well as the API key for this; add it to the account.",
+            )
+        return {"api_secret": self._secret}
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    async def whoami(self) -> AccountInfo:
+        body = (await self._http.get("/v3/account", params=self._secret_params())).body or {}
+        email = str(body.get("primary_email_address") or "")
+        return AccountInfo(name=str(body.get("name") or email or "Kit account"), detail=email)
+
+    async def list_targets(self, kind: TargetKind) -> list[Target]:
+        if kind is TargetKind.FIELD:
+            return []  # v3 custom fields cannot be set from here (see `capabilities.missing`)
+        key = "tags" if kind is TargetKind.TAG else "forms"
+        body = (await self._http.get(f"/v3/{key}", params={"api_key": self._key})).body or {}
+        return [
+            Target(kind, str(r["id"]), str(r.get("name") or ""))
+            for r in body.get(key) or []
+            if isinstance(r, dict) and r.get("id") is not None
+        ]
+
+    async def create_tag(self, name: str) -> Target:
+        body = (
+            await self._http.request("POST", "/v3/tags", json={"api_key": self._key, "tag": {"name": name}})
+        ).body
+        tag = body[0] if isinstance(body, list) and body else body
+        if not isinstance(tag, dict) or tag.get("id") is None:
+            raise ApiError(200, ["Kit did not return the new tag"])
+        return Target(TargetKind.TAG, str(tag["id"]), str(tag.get("name") or name))
+
+    async def create_tags(self, names: Sequence[str]) -> list[Target]:
+        """Several tags in one request (v3 takes `tag` as a list); in the order Kit returns them."""
+        if not names:
+            return []
+        payload = {"api_key": self._key, "tag": [{"name": n} for n in names]}
+        body = (await self._http.request("POST", "/v3/tags", json=payload)).body
+        tags = body if isinstance(body, list) else [body]
+        return [
+            Target(TargetKind.TAG, str(t["id"]), str(t.get("name") or ""))
+            for t in tags
+            if isinstance(t, dict) and t.get("id") is not None
+        ]
+
+    async def resolve(self, emails: Sequence[str]) -> dict[str, str | None]:
+        """Email -> subscriber id, one paced `GET /v3/subscribers?email_address=` per email not yet known."""
+        todo = list(dict.fromkeys(normalise_email(e) for e in emails))
+        todo = [e for e in todo if e not in self._id_of]
+        await _bounded(self._lookup_email, todo)
+        return {e: self._id_of.get(normalise_email(e)) for e in emails}
+
+    async def _lookup_email(self, email: str) -> str | None:
+        if email in self._id_of:
+            return self._id_of[email]
+        params = {**self._secret_params(), "email_address": email}
+        body = (await self._http.get("/v3/subscribers", params=params)).body or {}
+        for subscriber in body.get("subscribers") or []:
+            if (
+                isinstance(subscriber, dict)
+                and normalise_email(str(subscriber.get("email_address") or "")) == email
+            ):
+                self._remember(subscriber)
+                return self._id_of[email]
+        self._id_of[email] = None
+        return None
+
+    async def _lookup_id(self, subscriber_id: str) -> str | None:
+        if subscriber_id in self._email_of:
+            return self._email_of[subscriber_id]
+        try:
+            body = (
+                await self._http.get(f"/v3/subscribers/{subscriber_id}", params=self._secret_params())
+            ).body
+        except NotFoundError:
+            self._email_of[subscriber_id] = None
+            return None
+        subscriber = (body or {}).get("subscriber") if isinstance(body, dict) else None
+        if not isinstance(subscriber, dict) or not subscriber.get("email_address"):
+            self._email_of[subscriber_id] = None
+            return None
+        self._remember(subscriber)
+        return self._email_of[subscriber_id]
+
+    def _remember(self, subscriber: dict[str, Any]) -> None:
+        sid, email = subscriber.get("id"), subscriber.get("email_address")
+        if sid is None or not email:
+            return
+        self._id_of[normalise_email(str(email))] = str(sid)
+        self._email_of[str(sid)] = str(email)
+
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
+        """Is each row's subscriber on the tag (form) now: "yes"/"no", from the paged subscriptions lists.
+
+        Rows whose subscriber an earlier lookup did not find are left out (the Preview's "not found").
+        The lists are kept for `MEMBERSHIP_TTL` and updated by our own writes, so a Preview that
+        reads them first makes the run's `previous` (and so its undo) exact.
+        """
+        kind = action.target_kind
+        if kind is TargetKind.FIELD:
+            return {}
+        targets = list(dict.fromkeys(i.target.id for i in items))
+        lists = await _bounded(lambda t: self._membership(kind, t), targets)
+        by_target = dict(zip(targets, lists, strict=True))
+        state: dict[int, str | None] = {}
+        for item in items:
+            if self._known_missing(item.subject):
+                continue  # left out: the Preview counts it as not found
+            members = by_target.get(item.target.id)
+            state[item.row] = None if members is None else ("yes" if members.has(item.subject) else "no")
+        return state
+
+    def _known_missing(self, subject: str) -> bool:
+        """A lookup already showed no subscriber has this id or email (costs no request)."""
+        if _is_id(subject):
+            return subject in self._email_of and self._email_of[subject] is None
+        email = normalise_email(subject)
+        return email in self._id_of and self._id_of[email] is None
+
+    async def _membership(self, kind: TargetKind, target_id: str) -> _Members | None:
+        cached = self._members.get((kind, target_id))
+        if cached is not None and self._clock() - cached.listed_at < MEMBERSHIP_TTL:
+            return cached
+        members = _Members(listed_at=self._clock())
+        path = f"/v3/{'tags' if kind is TargetKind.TAG else 'forms'}/{target_id}/subscriptions"
+        try:
+            # The list shows one subscriber state at a time (active by default); a cancelled
+            # subscriber keeps their tags, so both lists make up the membership.
+            for state in ("active", "cancelled"):
+                page, pages = 1, 1
+                while page <= pages:
+                    params = {**self._secret_params(), "page": page, "subscriber_state": state}
+                    body = (await self._http.get(path, params=params)).body or {}
+                    for subscription in body.get("subscriptions") or []:
+                        subscriber = (subscription or {}).get("subscriber") or {}
+                        if subscriber.get("id") is None:
+                            continue
+                        self._remember(subscriber)
+                        members.ids.add(str(subscriber["id"]))
+                        if subscriber.get("email_address"):
+                            members.emails.add(normalise_email(str(subscriber["email_address"])))
+                    pages = int(body.get("total_pages") or 1)
+                    page += 1
+        except NotFoundError:
+            return None
+        self._members[(kind, target_id)] = members
+        return members
+
+    def _known(self, kind: TargetKind, target_id: str, subject: str) -> str | None:
+        """ "yes"/"no" when a fresh membership list says; None when we do not know."""
+        members = self._members.get((kind, target_id))
+        if members is None or self._clock() - members.listed_at >= MEMBERSHIP_TTL:
+            return None
+        return "yes" if members.has(subject) else "no"
+
+    def _note_change(
+        self, kind: TargetKind, target_id: str, sid: str | None, email: str | None, on: bool
+    ) -> None:
+        members = self._members.get((kind, target_id))
+        if members is None:
+            return
+        for value, bucket in (
+            (sid, members.ids),
+            (normalise_email(email) if email else None, members.emails),
+        ):
+            if value:
+                (bucket.add if on else bucket.discard)(value)
+
+    # -- writing ----------------------------------------------------------------------------------
+
+    async def apply(
+        self, action: Action, items: Sequence[WorkItem], value: str | None = None
+    ) -> list[ItemResult]:
+        """One request per item (v3 has no bulk); per-row refusals come back as failed results."""
+        return [await self._apply_one(action, item) for item in items]
+
+    async def _apply_one(self, action: Action, item: WorkItem) -> ItemResult:
+        if action not in self._caps.actions:
+            return ItemResult(item, Outcome.FAILED, self._caps.why_not(action) or "")
+        subject = item.subject.strip()
+        if not (_is_id(subject) or _is_email(subject)):
+            return ItemResult(item, Outcome.FAILED, NOT_AN_IDENTIFIER.format(subject))
+        try:
+            if action is Action.UNTAG:
+                return await self._untag(item, subject)
+            return await self._subscribe(action, item, subject)
+        except AuthenticationError:
+            raise
+        except ApiError as exc:  # 404 (no such tag or form), 422, 403 (subscriber limit): this row only
+            return ItemResult(item, Outcome.FAILED, _reason(exc))
+
+    async def _subscribe(self, action: Action, item: WorkItem, subject: str) -> ItemResult:
+        """Tag or add to form: by email, and only for a subscriber who exists (see the module doc)."""
+        if _is_id(subject):
+            sid: str | None = subject
+            email = await self._lookup_id(subject)
+            if email is None:
+                return ItemResult(item, Outcome.SKIPPED, NOT_FOUND_ID)
+        else:
+            email = subject
+            sid = await self._lookup_email(normalise_email(subject))
+            if sid is None:
+                return ItemResult(item, Outcome.SKIPPED, NOT_FOUND_EMAIL)
+        kind = action.target_kind
+        before = self._known(kind, item.target.id, sid or subject)
+        path = f"/v3/{'tags' if kind is TargetKind.TAG else 'forms'}/{item.target.id}/subscribe"
+        body = (await self._http.request("POST", path, json={"api_key": self._key, "email": email})).body
+        subscriber = (
+            ((body or {}).get("subscription") or {}).get("subscriber") if isinstance(body, dict) else None
+        )
+        if isinstance(subscriber, dict):
+            self._remember(subscriber)
+        self._note_change(kind, item.target.id, sid, email, on=True)
+        if before == "yes":
+            return ItemResult(
+                item,
+                Outcome.UNCHANGED,
+                "Already had this tag" if kind is TargetKind.TAG else "Already on this form",
+                previous="yes",
+            )
+        return ItemResult(item, Outcome.SUCCEEDED, previous=before)
+
+    async def _untag(self, item: WorkItem, subject: str) -> ItemResult:
+        """By id (`DELETE /v3/subscribers/{id}/tags/{tag}`) when we know it, else by email
+        (`POST /v3/tags/{tag}/unsubscribe`): one request either way, and neither creates anyone.
+
+        Kit answers 200 whether or not the subscriber had the tag, so `previous` (and "unchanged")
+        come from a membership list read by `read_state` (a Preview) when there is a fresh one.
+        A 404 means the subscriber or the tag is unknown; a lookup (only then) says which.
+        """
+        tag_id = item.target.id
+        if _is_id(subject):
+            sid: str | None = subject
+            email = self._email_of.get(subject)
+        else:
+            email = subject
+            sid = self._id_of.get(normalise_email(subject))
+        before = self._known(TargetKind.TAG, tag_id, sid or subject)
+        try:
+            if sid is not None:
+                await self._http.request(
+                    "DELETE", f"/v3/subscribers/{sid}/tags/{tag_id}", params=self._secret_params()
+                )
+            else:
+                payload = {**self._secret_params(), "email": email}
+                await self._http.request("POST", f"/v3/tags/{tag_id}/unsubscribe", json=payload)
+        except NotFoundError as exc:
+            if _is_id(subject):
+                if await self._lookup_id(subject) is None:
+                    return ItemResult(item, Outcome.SKIPPED, NOT_FOUND_ID)
+            elif await self._lookup_email(normalise_email(subject)) is None:
+                return ItemResult(item, Outcome.SKIPPED, NOT_FOUND_ID.replace("ID", "email"))
+            return ItemResult(item, Outcome.FAILED, f"{_reason(exc)} (the tag may have been deleted in Kit)")
+        self._note_change(TargetKind.TAG, tag_id, sid, email, on=False)
+        if before == "no":
+            return ItemResult(item, Outcome.UNCHANGED, "Did not have this tag", previous="no")
+        return ItemResult(item, Outcome.SUCCEEDED, previous=before)
+
+
+async def _bounded(
+    fn: Callable[[Any], Awaitable[Any]], args: Sequence[Any], limit: int = LOOKUP_CONCURRENCY
+) -> list[Any]:
+    """`fn` over `args`, at most `limit` in flight, results in order; the first error is raised."""
+    results: list[Any] = [None] * len(args)
+    queue = iter(range(len(args)))
+
+    async def worker() -> None:
+        for i in queue:
+            results[i] = await fn(args[i])
+
+    tasks = [asyncio.create_task(worker()) for _ in range(min(limit, len(args)))]
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for t in tasks:
+            t.cancel()
+    return results
