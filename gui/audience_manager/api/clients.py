@@ -10,6 +10,8 @@ from collections.abc import Callable
 
 import httpx
 
+from audience_manager.api.highlevel import HighLevel
+from audience_manager.api.kit_v3 import KitV3
 from audience_manager.api.kit_v4 import KitV4
 from audience_manager.api.platform import Platform
 from audience_manager.core.accounts import Account, Credentials
@@ -20,6 +22,8 @@ PlatformFactory = Callable[..., Platform]
 # PlatformKind -> constructor(account, credentials, *, transport=None, auth=None)
 REGISTRY: dict[PlatformKind, PlatformFactory] = {
     PlatformKind.KIT_V4: KitV4,
+    PlatformKind.KIT_V3: KitV3,
+    PlatformKind.HIGHLEVEL: HighLevel,
 }
 
 
