@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,6 +50,7 @@ from audience_manager.core.workbook import Workbook, WorkbookError
 MAX_FILE_BYTES = 1_000_000_000
 MAX_ROWS = 2_000_000
 PREVIEW_ROWS = 20
+_EXCEL_SEP_RE = re.compile(r"sep=([^\r\n\"])[ \t]*(?:\r\n|\r|\n)", re.IGNORECASE)
 _CHECK_EVERY = 4096  # records between progress reports and cancellation checks
 
 Progress = Callable[[int, int], None]
@@ -103,7 +105,7 @@ class _Plan:
     preview: FilePreview
     text_encoding: TextEncoding | None
     reader_delimiter: str
-    skip_records: int  # leading blank records plus the heading
+    skip_records: int  # leading blank records, Excel's `sep=` line and the heading
 
 
 def _fail(path: Path, message: str) -> AudienceFileError:
@@ -200,9 +202,13 @@ def _plan_from_records(
     delimiter: str,
     sheets: list[str],
     sheet: str | None,
+    excel_separator_line: bool = False,
 ) -> _Plan:
     leading_blank = 0
     head: list[list[str]] = []
+    if excel_separator_line:
+        next(records, None)
+        leading_blank += 1
     for record in records:
         if not head and _is_blank(record):
             leading_blank += 1
@@ -247,6 +253,62 @@ def _plan_from_records(
     return _Plan(preview, encoding, delimiter, leading_blank + (1 if header else 0))
 
 
+def _plan_workbook(
+    path: Path,
+    book: Workbook,
+    sheet: str | int | None,
+    *,
+    size: int,
+    accepted: frozenset[IdentifierKind],
+    has_header: bool | None,
+) -> _Plan:
+    """The chosen sheet; with none chosen, the first sheet, unless only a later sheet has a column
+    named like ours (a workbook whose first sheet is a summary or a blank "Sheet1")."""
+
+    def plan_sheet(name: str) -> _Plan:
+        return _plan_from_records(
+            path,
+            book.rows(name),
+            fmt="xlsx",
+            size=size,
+            accepted=accepted,
+            has_header=has_header,
+            encoding=None,
+            delimiter=ONE_COLUMN,
+            sheets=book.sheets,
+            sheet=name,
+        )
+
+    if sheet is not None or len(book.sheets) == 1:
+        return plan_sheet(book.pick(sheet))
+    first_sheet = book.sheets[0]
+    fallback: _Plan | AudienceFileError | None = None
+    for name in book.sheets:
+        try:
+            plan = plan_sheet(name)
+        except WorkbookError:
+            raise
+        except AudienceFileError as exc:  # an empty or heading-only sheet
+            fallback = fallback or exc
+            continue
+        if plan.preview.guessed_by == "heading":
+            break
+        if not isinstance(fallback, _Plan):
+            fallback = plan
+    else:
+        if fallback is None:
+            raise _fail(path, "{name} has no rows on any sheet.")
+        if isinstance(fallback, AudienceFileError):
+            raise fallback
+        plan = fallback
+    if plan.preview.sheet != first_sheet:
+        plan.preview.notes.append(
+            f"The first sheet, {first_sheet!r}, has no column of ids or emails, so the sheet "
+            f"{plan.preview.sheet!r} was read; pick another sheet if needed."
+        )
+    return plan
+
+
 def _plan(
     path: Path,
     *,
@@ -262,25 +324,18 @@ def _plan(
         kind = file_kind(head, path)
         if kind == "xlsx":
             with Workbook(path) as book:
-                chosen = book.pick(sheet)
-                return _plan_from_records(
-                    path,
-                    book.rows(chosen),
-                    fmt="xlsx",
-                    size=size,
-                    accepted=accepted,
-                    has_header=has_header,
-                    encoding=None,
-                    delimiter=ONE_COLUMN,
-                    sheets=book.sheets,
-                    sheet=chosen,
-                )
+                return _plan_workbook(path, book, sheet, size=size, accepted=accepted, has_header=has_header)
         encoding = text_encoding(head, path, whole_file=whole_file)
         with _open_text(path, encoding) as (text, _):
             sample = text.read(SAMPLE_BYTES)
         if looks_binary(sample[:SAMPLE_BYTES]):
             raise NotAList(BINARY)
-        delimiter = sniff_delimiter(sample, truncated=size > SAMPLE_BYTES)
+        # Excel writes (and honours) a first line `sep=;` naming the separator.
+        separator_line = _EXCEL_SEP_RE.match(sample)
+        if separator_line:
+            delimiter = separator_line.group(1)
+        else:
+            delimiter = sniff_delimiter(sample, truncated=size > SAMPLE_BYTES)
         with _open_text(path, encoding) as (text, _):
             return _plan_from_records(
                 path,
@@ -293,6 +348,7 @@ def _plan(
                 delimiter=delimiter,
                 sheets=[],
                 sheet=None,
+                excel_separator_line=separator_line is not None,
             )
     except NotAList as exc:
         raise _fail(path, f"{{name}} is {exc.what}, not a list of subscribers. {exc.advice}") from exc
@@ -363,11 +419,10 @@ def read_audience(
     preview = plan.preview
     index = _resolve_column(preview, column)
     name = preview.columns[index]
-    source = (
-        f"{path.name}, sheet {preview.sheet}, column {name}"
-        if preview.sheet
-        else f"{path.name}, column {name}"
-    )
+    # A plain list without a heading is named by its file alone ("emails.txt").
+    column_words = "" if len(preview.columns) == 1 and not preview.has_header else f", column {name}"
+    sheet_words = f", sheet {preview.sheet}" if preview.sheet else ""
+    source = f"{path.name}{sheet_words}{column_words}"
     builder = AudienceBuilder(accepted, source)
     builder.notes.extend(preview.notes)
     if column is None and preview.guessed_by in ("heading", "contents"):

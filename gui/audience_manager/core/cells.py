@@ -42,6 +42,8 @@ _DIGITS_RE = re.compile(r"^\d+$")
 # Letters and digits, with at least one digit, so that words ("unsubscribed") are not taken for ids.
 _ODD_CONTACT_ID_RE = re.compile(r"^(?=[A-Za-z]*\d)[A-Za-z0-9]{10,64}$")
 _SEVERAL_RE = re.compile(r"[,;\s|]+")
+_SPACE_RE = re.compile(r"\s")
+_SEVERAL = "Holds more than one identifier; put one email or id per row and load the list again."
 
 # Column headings people paste along with the column; recognised to give a kinder reason.
 HEADING_WORDS = frozenset(
@@ -145,10 +147,10 @@ class CellReader:
             if self._emails:
                 return Verdict(text, email, IdentifierKind.EMAIL)
             return self._wrong_kind(text, "an email address")
-        if _SEVERAL_RE.search(email) and len([p for p in _SEVERAL_RE.split(email) if p]) > 1:
-            return Verdict(
-                text, reason="Holds more than one value; put one email or id per row and load it again."
-            )
+        if self._several(email):
+            return Verdict(text, reason=_SEVERAL)
+        if _SPACE_RE.search(email):
+            return Verdict(text, reason="Has a space inside; remove it and load the list again.")
         if email.count("@") > 1:
             return Verdict(text, reason="Has more than one @; an email address has exactly one. Fix it.")
         local, _, domain = email.partition("@")
@@ -159,6 +161,13 @@ class CellReader:
                 text, reason="The part after @ has no dot (like example.com); check the address for typos."
             )
         return Verdict(text, reason="Not a valid email address (it has a character emails cannot hold).")
+
+    def _several(self, text: str) -> bool:
+        """Several usable identifiers in one cell ("a@b.co; c@d.co"), not one broken value."""
+        if not _SEVERAL_RE.search(text):
+            return False
+        parts = [part for part in _SEVERAL_RE.split(text) if part]
+        return len(parts) > 1 and sum(1 for part in parts if self.read(part).kind is not None) >= 2
 
     def _wrong_kind(self, text: str, what: str) -> Verdict:
         return Verdict(
@@ -201,6 +210,6 @@ class CellReader:
             return Verdict(text, text, IdentifierKind.CONTACT_ID, odd_contact_id=True)
         if not self._contacts and CONTACT_ID_RE.match(text):
             return self._wrong_kind(text, "a HighLevel contact id")
-        if len([p for p in _SEVERAL_RE.split(text) if p]) > 1:
-            return Verdict(text, reason="Holds more than one value; put one email or id per row.")
+        if self._several(text):
+            return Verdict(text, reason=_SEVERAL)
         return Verdict(text, reason=f"Not {self._what}; check the value or remove it.")

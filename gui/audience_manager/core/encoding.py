@@ -73,6 +73,11 @@ def file_kind(head: bytes, path: Path) -> str:
             "an old Excel .xls workbook (or a password-protected one)",
             "Open it in Excel, remove any password, and save it as .xlsx or CSV UTF-8.",
         )
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].lower()
+    if start.startswith((b"<!doctype html", b"<html")):
+        raise NotAList(
+            "a web page (HTML)", "Download the list with the platform's CSV export instead, then load that."
+        )
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return _zip_kind(path)
     return "text"

@@ -45,9 +45,13 @@ class Workbook:
     def __init__(self, path: Path) -> None:
         import openpyxl  # imported here: only workbook users pay for it
 
+        # A handle rather than the path: openpyxl refuses names not ending in .xlsx, and a workbook
+        # saved as "contacts.csv" is still a workbook.
+        self._handle = path.open("rb")
         try:
-            self._book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many types for damaged files; all mean the same
+            self._book = openpyxl.load_workbook(self._handle, read_only=True, data_only=True)
+        except Exception as exc:
+            self._handle.close()  # openpyxl raises many types for damaged files; all mean the same
             raise WorkbookError(
                 f"{path.name} could not be opened as an Excel workbook ({type(exc).__name__}). "
                 "Open it in Excel and save it again as .xlsx or CSV UTF-8."
@@ -62,6 +66,7 @@ class Workbook:
 
     def close(self) -> None:
         self._book.close()
+        self._handle.close()
 
     def pick(self, sheet: str | int | None) -> str:
         if not self.sheets:
