@@ -397,3 +397,21 @@ def test_authentication_error_stops_a_bulk_batch(kit_rig: KitRig) -> None:
     ids = kit_rig.sandbox.known_subscriber_ids(3)
     with pytest.raises(AuthenticationError):
         run(kit_rig.kit(token="sbx_kit_at_wrong"), lambda k: k.apply(Action.TAG, items(ids, tag(kit_rig))))
+
+
+@pytest.mark.parametrize("auth", [AuthKind.OAUTH, AuthKind.API_KEY])
+def test_emails_given_as_subjects_are_looked_up_first(kit_rig: KitRig, auth: AuthKind) -> None:
+    sb = kit_rig.sandbox
+    email = sb.known_emails(1)[0]
+    sid = sb.state.kit.find_email(email).id  # type: ignore[union-attr]
+    target = tag(kit_rig, 4)
+    batch = [
+        WorkItem(1, email.upper(), email.upper(), target),
+        WorkItem(2, "ghost@example.com", "ghost@example.com", target),
+        WorkItem(3, "not an id", "not an id", target),
+    ]
+    results = run(kit_rig.kit(auth), lambda k: k.apply(Action.TAG, batch))
+    assert [r.item for r in results] == batch
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED, Outcome.SKIPPED, Outcome.FAILED]
+    assert "Not found" in results[1].reason
+    assert int(target.id) in sb.state.kit.tags_of[sid]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import httpx
@@ -390,24 +390,41 @@ class KitV4:
     async def apply(
         self, action: Action, items: Sequence[WorkItem], value: str | None = None
     ) -> list[ItemResult]:
+        """Write one batch. Subjects are subscriber ids; an email as subject is looked up first.
+
+        Kit's write endpoints take ids only, but the capabilities list emails as an identifier the
+        user may give, so a caller may hand emails straight through: they are resolved here (one
+        paced lookup each) and an unknown email ends SKIPPED, never sent.
+        """
         if not items:
             return []
-        bad = [i for i in items if not i.subject.isdigit()]
-        good = [i for i in items if i.subject.isdigit()]
-        results = {
-            id(i): ItemResult(i, Outcome.FAILED, f"“{i.subject or i.identifier}” is not a Kit subscriber id.")
-            for i in bad
-        }
-        if good:
-            if self._caps.items_per_request > 1:
-                for start in range(0, len(good), BULK_LIMIT):
-                    chunk = good[start : start + BULK_LIMIT]
-                    for r in await self._apply_bulk(action, chunk, value):
-                        results[id(r.item)] = r
+        results: dict[int, ItemResult] = {}
+        originals: dict[int, WorkItem] = {}  # id(sent item) -> the caller's item
+        sendable: list[WorkItem] = []
+        emails = sorted({i.subject for i in items if not i.subject.isdigit() and "@" in i.subject})
+        found = await self.resolve(emails) if emails else {}
+        for item in items:
+            subject = item.subject if item.subject.isdigit() else found.get(item.subject)
+            if subject is not None:
+                sent = item if subject == item.subject else replace(item, subject=subject)
+                originals[id(sent)] = item
+                sendable.append(sent)
+            elif item.subject in found:
+                results[id(item)] = ItemResult(
+                    item, Outcome.SKIPPED, "Not found on Kit: no subscriber with this email"
+                )
             else:
-                per_row = await _bounded(lambda i: self._apply_one(action, i, value), good)
-                for r in per_row:
-                    results[id(r.item)] = r
+                reason = f"“{item.subject or item.identifier}” is not a Kit subscriber id or email address."
+                results[id(item)] = ItemResult(item, Outcome.FAILED, reason)
+        written: list[ItemResult] = []
+        if sendable and self._caps.items_per_request > 1:
+            for start in range(0, len(sendable), BULK_LIMIT):
+                written += await self._apply_bulk(action, sendable[start : start + BULK_LIMIT], value)
+        elif sendable:
+            written = await _bounded(lambda i: self._apply_one(action, i, value), sendable)
+        for r in written:
+            item = originals[id(r.item)]
+            results[id(item)] = r if r.item is item else replace(r, item=item)
         return [results[id(i)] for i in items]
 
     async def _apply_bulk(
