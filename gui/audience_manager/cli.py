@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from audience_manager import __version__
 from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpError
@@ -33,10 +33,12 @@ from audience_manager.api.redaction import redact
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience
+from audience_manager.core.audience_file import AudienceFileError, read_audience
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.core.platforms import AuthKind, Capabilities, PlatformKind
+from audience_manager.core.report import write_report
 from audience_manager.jobs.events import JobFinished, JobState, OutcomesReady, Progress
 from audience_manager.jobs.runner import Runner
 
@@ -239,8 +241,8 @@ class RedactingFilter(logging.Filter):
 
 
 @contextlib.contextmanager
-def _logging(verbose: bool, secrets: Sequence[str]) -> Iterator[RedactingFilter]:
-    handler = logging.StreamHandler(sys.stderr)
+def _logging(verbose: bool, secrets: Sequence[str], stream: IO[str]) -> Iterator[RedactingFilter]:
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     redacting = RedactingFilter(secrets)
     handler.addFilter(redacting)
@@ -315,8 +317,6 @@ def read_input(source: str, column: str | None, accepted: frozenset[IdentifierKi
     path = Path(source)
     if not path.is_file():
         raise UsageError(f"INPUT {source}: no such file")
-    from audience_manager.core.audience_file import read_audience
-
     return read_audience(path, column, accepted=accepted)
 
 
@@ -330,8 +330,6 @@ def _decode(data: bytes) -> str:
 def _read_file_bytes(data: bytes, column: str, accepted: frozenset[IdentifierKind]) -> Audience:
     """A table on stdin: spooled to a private temporary file so it is read exactly like a file."""
     import tempfile
-
-    from audience_manager.core.audience_file import read_audience
 
     with tempfile.TemporaryDirectory(prefix="audience-manager-") as folder:
         path = Path(folder) / "stdin.csv"
@@ -477,11 +475,23 @@ def print_outcomes(outcomes: Sequence[RowOutcome], out: IO[str]) -> None:
         out.write(f"{o.row:>5}  {o.identifier:<32} {o.target:<24} {o.outcome.value:<10}{reason}\n")
 
 
-def write_report_to(path: str, outcomes: Sequence[RowOutcome], stdout: IO[str]) -> None:
-    from audience_manager.core.report import write_report
-
+def check_report_path(path: str) -> None:
+    """Before anything is sent: a report that cannot be written must not be found out after the job."""
     if path == "-":
-        write_report(stdout, outcomes)
+        return
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"--report {path}: is a folder; give a file name")
+    if not folder.is_dir():
+        raise UsageError(f"--report {path}: the folder {folder} does not exist")
+    if not os.access(target if target.exists() else folder, os.W_OK):
+        raise UsageError(f"--report {path}: not allowed to write there")
+
+
+def write_report_to(path: str, outcomes: Sequence[RowOutcome], stdout: IO[str]) -> None:
+    if path == "-":
+        write_report(cast(TextIO, stdout), outcomes)
         stdout.flush()
         return
     try:
@@ -504,6 +514,8 @@ async def _apply(args: argparse.Namespace, connection: Connection, stdout: IO[st
         kind = connection.account.platform
         capabilities = platform.capabilities
         check_action(action, capabilities, kind)
+        if args.report:
+            check_report_path(args.report)
         accepted = frozenset(capabilities.identifiers | {IdentifierKind.EMAIL})
         audience = read_input(args.input, args.column, accepted)
         available = await platform.list_targets(action.target_kind)
@@ -514,12 +526,19 @@ async def _apply(args: argparse.Namespace, connection: Connection, stdout: IO[st
         dry_run = _dry_run_hook(args)
         if dry_run is not None:
             return int(await dry_run(platform, spec, stdout=stdout, stderr=stderr))
-        result = await run_job(platform, spec, stderr=stderr)
+        from audience_manager.cli_jobs import run_journaled  # journals every row: resume, retry, undo
+
+        result = await run_journaled(platform, spec, connection.account, stderr=stderr)
     finally:
         await platform.aclose()
+    summary_to = stderr if args.report == "-" else stdout
     if args.report:
-        write_report_to(args.report, result.outcomes, stdout)
-    print_summary(result, stderr if args.report == "-" else stdout)
+        try:
+            write_report_to(args.report, result.outcomes, stdout)
+        except UsageError:
+            print_summary(result, summary_to)  # the outcomes are at least on screen
+            raise
+    print_summary(result, summary_to)
     return exit_code(result)
 
 
@@ -615,9 +634,9 @@ def main(
         if hasattr(args, "token_env"):
             connection = read_connection(args, env)
             secrets = list(connection.credentials.secrets())
-        with _logging(getattr(args, "verbose", False), secrets):
+        with _logging(getattr(args, "verbose", False), secrets, stderr):
             return _dispatch(args, connection, stdout, stderr)
-    except UsageError as exc:
+    except (UsageError, AudienceFileError) as exc:
         _fail(stderr, str(exc), secrets)
     except AuthenticationError as exc:
         _fail(stderr, f"the platform refused the credential: {exc}. Check --token-env and --auth", secrets)
@@ -637,7 +656,7 @@ def main(
 def _describe_error(exc: Exception, message: str) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    known = type(exc).__name__ in {"AudienceFileError", "InsecureURLError"} or isinstance(exc, ValueError)
+    known = isinstance(exc, ValueError)  # InsecureURLError, UnsupportedPlatformError: written for users
     return message if known else f"unexpected error ({type(exc).__name__}: {message}); run with --verbose"
 
 

@@ -11,10 +11,11 @@ from audience_manager.core.platforms import Capabilities, RateLimit
 
 
 def caps(size: int, *, emails: bool = False, per_minute: int = 600) -> Capabilities:
-    kinds = {IdentifierKind.SUBSCRIBER_ID} | ({IdentifierKind.EMAIL} if emails else set())
+    kinds = {IdentifierKind.SUBSCRIBER_ID, IdentifierKind.EMAIL}
     return Capabilities(
         actions=frozenset(Action),
         identifiers=frozenset(kinds),
+        writes_by_email=frozenset(Action) if emails else frozenset(),
         items_per_request=size,
         rate=RateLimit(per_minute, 60),
     )

@@ -21,10 +21,11 @@ from audience_manager.jobs.events import JobState
 
 
 def caps(items_per_request: int = 100, per_second: float = 10.0, *, emails: bool = False) -> Capabilities:
-    kinds = {IdentifierKind.SUBSCRIBER_ID} | ({IdentifierKind.EMAIL} if emails else set())
+    kinds = {IdentifierKind.SUBSCRIBER_ID, IdentifierKind.EMAIL}
     return Capabilities(
         actions=frozenset(Action),
         identifiers=frozenset(kinds),
+        writes_by_email=frozenset(Action) if emails else frozenset(),
         items_per_request=items_per_request,
         rate=RateLimit(requests=int(per_second * 60), per_seconds=60),
     )

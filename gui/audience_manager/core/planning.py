@@ -37,9 +37,9 @@ def target_label(target: Target) -> str:
     return str(target)
 
 
-def needs_resolving(row: AudienceRow, capabilities: Capabilities) -> bool:
-    """An email must be looked up first when the platform's write endpoints take only ids."""
-    return row.kind is IdentifierKind.EMAIL and IdentifierKind.EMAIL not in capabilities.identifiers
+def needs_resolving(row: AudienceRow, capabilities: Capabilities, action: Action) -> bool:
+    """An email must be looked up first unless the platform writes this action by email."""
+    return row.kind is IdentifierKind.EMAIL and action not in capabilities.writes_by_email
 
 
 def _batches(items: Iterator[WorkItem], size: int) -> list[tuple[WorkItem, ...]]:
@@ -90,7 +90,7 @@ def plan(
     sendable: list[tuple[AudienceRow, str]] = []
     unresolved: list[AudienceRow] = []
     for row in spec.audience.rows:
-        if needs_resolving(row, capabilities):
+        if needs_resolving(row, capabilities, spec.action):
             subject = subjects.get(row.identifier)
             if subject is None:
                 unresolved.append(row)
@@ -133,7 +133,8 @@ def estimate(
     lookups = sum(
         1
         for row in rows
-        if needs_resolving(row, capabilities) and any((row.row, t.id) not in done for t in targets)
+        if needs_resolving(row, capabilities, spec.action)
+        and any((row.row, t.id) not in done for t in targets)
     )
     writes = 0
     for target in targets:

@@ -65,6 +65,10 @@ class Capabilities:
     can_remove_all_tags: bool = False
     # Reading the current state before a write, so Preview and Undo know what would change.
     can_read_membership: bool = False
+    # Actions whose writes take an email as it is (Kit v3 subscribes by email). For every other
+    # action the runner first looks emails up with `Platform.resolve` and writes by id; `identifiers`
+    # says what a user may paste, not what the write endpoints take.
+    writes_by_email: frozenset[Action] = frozenset()
 
     @property
     def ceiling_rows_per_second(self) -> float:

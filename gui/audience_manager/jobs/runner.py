@@ -215,10 +215,11 @@ class Runner:
             self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
 
     async def _resolve_emails(self) -> dict[str, str | None]:
+        action, done, targets = self._spec.action, self._done, self._targets
         rows = [
             r
             for r in self._spec.audience.rows
-            if needs_resolving(r, self._caps) and any((r.row, t.id) not in self._done for t in self._targets)
+            if needs_resolving(r, self._caps, action) and any((r.row, t.id) not in done for t in targets)
         ]
         subjects: dict[str, str | None] = {}
         if not rows:
