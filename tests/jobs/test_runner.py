@@ -302,3 +302,39 @@ def test_a_runner_runs_once() -> None:
     asyncio.run(runner.run())
     with pytest.raises(RuntimeError, match="once"):
         asyncio.run(runner.run())
+
+
+def test_many_rows_without_a_request_are_settled_in_slices_that_let_the_loop_run() -> None:
+    audience = id_audience([1], invalid=["x"] * 20_000)
+    runner = Runner(MemoryPlatform(), spec(audience, tag(1), tag(2)))
+    ticks = 0
+
+    async def scenario() -> list[RowOutcome]:
+        nonlocal ticks
+        task = asyncio.ensure_future(runner.run())
+        while not task.done():
+            ticks += 1
+            await asyncio.sleep(0)
+        return task.result()
+
+    outcomes = asyncio.run(scenario())
+    assert len(outcomes) == 40_002
+    assert ticks >= 40_000 // 2_000  # at least one turn of the loop per slice
+
+
+def test_iterating_can_stop_early_and_the_job_is_interrupted() -> None:
+    platform = MemoryPlatform(caps=caps(1), latency=0.01)
+    recorder = ListRecorder()
+    runner = Runner(platform, spec(id_audience(range(1, 101))), recorder=recorder, flush_interval=0.01)
+
+    async def scenario() -> None:
+        events = runner.events()
+        async for event in events:
+            if isinstance(event, OutcomesReady):
+                break
+        await events.aclose()  # type: ignore[attr-defined]
+
+    asyncio.run(scenario())
+    assert runner.state is JobState.INTERRUPTED
+    assert recorder.calls[-1] == ("job_ended", (JobState.INTERRUPTED, "Interrupted"))
+    assert len(platform.apply_calls) < 100

@@ -42,17 +42,15 @@ def needs_resolving(row: AudienceRow, capabilities: Capabilities, action: Action
     return row.kind is IdentifierKind.EMAIL and action not in capabilities.writes_by_email
 
 
-def _batches(items: Iterator[WorkItem], size: int) -> list[tuple[WorkItem, ...]]:
-    out: list[tuple[WorkItem, ...]] = []
+def _batches(items: Iterator[WorkItem], size: int) -> Iterator[tuple[WorkItem, ...]]:
     current: list[WorkItem] = []
     for item in items:
         current.append(item)
         if len(current) == size:
-            out.append(tuple(current))
+            yield tuple(current)
             current = []
     if current:
-        out.append(tuple(current))
-    return out
+        yield tuple(current)
 
 
 @dataclass(frozen=True)
@@ -84,9 +82,27 @@ def plan(
     that `needs_resolving`; a row missing from it, or mapped to None, is left out and listed in
     `unresolved`. Pairs in `done` (row, target id) are left out: that is how a job resumes.
     """
-    size = max(1, capabilities.items_per_request)
-    subjects = subjects or {}
-    targets = job_targets(spec)
+    sendable, unresolved = _sendable(spec, capabilities, subjects or {})
+    batches = tuple(_batches_of(sendable, spec, capabilities, done))
+    return Plan(batches=batches, unresolved=tuple(unresolved))
+
+
+def iter_batches(
+    spec: JobSpec,
+    capabilities: Capabilities,
+    *,
+    subjects: Mapping[str, str | None] | None = None,
+    done: Container[tuple[int, str]] = (),
+) -> Iterator[tuple[WorkItem, ...]]:
+    """The batches of `plan`, made one at a time: a 100,000-row job starts sending at once and never
+    holds every work item in memory (nor blocks the event loop while they are built)."""
+    sendable, _ = _sendable(spec, capabilities, subjects or {})
+    return _batches_of(sendable, spec, capabilities, done)
+
+
+def _sendable(
+    spec: JobSpec, capabilities: Capabilities, subjects: Mapping[str, str | None]
+) -> tuple[list[tuple[AudienceRow, str]], list[AudienceRow]]:
     sendable: list[tuple[AudienceRow, str]] = []
     unresolved: list[AudienceRow] = []
     for row in spec.audience.rows:
@@ -98,16 +114,23 @@ def plan(
         else:
             subject = row.identifier
         sendable.append((row, subject))
+    return sendable, unresolved
 
-    batches: list[tuple[WorkItem, ...]] = []
-    for target in targets:
+
+def _batches_of(
+    sendable: list[tuple[AudienceRow, str]],
+    spec: JobSpec,
+    capabilities: Capabilities,
+    done: Container[tuple[int, str]],
+) -> Iterator[tuple[WorkItem, ...]]:
+    size = max(1, capabilities.items_per_request)
+    for target in job_targets(spec):
         items = (
             WorkItem(row=row.row, identifier=row.identifier, subject=subject, target=target)
             for row, subject in sendable
             if (row.row, target.id) not in done
         )
-        batches.extend(_batches(items, size))
-    return Plan(batches=tuple(batches), unresolved=tuple(unresolved))
+        yield from _batches(items, size)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Container, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -30,7 +30,7 @@ from audience_manager.core.actions import Target
 from audience_manager.core.audience import AudienceRow
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
-from audience_manager.core.planning import job_targets, needs_resolving, plan, target_label
+from audience_manager.core.planning import iter_batches, job_targets, needs_resolving, target_label
 from audience_manager.core.platforms import Capabilities
 from audience_manager.core.work import ItemResult, WorkItem
 from audience_manager.jobs.events import JobEvent, JobFinished, JobStarted, JobState, OutcomesReady, Progress
@@ -48,6 +48,7 @@ CANCELLED_IN_FLIGHT = (
     "Retry failed to make sure (it is safe to send again)."
 )
 NO_ANSWER = "The platform sent no answer for this row. Retry failed to send it again."
+SETTLE_SLICE = 2_000  # outcomes settled between two yields to the event loop
 RESOLVE_CHUNK = 10  # emails per resolve call: small, so Cancel and progress stay responsive
 
 
@@ -109,12 +110,10 @@ class Runner:
         self._identifiers: dict[int, str] = {r.row: r.identifier for r in audience.rows}
         for p in (*audience.invalid, *audience.duplicates):
             self._identifiers[p.row] = p.text
-        # Input order: the order outcomes are listed in `run()` and in reports.
-        all_rows = sorted(self._identifiers)
-        self._expected: list[Pair] = [
-            (row, t.id) for row in all_rows for t in self._targets if (row, t.id) not in done
-        ]
-        self._target_by_id = {t.id: t for t in self._targets}
+        self._expected: set[Pair] = {
+            (row, t.id) for row in self._identifiers for t in self._targets if (row, t.id) not in done
+        }
+        self._target_order = {t.id: i for i, t in enumerate(self._targets)}
         self.total = len(self._expected)
 
         self._outcomes: dict[Pair, RowOutcome] = {}
@@ -147,7 +146,9 @@ class Runner:
         return self.outcomes()
 
     def outcomes(self) -> list[RowOutcome]:
-        return [self._outcomes[p] for p in self._expected if p in self._outcomes]
+        """Every outcome so far, in input order, then in the order the targets were chosen."""
+        order = self._target_order
+        return [self._outcomes[p] for p in sorted(self._outcomes, key=lambda p: (p[0], order[p[1]]))]
 
     async def events(self) -> AsyncIterator[JobEvent]:
         if self._started:
@@ -185,13 +186,13 @@ class Runner:
     async def _run_job(self) -> None:
         try:
             self._state = JobState.RUNNING
-            self._skip_rejected_rows()
+            await self._skip_rejected_rows()
             subjects = await self._resolve_emails()
             if self._stop is None:
                 self._state = JobState.RUNNING
-                job_plan = plan(self._spec, self._caps, subjects=subjects, done=self._done)
-                await self._pool(list(job_plan.batches), self._send_batch)
-            self._end_unsent_rows()
+                batches = iter_batches(self._spec, self._caps, subjects=subjects, done=self._done)
+                await self._pool(batches, self._send_batch)
+            await self._end_unsent_rows()
             self._check_every_pair_has_one_outcome()
             self._state = self._stop.state if self._stop else JobState.FINISHED
         except asyncio.CancelledError:
@@ -203,16 +204,32 @@ class Runner:
         reason = self._stop.job_reason if self._stop else ""
         self._record(lambda r: r.job_ended(self.job_id, self._state, reason))
 
-    def _skip_rejected_rows(self) -> None:
+    async def _skip_rejected_rows(self) -> None:
         audience = self._spec.audience
+        endings = (
+            (problem.row, target, Outcome.SKIPPED, problem.reason)
+            for problem in (*audience.invalid, *audience.duplicates)
+            for target in self._targets
+        )
+        await self._settle_without_request(endings)
+
+    async def _settle_without_request(self, endings: Iterable[tuple[int, Target, Outcome, str]]) -> None:
+        """Outcomes that need no request, in slices, yielding to the loop between them: a file of
+        100,000 garbage lines must not freeze the window while it is reported."""
         ended: list[RowOutcome] = []
-        for problem in (*audience.invalid, *audience.duplicates):
-            for target in self._targets:
-                out = self._settle(problem.row, target, Outcome.SKIPPED, problem.reason)
-                if out is not None:
-                    ended.append(out)
+        for row, target, outcome, reason in endings:
+            out = self._settle(row, target, outcome, reason)
+            if out is not None:
+                ended.append(out)
+            if len(ended) >= SETTLE_SLICE:
+                self._record_without_request(ended)
+                ended = []
+                await asyncio.sleep(0)
         if ended:
-            self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
+            self._record_without_request(ended)
+
+    def _record_without_request(self, outcomes: list[RowOutcome]) -> None:
+        self._record(lambda r: r.outcomes_without_request(self.job_id, outcomes))
 
     async def _resolve_emails(self) -> dict[str, str | None]:
         action, done, targets = self._spec.action, self._done, self._targets
@@ -321,8 +338,10 @@ class Runner:
     def _settle(self, row: int, target: Target, outcome: Outcome, reason: str) -> RowOutcome | None:
         """Give one pair its outcome. None for a pair this run does not own (done in an earlier run)."""
         pair = (row, target.id)
-        if (row, target.id) in self._done:
-            return None
+        if pair not in self._expected:
+            if pair in self._done:
+                return None
+            raise JobInvariantError(f"row {row} x target {target.id} is not part of this job")
         if pair in self._outcomes:
             raise JobInvariantError(f"row {row} x target {target.id} got a second outcome")
         out = RowOutcome(row, self._identifiers[row], target_label(target), outcome, reason)
@@ -339,24 +358,25 @@ class Runner:
     def _unreachable_reason(self, exc: GaveUpError) -> str:
         return f"Not sent: {exc.reason}. Check that {self._label} is reachable, then Retry failed."
 
-    def _end_unsent_rows(self) -> None:
-        if self._stop is None:
+    async def _end_unsent_rows(self) -> None:
+        stop = self._stop
+        if stop is None:
             return
-        ended: list[RowOutcome] = []
-        for row, target_id in self._expected:
-            if (row, target_id) not in self._outcomes:
-                out = self._settle(row, self._target_by_id[target_id], self._stop.outcome, self._stop.reason)
-                if out is not None:
-                    ended.append(out)
-        if ended:
-            self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
+        settled = self._outcomes
+        endings = (
+            (row, target, stop.outcome, stop.reason)
+            for row in sorted(self._identifiers)
+            for target in self._targets
+            if (row, target.id) in self._expected and (row, target.id) not in settled
+        )
+        await self._settle_without_request(endings)
 
     def _check_every_pair_has_one_outcome(self) -> None:
-        missing = [p for p in self._expected if p not in self._outcomes]
-        extra = len(self._outcomes) - (len(self._expected) - len(missing))
-        if missing or extra:
+        """`_settle` refuses a second outcome and a pair the job does not own, so equal counts mean
+        every pair has exactly one."""
+        if len(self._outcomes) != self.total:
             raise JobInvariantError(
-                f"{len(missing)} row x target pairs ended without an outcome, {extra} unexpected outcomes"
+                f"{self.total - len(self._outcomes)} row x target pairs ended without an outcome"
             )
 
     def _progress(self) -> Progress:
@@ -377,14 +397,12 @@ class Runner:
         if self._recorder is not None:
             call(self._recorder)
 
-    async def _pool(self, units: list[T], handle: Callable[[T], Awaitable[None]]) -> None:
+    async def _pool(self, units: Iterable[T], handle: Callable[[T], Awaitable[None]]) -> None:
         """Run `handle` over `units` with up to `concurrency` at once, until done or stopped.
 
         On Cancel, units in progress get `cancel_grace` seconds, then are cancelled (their handler
         records what that means); on any other stop they finish normally.
         """
-        if not units:
-            return
         queue = iter(units)
 
         async def worker() -> None:
@@ -393,7 +411,7 @@ class Runner:
                     return
                 await handle(unit)
 
-        tasks = {asyncio.create_task(worker()) for _ in range(min(self._concurrency, len(units)))}
+        tasks = {asyncio.create_task(worker()) for _ in range(self._concurrency)}
         remaining = set(tasks)
         wake: asyncio.Task[bool] | None = None
         try:
