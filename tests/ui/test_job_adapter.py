@@ -36,7 +36,7 @@ class TagPlatform:
     @property
     def capabilities(self) -> Capabilities:
         return Capabilities(
-            actions=frozenset({Action.TAG}),
+            actions=frozenset({Action.TAG, Action.ADD_TO_FORM}),
             identifiers=frozenset({IdentifierKind.SUBSCRIBER_ID}),
             items_per_request=10,
             rate=RateLimit(requests=600, per_seconds=60),
@@ -68,10 +68,10 @@ class TagPlatform:
             if not (item.subject.isdigit() and int(item.subject) <= self.existing):
                 results.append(ItemResult(item, Outcome.FAILED, "Subscriber not found"))
             elif item.subject in self.tagged:
-                results.append(ItemResult(item, Outcome.UNCHANGED, "Already tagged"))
+                results.append(ItemResult(item, Outcome.UNCHANGED, "Already tagged", previous="yes"))
             else:
                 self.tagged.add(item.subject)
-                results.append(ItemResult(item, Outcome.SUCCEEDED))
+                results.append(ItemResult(item, Outcome.SUCCEEDED, previous="no"))
         return results
 
     async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
@@ -81,11 +81,19 @@ class TagPlatform:
         return None
 
 
-def job(n: int, *, invalid: Sequence[str] = ()) -> JobSpec:
+def job(
+    n: int,
+    *,
+    invalid: Sequence[str] = (),
+    action: Action = Action.TAG,
+    target: Target = VIP,
+    account: str = "memory",
+) -> JobSpec:
+    """Tag (or another action on) subscribers 1..n, plus rows the audience already rejected."""
     rows = [AudienceRow(i, str(i), IdentifierKind.SUBSCRIBER_ID) for i in range(1, n + 1)]
     bad = [Problem(n + 1 + k, text, "Not a subscriber ID or an email") for k, text in enumerate(invalid)]
     return JobSpec(
-        account="memory", action=Action.TAG, targets=(VIP,), audience=Audience(rows=rows, invalid=bad)
+        account=account, action=action, targets=(target,), audience=Audience(rows=rows, invalid=bad)
     )
 
 

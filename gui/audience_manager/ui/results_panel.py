@@ -277,6 +277,24 @@ class ResultsPanel(QWidget):
         self.model.append(outcomes)
         self.job_finished_event(job_id, state, reason)
 
+    def clear_results(self) -> None:
+        """Show nothing (the job shown was deleted); a running job cannot be cleared."""
+        if self._running:
+            return
+        self._job_id = ""
+        self._undoable = False
+        self._started_at = None
+        self._elapsed = None
+        self._total = 0
+        self.model.clear()
+        self._refresh_reasons()
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat(self.tr("No job yet"))
+        for label in (self.rate_label, self.summary_label, self.export_label):
+            label.clear()
+        self._update_actions()
+
     def summary_text(self, reason: str = "") -> str:
         counts = self.model.counts()
         parts = [

@@ -1,0 +1,575 @@
+"""Past jobs from the journal: find one, look at its rows again, export, retry, undo, or forget it.
+
+Every journal read and delete runs in a worker thread (`run_in_executor`): a journal with big jobs
+takes a moment to read, and the window must keep answering while it does. What the user asks to run
+(a retry, an undo) goes out as signals for the window to start, like any other job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from audience_manager.core.actions import Action
+from audience_manager.core.outcomes import RowOutcome
+from audience_manager.jobs.events import JobState
+from audience_manager.jobs.history import (
+    JobFilter,
+    delete_jobs_before,
+    iter_job_outcomes,
+    job_outcomes,
+    list_jobs,
+)
+from audience_manager.jobs.journal import LIVE_STATES, JobRecord, Journal
+from audience_manager.ui.results_panel import ResultsPanel, count_text
+from audience_manager.ui.undo_dialog import UndoDialog, load_undo_plan
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+DAY = 86_400.0
+
+
+class HistoryColumn(enum.IntEnum):
+    WHEN = 0
+    ACCOUNT = 1
+    ACTION = 2
+    TARGETS = 3
+    STATE = 4
+    ROWS = 5
+    SUCCEEDED = 6
+    FAILED = 7
+    SKIPPED = 8
+    KIND = 9
+
+
+JobRecordRole = Qt.ItemDataRole.UserRole + 1
+
+
+class HistoryModel(QAbstractTableModel):
+    """Past jobs, newest first, as `jobs.history.list_jobs` returns them."""
+
+    HEADERS = (
+        "When",
+        "Account",
+        "Action",
+        "Targets",
+        "State",
+        "Rows",
+        "Succeeded",
+        "Failed",
+        "Skipped",
+        "Kind",
+    )
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._jobs: list[JobRecord] = []
+
+    def set_jobs(self, jobs: Sequence[JobRecord]) -> None:
+        self.beginResetModel()
+        self._jobs = list(jobs)
+        self.endResetModel()
+
+    def jobs(self) -> list[JobRecord]:
+        return list(self._jobs)
+
+    def job_at(self, row: int) -> JobRecord:
+        return self._jobs[row]
+
+    def row_of(self, job_id: str) -> int | None:
+        for row, job in enumerate(self._jobs):
+            if job.id == job_id:
+                return row
+        return None
+
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._jobs)
+
+    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(HistoryColumn)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(HistoryColumn):
+            return self.tr(self.HEADERS[section])
+        return None
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        job = self._jobs[index.row()]
+        column = HistoryColumn(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(job, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == HistoryColumn.STATE and job.reason:
+                return job.reason
+            if column == HistoryColumn.WHEN:
+                return self.tr("Job {job}").format(job=job.id)
+            return None
+        if (
+            role == Qt.ItemDataRole.TextAlignmentRole
+            and column >= HistoryColumn.ROWS
+            and column != HistoryColumn.KIND
+        ):
+            return int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
+        if role == JobRecordRole:
+            return job
+        return None
+
+    def _text(self, job: JobRecord, column: HistoryColumn) -> str:
+        if column == HistoryColumn.WHEN:
+            return datetime.fromtimestamp(job.created_at).strftime("%Y-%m-%d %H:%M")
+        if column == HistoryColumn.ACCOUNT:
+            return job.account
+        if column == HistoryColumn.ACTION:
+            text = self.tr(job.action.label)
+            return f"{text} = {job.value}" if job.value is not None else text
+        if column == HistoryColumn.TARGETS:
+            return job.target_names or self.tr("all tags")
+        if column == HistoryColumn.STATE:
+            return self.tr(job.state.value.capitalize())
+        if column == HistoryColumn.ROWS:
+            return count_text(job.total)
+        if column == HistoryColumn.SUCCEEDED:
+            return count_text(job.succeeded + job.unchanged)
+        if column == HistoryColumn.FAILED:
+            return count_text(job.failed)
+        if column == HistoryColumn.SKIPPED:
+            return count_text(job.skipped)
+        kinds = {"run": self.tr("Run"), "retry": self.tr("Retry"), "undo": self.tr("Undo")}
+        return kinds.get(job.kind, job.kind)
+
+
+class Period(enum.StrEnum):
+    ANY = "any"
+    TODAY = "today"
+    WEEK = "7d"
+    MONTH = "30d"
+    QUARTER = "90d"
+
+    def since(self, now: float) -> float | None:
+        if self is Period.ANY:
+            return None
+        if self is Period.TODAY:
+            return datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+        days = {Period.WEEK: 7, Period.MONTH: 30, Period.QUARTER: 90}[self]
+        return now - days * DAY
+
+
+class HistoryPanel(QWidget):
+    """The History tab: a filterable list of past jobs above the selected job's results."""
+
+    history_loaded = Signal(int)  # jobs listed
+    job_reopened = Signal(str)  # job id, its outcomes now shown
+    retry_failed_requested = Signal(str, list)  # job id, its failed RowOutcomes (of the filter shown)
+    undo_accepted = Signal(object)  # jobs.undo.UndoPlan, confirmed in the UndoDialog
+    report_exported = Signal(str, int)  # path, rows written
+    jobs_deleted = Signal(int)  # how many
+    error_event = Signal(str)  # a journal read or write failed; the message says what to do
+
+    def __init__(
+        self, journal: Journal | Callable[[], Journal | None] | None = None, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._journal_source = journal
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._shown_job: JobRecord | None = None
+        self._generation = 0
+        self.undo_dialog: UndoDialog | None = None
+        self.confirm_box: QMessageBox | None = None
+        self.save_dialog: QFileDialog | None = None
+
+        self.model = HistoryModel(self)
+        self.table = QTableView(self)
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.horizontalHeader().setStretchLastSection(False)
+        self.table.horizontalHeader().setSectionResizeMode(
+            HistoryColumn.TARGETS, QHeaderView.ResizeMode.Stretch
+        )
+        self.table.selectionModel().selectionChanged.connect(self._update_actions)
+        self.table.doubleClicked.connect(lambda _index: self.open_selected_action())
+
+        self.account_combo = QComboBox(self)
+        self.account_combo.setAccessibleName(self.tr("Account"))
+        self.account_combo.addItem(self.tr("All accounts"), "")
+        self.action_combo = QComboBox(self)
+        self.action_combo.setAccessibleName(self.tr("Action"))
+        self.action_combo.addItem(self.tr("All actions"), "")
+        for action in Action:
+            self.action_combo.addItem(self.tr(action.label), action.value)
+        self.period_combo = QComboBox(self)
+        self.period_combo.setAccessibleName(self.tr("When"))
+        for period, label in (
+            (Period.ANY, self.tr("Any time")),
+            (Period.TODAY, self.tr("Today")),
+            (Period.WEEK, self.tr("Last 7 days")),
+            (Period.MONTH, self.tr("Last 30 days")),
+            (Period.QUARTER, self.tr("Last 90 days")),
+        ):
+            self.period_combo.addItem(label, period.value)
+        self.state_combo = QComboBox(self)
+        self.state_combo.setAccessibleName(self.tr("State"))
+        self.state_combo.addItem(self.tr("Any state"), "")
+        for state in JobState:
+            self.state_combo.addItem(self.tr(state.value.capitalize()), state.value)
+        for combo in (self.account_combo, self.action_combo, self.period_combo, self.state_combo):
+            combo.currentIndexChanged.connect(lambda _i: self.refresh_action())
+
+        self.refresh_button = QPushButton(self.tr("Refresh"), self)
+        self.refresh_button.clicked.connect(lambda: self.refresh_action())
+        self.open_button = QPushButton(self.tr("Show rows"), self)
+        self.open_button.setToolTip(self.tr("Show this job's rows below (or double-click the job)"))
+        self.open_button.clicked.connect(lambda: self.open_selected_action())
+        self.export_button = QPushButton(self.tr("Export report…"), self)
+        self.export_button.clicked.connect(self.export_action)
+        self.undo_button = QPushButton(self.tr("Undo…"), self)
+        self.undo_button.setToolTip(self.tr("See what undoing this job would change, then confirm"))
+        self.undo_button.clicked.connect(lambda: self.undo_action())
+        self.delete_button = QPushButton(self.tr("Delete"), self)
+        self.delete_button.setToolTip(self.tr("Forget the selected jobs (nothing changes on the platform)"))
+        self.delete_button.clicked.connect(lambda: self.delete_selected_action())
+        self.older_spin = QSpinBox(self)
+        self.older_spin.setRange(1, 3650)
+        self.older_spin.setValue(90)
+        self.older_spin.setSuffix(self.tr(" days"))
+        self.older_spin.setAccessibleName(self.tr("Age of jobs to delete"))
+        self.delete_old_button = QPushButton(self.tr("Delete older than"), self)
+        self.delete_old_button.clicked.connect(lambda: self.delete_old_action())
+        self.status_label = QLabel(self)
+
+        self.results_panel = ResultsPanel(self)
+        self.results_panel.retry_failed_requested.connect(self._results_retry)
+        self.results_panel.undo_requested.connect(lambda job_id: self.undo_action(job_id))
+        self.results_panel.report_exported.connect(self.report_exported)
+
+        filters = QHBoxLayout()
+        for widget in (self.account_combo, self.action_combo, self.period_combo, self.state_combo):
+            filters.addWidget(widget)
+        filters.addStretch()
+        filters.addWidget(self.refresh_button)
+        actions = QHBoxLayout()
+        for button in (self.open_button, self.export_button, self.undo_button, self.delete_button):
+            actions.addWidget(button)
+        actions.addStretch()
+        actions.addWidget(self.delete_old_button)
+        actions.addWidget(self.older_spin)
+        top = QWidget(self)
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addLayout(filters)
+        top_layout.addWidget(self.table, 1)
+        top_layout.addLayout(actions)
+        top_layout.addWidget(self.status_label)
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.results_panel)
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+        self._update_actions()
+
+    # --- the journal ----------------------------------------------------------------------
+
+    def set_journal(self, journal: Journal | Callable[[], Journal | None] | None) -> None:
+        self._journal_source = journal
+
+    def journal(self) -> Journal | None:
+        source = self._journal_source
+        if source is None or isinstance(source, Journal):
+            return source
+        return source()
+
+    @property
+    def shown_job(self) -> JobRecord | None:
+        return self._shown_job
+
+    def selected_jobs(self) -> list[JobRecord]:
+        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+        return [self.model.job_at(r) for r in rows]
+
+    def select_job(self, job_id: str) -> bool:
+        row = self.model.row_of(job_id)
+        if row is None:
+            return False
+        self.table.selectRow(row)
+        return True
+
+    def current_filter(self, now: float | None = None) -> JobFilter:
+        action = self.action_combo.currentData()
+        state = self.state_combo.currentData()
+        return JobFilter(
+            account=self.account_combo.currentData() or None,
+            action=Action(action) if action else None,
+            state=JobState(state) if state else None,
+            since=Period(self.period_combo.currentData()).since(time.time() if now is None else now),
+        )
+
+    # --- user actions ---------------------------------------------------------------------
+
+    def refresh_action(self) -> asyncio.Task[None] | None:
+        """Reload the list with the current filters (and the accounts the filter offers)."""
+        return self._spawn(self._refresh())
+
+    def open_selected_action(self) -> asyncio.Task[None] | None:
+        jobs = self.selected_jobs()
+        if len(jobs) != 1:
+            return None
+        return self._spawn(self._open(jobs[0]))
+
+    def export_action(self) -> QFileDialog | None:
+        jobs = self.selected_jobs()
+        if len(jobs) != 1:
+            return None
+        job = jobs[0]
+        dialog = QFileDialog(self, self.tr("Export the report of job {job}").format(job=job.id))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter(self.tr("CSV files (*.csv)"))
+        dialog.setDefaultSuffix("csv")
+        dialog.selectFile(f"job-{job.id}.csv")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(lambda path: self.export_job_to(job.id, path))
+        self.save_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def export_job_to(self, job_id: str, path: str | Path) -> asyncio.Task[None] | None:
+        """Write a job's whole report (read from the journal, in a worker thread) to `path`."""
+        return self._spawn(self._export(job_id, Path(path)))
+
+    def undo_action(self, job_id: str | None = None) -> UndoDialog | None:
+        """Open the undo dialog for `job_id` (or the selected job): it shows the plan, or why not."""
+        journal = self.journal()
+        if journal is None:
+            return None
+        if job_id is None:
+            jobs = self.selected_jobs()
+            if len(jobs) != 1:
+                return None
+            job_id = jobs[0].id
+        dialog = UndoDialog(journal, job_id, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.undo_accepted.connect(self.undo_accepted)
+        self.undo_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def delete_selected_action(self) -> QMessageBox | None:
+        jobs = [j for j in self.selected_jobs() if not self._live(j)]
+        if not jobs:
+            return None
+        ids = [j.id for j in jobs]
+        text = self.tr("Forget {n} job(s) and their rows? Nothing changes on the platform.").format(
+            n=len(ids)
+        )
+        return self._confirm(text, lambda: self._spawn(self._delete(ids=ids)))
+
+    def delete_old_action(self) -> QMessageBox | None:
+        days = self.older_spin.value()
+        text = self.tr("Forget every job older than {days} days? Nothing changes on the platform.").format(
+            days=days
+        )
+        return self._confirm(text, lambda: self._spawn(self._delete(before=time.time() - days * DAY)))
+
+    # --- workers --------------------------------------------------------------------------
+
+    async def _refresh(self) -> None:
+        journal = self.journal()
+        if journal is None:
+            self.model.set_jobs([])
+            self.status_label.setText(self.tr("No journal yet: jobs appear here once one has run."))
+            self.history_loaded.emit(0)
+            return
+        selected = {j.id for j in self.selected_jobs()}
+        where = self.current_filter()
+        # Filters change faster than the journal answers: only the newest request's answer is shown.
+        self._generation += 1
+        generation = self._generation
+        try:
+            jobs, accounts = await self._in_worker(_read_history, journal, where)
+        except Exception as exc:  # a locked or damaged journal: say so, keep the panel usable
+            self._report_error(self.tr("Could not read the job history: {error}").format(error=exc))
+            return
+        if generation != self._generation:
+            return
+        self._set_accounts(accounts)
+        self.model.set_jobs(jobs)
+        for job_id in selected:
+            row = self.model.row_of(job_id)
+            if row is not None:
+                self.table.selectRow(row)
+        self.status_label.setText(self.tr("{n} jobs").format(n=count_text(len(jobs))))
+        self._update_actions()
+        self.history_loaded.emit(len(jobs))
+
+    async def _open(self, job: JobRecord) -> None:
+        journal = self.journal()
+        if journal is None:
+            return
+        self.status_label.setText(self.tr("Reading job {job}…").format(job=job.id))
+        try:
+            outcomes = await self._in_worker(job_outcomes, journal, job.id)
+        except Exception as exc:
+            self._report_error(self.tr("Could not read job {job}: {error}").format(job=job.id, error=exc))
+            return
+        self._shown_job = job
+        self.results_panel.show_job(job.id, outcomes, job.state.value, job.reason)
+        self.status_label.setText(
+            self.tr("Job {job}: {n} rows").format(job=job.id, n=count_text(len(outcomes)))
+        )
+        self.job_reopened.emit(job.id)
+        if not self._live(job):
+            try:
+                plan = await load_undo_plan(journal, job.id)
+            except Exception:
+                log.warning("Could not work out the undo plan of job %s", job.id, exc_info=True)
+                return
+            self.results_panel.undo_available_event(job.id, plan.possible)
+
+    async def _export(self, job_id: str, path: Path) -> None:
+        journal = self.journal()
+        if journal is None:
+            return
+        try:
+            written = await self._in_worker(_write_job_report, journal, job_id, path)
+        except Exception as exc:
+            error = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            self._report_error(
+                self.tr("Could not save the report to {path}: {error}").format(path=str(path), error=error)
+            )
+            return
+        self.status_label.setText(
+            self.tr("Saved {n} rows to {path}").format(n=count_text(written), path=str(path))
+        )
+        self.report_exported.emit(str(path), written)
+
+    async def _delete(self, *, ids: Sequence[str] = (), before: float | None = None) -> None:
+        journal = self.journal()
+        if journal is None:
+            return
+        try:
+            if before is not None:
+                deleted = await self._in_worker(delete_jobs_before, journal, before)
+            else:
+                deleted = await self._in_worker(journal.delete_jobs, list(ids))
+        except Exception as exc:
+            self._report_error(self.tr("Could not delete jobs: {error}").format(error=exc))
+            return
+        if self._shown_job is not None and (self._shown_job.id in ids or before is not None):
+            self._shown_job = None
+            self.results_panel.clear_results()
+        await self._refresh()
+        self.status_label.setText(self.tr("Deleted {n} jobs").format(n=count_text(deleted)))
+        self.jobs_deleted.emit(deleted)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _results_retry(self, failed: list[RowOutcome]) -> None:
+        if self._shown_job is not None and failed:
+            self.retry_failed_requested.emit(self._shown_job.id, failed)
+
+    def _confirm(self, text: str, on_yes: Callable[[], object]) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Question, self.tr("Delete jobs"), text, parent=self)
+        yes = box.addButton(self.tr("Delete"), QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda button: on_yes() if button is yes else None)
+        self.confirm_box = box
+        box.open()
+        return box
+
+    def _set_accounts(self, accounts: list[str]) -> None:
+        current = self.account_combo.currentData() or ""
+        known = [self.account_combo.itemData(i) for i in range(1, self.account_combo.count())]
+        if known == accounts:
+            return
+        self.account_combo.blockSignals(True)
+        try:
+            self.account_combo.clear()
+            self.account_combo.addItem(self.tr("All accounts"), "")
+            for name in accounts:
+                self.account_combo.addItem(name, name)
+            self.account_combo.setCurrentIndex(max(self.account_combo.findData(current), 0))
+        finally:
+            self.account_combo.blockSignals(False)
+
+    def _update_actions(self, *_: object) -> None:
+        jobs = self.selected_jobs()
+        one = len(jobs) == 1
+        self.open_button.setEnabled(one)
+        self.export_button.setEnabled(one)
+        self.undo_button.setEnabled(one and not self._live(jobs[0]))
+        self.delete_button.setEnabled(any(not self._live(j) for j in jobs))
+        self.delete_old_button.setEnabled(self.model.rowCount() > 0)
+
+    def _report_error(self, message: str) -> None:
+        log.warning("%s", message)
+        self.status_label.setText(message)
+        self.error_event.emit(message)
+
+    @staticmethod
+    def _live(job: JobRecord) -> bool:
+        return job.state in LIVE_STATES
+
+    async def _in_worker(self, func: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, functools.partial(func, *args))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Start a task and keep it until it ends (asyncio keeps only weak references)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def _read_history(journal: Journal, where: JobFilter) -> tuple[list[JobRecord], list[str]]:
+    """Runs in a worker thread: the jobs the filter matches, and every account that has jobs."""
+    jobs = list_jobs(journal, where)
+    accounts = sorted({j.account for j in list_jobs(journal)})
+    return jobs, accounts
+
+
+def _write_job_report(journal: Journal, job_id: str, path: Path) -> int:
+    """Runs in a worker thread: stream the job's outcomes from the journal into the report file."""
+    from audience_manager.core.report import write_report
+
+    return write_report(path, iter_job_outcomes(journal, job_id))
