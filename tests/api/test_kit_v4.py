@@ -415,3 +415,23 @@ def test_emails_given_as_subjects_are_looked_up_first(kit_rig: KitRig, auth: Aut
     assert [r.outcome for r in results] == [Outcome.SUCCEEDED, Outcome.SKIPPED, Outcome.FAILED]
     assert "Not found" in results[1].reason
     assert int(target.id) in sb.state.kit.tags_of[sid]
+
+
+def test_a_deleted_tag_among_several_is_found_by_asking_kit(kit_rig: KitRig) -> None:
+    sb = kit_rig.sandbox
+    a, b = sb.known_subscriber_ids(2)
+    kept, gone = tag(kit_rig, 0), Target(TargetKind.TAG, "987654321", "Deleted meanwhile")
+    batch = [
+        WorkItem(1, str(a), str(a), kept),
+        WorkItem(1, str(a), str(a), gone),
+        WorkItem(2, str(b), str(b), kept),
+        WorkItem(2, str(b), str(b), gone),
+    ]
+    results = run(kit_rig.kit(), lambda k: k.apply(Action.TAG, batch))
+    assert [(r.item.target.id, r.outcome) for r in results] == [
+        (kept.id, Outcome.SUCCEEDED),
+        (gone.id, Outcome.FAILED),
+        (kept.id, Outcome.SUCCEEDED),
+        (gone.id, Outcome.FAILED),
+    ]
+    assert ("GET", f"/v4/tags/{gone.id}/subscribers") in kit_rig.seen

@@ -13,8 +13,9 @@ Bulk failure items sometimes null the offending id ("Subscriber does not exist" 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -89,13 +90,14 @@ def map_bulk_results(
     *,
     unconfirmed_reason: str,
     absent: Iterable[str] = (),
+    missing_targets: Iterable[str] = (),
 ) -> list[ItemResult]:
     """Give every item of one bulk request exactly one result.
 
     `confirmed` is what the response said succeeded: (target, subject) pairs, subject ids alone, or
     None when the endpoint only lists failures (bulk untag: everything not failed succeeded).
     `absent` are subjects known not to exist (checked after the response), the first choice for a
-    failure whose subject id came back null.
+    failure whose subject id came back null; `missing_targets` likewise for a nulled target.
     Failures are matched in rounds, most certain first: both ids echoed; subject nulled (matched to
     an item of that target whose subject was not confirmed); target nulled (matched to an item of
     that subject, preferring a target that failed for every subscriber that had it in this batch);
@@ -137,23 +139,14 @@ def map_bulk_results(
             take(pair, f.reason)
 
     if no_target:
-        # A target that does not exist fails for every subscriber that had it in the batch.
-        failing_subjects: dict[str, int] = defaultdict(int)
+        fails: dict[str, int] = defaultdict(int)
         for f in no_target:
-            failing_subjects[f.subject or ""] += 1
-        subjects_by_target: dict[str, set[str]] = defaultdict(set)
-        for target, subject in open_pairs:
-            subjects_by_target[target].add(subject)
+            fails[f.subject or ""] += 1
+        bad = missing_targets_from(open_pairs, fails, known_missing=set(missing_targets))[0]
         for f in no_target:
             candidates = [p for p in open_pairs if p[1] == f.subject]
-            if not candidates:
-                continue
-            consistent = [
-                p for p in candidates if all(failing_subjects[s] > 0 for s in subjects_by_target[p[0]])
-            ]
-            pair = (consistent or candidates)[0]
-            failing_subjects[pair[1]] -= 1
-            take(pair, f.reason)
+            if candidates:
+                take(([p for p in candidates if p[0] in bad] or candidates)[0], f.reason)
 
     for f in neither:
         candidates = [p for p in open_pairs if not subject_confirmed(p)] or list(open_pairs)
@@ -170,6 +163,37 @@ def map_bulk_results(
         else:
             results.append(ItemResult(item, Outcome.FAILED, unconfirmed_reason))
     return results
+
+
+def missing_targets_from(
+    open_pairs: Sequence[tuple[str, str]],
+    fails: Mapping[str, int],
+    *,
+    known_missing: set[str] = frozenset(),  # type: ignore[assignment]
+) -> tuple[set[str], bool]:
+    """Which targets do not exist, judged from "target does not exist" failures with the target nulled.
+
+    A missing target fails for every subscriber that has it in the batch, so the answer is a set X
+    of targets such that each subscriber has exactly as many targets in X as it got such failures.
+    Returns (X, ambiguous): ambiguous when several sets fit (then ask the platform; `known_missing`
+    is what it said and is preferred).
+    """
+    targets_of: dict[str, set[str]] = defaultdict(set)
+    for target, subject in open_pairs:
+        targets_of[subject].add(target)
+    candidates = sorted({t for s in fails for t in targets_of.get(s, ())})
+    if len(candidates) > 12:  # too many to try every set: take what we know
+        return (known_missing & set(candidates)) or set(candidates), True
+    solutions: list[set[str]] = []
+    for size in range(len(candidates) + 1):
+        for combo in itertools.combinations(candidates, size):
+            chosen = set(combo)
+            if all(len(ts & chosen) == fails.get(s, 0) for s, ts in targets_of.items()):
+                solutions.append(chosen)
+    if not solutions:
+        return (known_missing & set(candidates)) or set(candidates), True
+    solutions.sort(key=lambda x: (-len(x & known_missing), len(x)))
+    return solutions[0], len(solutions) > 1
 
 
 def _id(value: Any) -> str | None:
@@ -475,10 +499,12 @@ class KitV4:
         absent: set[str] = set()
         if confirmed is None:
             absent = await self._absent_subjects(items, failures)
+        missing = await self._missing_targets(action, items, failures)
         return map_bulk_results(
             items,
             failures,
             confirmed,
+            missing_targets=missing,
             unconfirmed_reason="Kit did not confirm this row; retry it.",
             absent=absent,
         )
@@ -504,6 +530,38 @@ class KitV4:
         ordered = sorted(to_check)
         found = await _bounded(self._subscriber, ordered)
         return {s for s, sub in zip(ordered, found, strict=True) if sub is None}
+
+    async def _missing_targets(
+        self, action: Action, items: Sequence[WorkItem], failures: Sequence[BulkFailure]
+    ) -> set[str]:
+        """Which tags or forms are gone, when "does not exist" failures nulled the target ambiguously.
+
+        Only asked when the reply alone fits more than one answer (several targets per subscriber),
+        one cheap request per candidate (a one-item page of its subscribers: 404 when it is gone).
+        """
+        fails: dict[str, int] = defaultdict(int)
+        for f in failures:
+            if f.target is None and f.subject is not None:
+                fails[f.subject] += 1
+        if not fails or action == Action.SET_FIELD:
+            return set()
+        named = {(f.target, f.subject) for f in failures if f.target is not None}
+        pairs = [(i.target.id, i.subject) for i in items if (i.target.id, i.subject) not in named]
+        guess, ambiguous = missing_targets_from(pairs, fails)
+        if not ambiguous:
+            return guess
+        candidates = sorted({t for t, s in pairs if s in fails})
+        base = "/v4/forms" if action == Action.ADD_TO_FORM else "/v4/tags"
+
+        async def gone(target: str) -> bool:
+            try:
+                await self._http.get(f"{base}/{target}/subscribers", params={"per_page": 1})
+            except NotFoundError:
+                return True
+            return False
+
+        answers = await _bounded(gone, candidates)
+        return {t for t, is_gone in zip(candidates, answers, strict=True) if is_gone}
 
     def _read_bulk_reply(
         self, action: Action, reply: Reply
