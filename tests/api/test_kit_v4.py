@@ -435,3 +435,22 @@ def test_a_deleted_tag_among_several_is_found_by_asking_kit(kit_rig: KitRig) -> 
         (gone.id, Outcome.FAILED),
     ]
     assert ("GET", f"/v4/tags/{gone.id}/subscribers") in kit_rig.seen
+
+
+def test_open_platform_serves_the_demo_workspace_in_process() -> None:
+    from audience_manager.api.clients import open_platform
+    from audience_manager.sandbox import Sandbox
+    from audience_manager.sandbox.demo import demo_workspace
+
+    demo = demo_workspace(Sandbox(subscribers=50))
+    for account, credentials in demo.accounts[:2]:  # Kit with OAuth, Kit with an API key
+        platform = open_platform(account, credentials, transport=demo.transport)
+        assert isinstance(platform, KitV4) and platform.capabilities.items_per_request in (1, 100)
+
+        async def work(p: Platform = platform) -> str:
+            try:
+                return (await p.whoami()).name
+            finally:
+                await p.aclose()
+
+        assert asyncio.run(work()) == demo.sandbox.state.kit.name
