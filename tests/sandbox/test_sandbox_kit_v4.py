@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sandbox_client import Api
 
@@ -15,8 +17,8 @@ QUEUE_FULL = (
 
 def _walk(
     api: Api, path: str, key: str, headers: dict[str, str], **params: object
-) -> list[dict[str, object]]:
-    items: list[dict[str, object]] = []
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
     query = dict(params)
     while True:
         body = api.get(path, headers=headers, params=query).json()

@@ -47,9 +47,10 @@ def _path_int(request: Request, name: str) -> int | None:
     return int(raw) if str(raw).isdigit() else None
 
 
-def utm_parameters(referrer: str | None) -> dict[str, str | None]:
+def utm_parameters(referrer: str | None) -> dict[str, str]:
+    """The referrer's UTM values; "" for a missing one (the spec types them as non-null strings)."""
     query = parse_qs(urlsplit(referrer).query) if referrer else {}
-    return {key: (query.get(f"utm_{key}") or [None])[0] for key in UTM_KEYS}  # type: ignore[list-item]
+    return {key: (query.get(f"utm_{key}") or [""])[0] for key in UTM_KEYS}
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -45,16 +46,26 @@ def malformed(response: Response) -> Response:
 
 
 class DroppingResponse(Response):
-    """Sends the status line and half the body, then breaks the connection."""
+    """Sends the status line and half the body, then breaks the connection.
+
+    Over HTTP there is no way for an ASGI app to close a connection before the status line without
+    the server answering 500 itself, so a drop "before answering" is headers then nothing: the
+    client still gets no usable answer, and the handler never ran.
+    """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         body = bytes(self.body)
         await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
-        raise DroppedConnection("sandbox fault: connection dropped mid-response")
+        raise DroppedConnection("sandbox fault: connection dropped")
 
 
-def dropping(response: Response) -> Response:
+def dropping(response: Response | None = None) -> Response:
+    """`response` cut short, or (None) an answer that stops right after its headers."""
+    if response is None:
+        out = DroppingResponse(b"", status_code=200)
+        out.raw_headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+        return out
     out = DroppingResponse(bytes(response.body), status_code=response.status_code)
     out.raw_headers = list(response.raw_headers)
     return out
@@ -75,9 +86,12 @@ async def params(request: Request) -> dict[str, Any]:
     """Query string merged with a JSON or form body (Kit v3 and OAuth accept either)."""
     merged: dict[str, Any] = dict(request.query_params)
     content_type = request.headers.get("content-type", "")
-    if "application/x-www-form-urlencoded" in content_type or "multipart/form-data" in content_type:
-        form = await request.form()
-        merged.update({k: v for k, v in form.items() if isinstance(v, str)})
+    if "application/x-www-form-urlencoded" in content_type:
+        raw = await request.body()
+        try:
+            merged.update(parse_qsl(raw.decode(), keep_blank_values=True))
+        except UnicodeDecodeError as exc:
+            raise BadBody(str(exc)) from exc
         return merged
     body = await json_body(request)
     if isinstance(body, dict):

@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 
 from audience_manager.sandbox.bulk_queue import BulkQueue
 from audience_manager.sandbox.clock import Clock, monotonic_clock
-from audience_manager.sandbox.faults import DroppedConnection, Faults
+from audience_manager.sandbox.faults import Faults
 from audience_manager.sandbox.highlevel import HighLevel, hl_error
 from audience_manager.sandbox.kit_oauth import OAuthServer
 from audience_manager.sandbox.kit_v3 import KitV3, v3_error
@@ -212,7 +212,7 @@ class Sandbox:
             self.bulk_queue.drain()
         if plan is not None and plan.drop == "before":
             self.stats.record(template, DROPPED)
-            raise DroppedConnection("sandbox fault: connection closed before answering")
+            return dropping()
         if plan is not None and plan.status is not None:
             response = platform.fault_response(plan.status)
         elif plan is not None and plan.html_error:

@@ -81,17 +81,23 @@ def describe(sb: Sandbox, base_url: str) -> str:
 
 
 def run_forever(
-    sb: Sandbox | None = None, port: int = 8765, *, out: TextIO | None = None, log_level: str = "warning"
+    sb: Sandbox | None = None,
+    port: int = 8765,
+    *,
+    out: TextIO | None = None,
+    log_level: str = "warning",
+    stop: threading.Event | None = None,
 ) -> None:
-    """Serves in the foreground until interrupted, after printing the base URL and demo credentials."""
+    """Serves in the foreground until Ctrl+C (or `stop` is set), after printing the base URL and
+    the demo credentials."""
     import sys
 
     sb = sb or Sandbox()
-    stream = out or sys.stdout
+    stop = stop or threading.Event()
     with serve(sb, port, log_level=log_level) as base_url:
-        print(describe(sb, base_url), file=stream, flush=True)
+        print(describe(sb, base_url), file=out or sys.stdout, flush=True)
         try:
-            while True:
-                time.sleep(3600)
+            while not stop.wait(0.5):
+                pass
         except KeyboardInterrupt:
             pass
