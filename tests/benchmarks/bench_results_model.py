@@ -79,14 +79,12 @@ def timed(label: str, results: list[tuple[str, str, str]], action: Callable[[], 
     elapsed = time.perf_counter() - started
     after, peak = tracemalloc.get_traced_memory()
     rss, hwm = rss_kib()
-    results.append(
-        (
-            label,
-            f"{elapsed:.3f}",
-            f"{(after - before) / 2**20:.1f} (peak +{(peak - before) / 2**20:.1f}); RSS {rss / 1024:.0f}, "
-            f"peak {hwm / 1024:.0f}",
-        )
+    traced = (
+        f"{(after - before) / 2**20:+.1f} (peak +{(peak - before) / 2**20:.1f}); "
+        if tracemalloc.is_tracing()
+        else ""
     )
+    results.append((label, f"{elapsed:.3f}", f"{traced}RSS {rss / 1024:.0f}, peak {hwm / 1024:.0f}"))
     return value
 
 
@@ -111,13 +109,19 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--skip-proxy", action="store_true", help="skip the QSortFilterProxyModel comparison")
+    parser.add_argument(
+        "--no-tracemalloc",
+        action="store_true",
+        help="measure RSS only: tracemalloc keeps a record per allocation, which inflates RSS",
+    )
     args = parser.parse_args()
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     results: list[tuple[str, str, str]] = []
     rss, _ = rss_kib()
     results.append(("(before: Qt loaded, no rows)", "", f"RSS {rss / 1024:.0f}"))
-    tracemalloc.start()
+    if not args.no_tracemalloc:
+        tracemalloc.start()
 
     model = ResultsModel()
     proxy = ResultsFilterModel()
@@ -137,19 +141,44 @@ def main() -> None:
 
     timed(f"(only making {args.rows:,} RowOutcomes in batches, no model)", results, make_only)
 
+    append_times: list[float] = []
+    paint_times: list[float] = []
+
     def load() -> None:
         for i, batch in enumerate(batches(args.rows, args.batch)):
+            started = time.perf_counter()
             model.append(batch)
+            append_times.append(time.perf_counter() - started)
             if i % 40 == 0:  # the runner flushes a few times a second; let the view repaint as it would
+                started = time.perf_counter()
                 app.processEvents()
+                paint_times.append(time.perf_counter() - started)
         app.processEvents()
 
     timed(f"make + append {args.rows:,} outcomes in batches of {args.batch} (view attached)", results, load)
+    append_times.sort()
+    results.append(
+        (
+            f"  of which model.append ({len(append_times):,} calls): median / p99 / max ms",
+            f"{sum(append_times):.3f}",
+            f"{append_times[len(append_times) // 2] * 1000:.2f} / "
+            f"{append_times[int(len(append_times) * 0.99)] * 1000:.2f} / {append_times[-1] * 1000:.2f} ms",
+        )
+    )
+    paint_times.sort()
+    results.append(
+        (
+            f"  of which view updates ({len(paint_times):,} processEvents): median / max ms",
+            f"{sum(paint_times):.3f}",
+            f"{paint_times[len(paint_times) // 2] * 1000:.2f} / {paint_times[-1] * 1000:.2f} ms",
+        )
+    )
     assert model.rowCount() == args.rows
     gc.collect()
     rss, _ = rss_kib()
     current, _ = tracemalloc.get_traced_memory()
-    results.append(("(model held)", "", f"{current / 2**20:.1f} traced; RSS {rss / 1024:.0f}"))
+    traced = f"{current / 2**20:.1f} traced; " if tracemalloc.is_tracing() else ""
+    results.append(("(model held)", "", f"{traced}RSS {rss / 1024:.0f}"))
 
     timed("filter: failed only", results, lambda: proxy.set_filter(ResultsFilter.FAILED))
     failed_rows = proxy.rowCount()

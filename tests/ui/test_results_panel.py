@@ -234,3 +234,46 @@ def test_show_job_reopens_finished_results(panel: ResultsPanel) -> None:
     assert panel.summary_label.text() == "15 succeeded · 4 failed · 1 skipped. Cancelled"
     assert panel.progress_bar.text() == "Cancelled"
     assert panel.retry_button.isEnabled()
+
+
+def test_a_big_selection_is_copied_from_a_worker_thread(
+    panel: ResultsPanel, qtbot, qloop, monkeypatch
+) -> None:
+    monkeypatch.setattr("audience_manager.ui.results_panel.COPY_IN_PLACE_ROWS", 5)
+    run_job(panel)
+    panel.select_all_rows()
+    QGuiApplication.clipboard().clear()
+    with qtbot.waitSignal(panel.rows_copied, timeout=5000) as blocker:
+        task = panel.copy_action()
+        assert task is not None  # not formatted on the GUI thread
+    assert blocker.args == [20]
+    lines = QGuiApplication.clipboard().text().splitlines()
+    assert len(lines) == 21 and lines[20].startswith("20\t")
+
+
+def test_selection_in_pieces_is_copied_in_table_order(panel: ResultsPanel, qtbot) -> None:
+    run_job(panel)
+    panel.outcome_combo.setCurrentIndex(panel.outcome_combo.findData("failed"))
+    panel.select_rows([3, 0, 1])
+    assert list(panel.selected_source_rows()) == [2, 6, 16]
+
+
+def test_copy_is_in_the_tables_context_menu(panel: ResultsPanel) -> None:
+    assert panel.table.contextMenuPolicy() == Qt.ContextMenuPolicy.ActionsContextMenu
+    assert panel.copy_shortcut in panel.table.actions()
+
+
+def test_outcome_colours_follow_a_palette_switch(panel: ResultsPanel) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    run_job(panel)
+    index = panel.model.index(2, 3)  # a failed row's Outcome cell
+    dark = QPalette(panel.table.palette())
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1e1e1e"))
+    panel.setPalette(dark)
+    on_dark = panel.model.data(index, Qt.ItemDataRole.ForegroundRole).color()
+    light = QPalette(panel.table.palette())
+    light.setColor(QPalette.ColorRole.Base, QColor("#ffffff"))
+    panel.setPalette(light)
+    on_light = panel.model.data(index, Qt.ItemDataRole.ForegroundRole).color()
+    assert on_dark.lightness() > 128 > on_light.lightness()

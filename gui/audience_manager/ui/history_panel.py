@@ -75,19 +75,6 @@ JobRecordRole = Qt.ItemDataRole.UserRole + 1
 class HistoryModel(QAbstractTableModel):
     """Past jobs, newest first, as `jobs.history.list_jobs` returns them."""
 
-    HEADERS = (
-        "When",
-        "Account",
-        "Action",
-        "Targets",
-        "State",
-        "Rows",
-        "Succeeded",
-        "Failed",
-        "Skipped",
-        "Kind",
-    )
-
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._jobs: list[JobRecord] = []
@@ -120,8 +107,23 @@ class HistoryModel(QAbstractTableModel):
     ) -> Any:
         horizontal = orientation == Qt.Orientation.Horizontal
         if role == Qt.ItemDataRole.DisplayRole and horizontal and 0 <= section < len(HistoryColumn):
-            return self.tr(self.HEADERS[section])
+            return self._headers()[section]
         return None
+
+    def _headers(self) -> tuple[str, ...]:
+        # Spelled out so the translation tools find each heading.
+        return (
+            self.tr("When"),
+            self.tr("Account"),
+            self.tr("Action"),
+            self.tr("Targets"),
+            self.tr("State"),
+            self.tr("Rows"),
+            self.tr("Succeeded"),
+            self.tr("Failed"),
+            self.tr("Skipped"),
+            self.tr("Kind"),
+        )
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

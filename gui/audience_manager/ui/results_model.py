@@ -94,8 +94,6 @@ class _Interned:
 class ResultsModel(QAbstractTableModel):
     """Every outcome of the current job, in the order they arrived, appended in batches."""
 
-    HEADERS = ("Row", "Identifier", "Target", "Outcome", "Reason")
-
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows = array("q")
@@ -270,10 +268,20 @@ class ResultsModel(QAbstractTableModel):
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Horizontal and 0 <= section < len(Column):
-            return self.tr(self.HEADERS[section])
+            return self._headers()[section]
         if orientation == Qt.Orientation.Vertical:
             return str(section + 1)
         return None
+
+    def _headers(self) -> tuple[str, ...]:
+        # Spelled out so the translation tools find each heading.
+        return (
+            self.tr("Row"),
+            self.tr("Identifier"),
+            self.tr("Target"),
+            self.tr("Outcome"),
+            self.tr("Reason"),
+        )
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

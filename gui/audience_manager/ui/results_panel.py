@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 # How often the reason filter's list is refreshed while batches arrive (not on every batch).
 REASONS_REFRESH_MS = 1000
+# Above this many rows, Copy formats the text in a worker thread so the window keeps answering.
+COPY_IN_PLACE_ROWS = 20_000
 
 
 def count_text(n: int) -> str:
@@ -72,6 +74,7 @@ class ResultsPanel(QWidget):
     retry_failed_requested = Signal(list)  # list[RowOutcome]
     undo_requested = Signal(str)  # job id
     report_exported = Signal(str, int)  # path, rows written
+    rows_copied = Signal(int)  # rows put on the clipboard
     export_failed = Signal(str)  # message for the user
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -83,6 +86,8 @@ class ResultsPanel(QWidget):
         self._elapsed: float | None = None
         self._total = 0
         self._export_task: asyncio.Task[None] | None = None
+        self._copy_task: asyncio.Task[None] | None = None
+        self._cancelling = False
         self._exporting = False
         self._reasons_shown: list[tuple[str, int]] = []
 
@@ -160,6 +165,7 @@ class ResultsPanel(QWidget):
         self.copy_shortcut.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.copy_shortcut.triggered.connect(self.copy_action)
         self.table.addAction(self.copy_shortcut)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
         self.summary_label = QLabel(self)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -190,6 +196,12 @@ class ResultsPanel(QWidget):
         self._reasons_timer.setInterval(REASONS_REFRESH_MS)
         self._reasons_timer.timeout.connect(self._refresh_reasons)
         self._update_actions()
+
+    def changeEvent(self, event: QEvent) -> None:
+        # Light/dark switch: the outcome colours are picked for the palette's background.
+        if event.type() == QEvent.Type.PaletteChange:
+            self.model.set_palette(self.palette())
+        super().changeEvent(event)
 
     # --- state others read ----------------------------------------------------------------
 
@@ -222,6 +234,7 @@ class ResultsPanel(QWidget):
         self.rate_label.clear()
         self.summary_label.clear()
         self.export_label.clear()
+        self._cancelling = False
         self.cancel_button.setText(self.tr("Cancel"))
         self._reasons_timer.start()
         self._update_actions()
@@ -259,6 +272,7 @@ class ResultsPanel(QWidget):
         self.progress_bar.setValue(done)
         self.progress_bar.setFormat(_state_text(self, state))
         self.rate_label.clear()
+        self._cancelling = False
         self.cancel_button.setText(self.tr("Cancel"))
         self.summary_label.setText(self.summary_text(reason))
         self._refresh_reasons()
@@ -318,6 +332,7 @@ class ResultsPanel(QWidget):
     def cancel_action(self) -> None:
         if not self._running:
             return
+        self._cancelling = True
         self.cancel_button.setEnabled(False)
         self.cancel_button.setText(self.tr("Cancelling…"))
         self.cancel_requested.emit()
@@ -335,21 +350,40 @@ class ResultsPanel(QWidget):
         if self._job_id and self._undoable and not self._running:
             self.undo_requested.emit(self._job_id)
 
-    def selected_source_rows(self) -> list[int]:
-        """Model rows of the selection, in table order, read from selection ranges (not per index)."""
-        rows: set[int] = set()
+    def selected_source_rows(self) -> Sequence[int]:
+        """Model rows of the selection, in table order, from the selection's ranges (never per index:
+        Select All on a million rows is one range)."""
         selection = self.table.selectionModel().selection()
-        for i in range(selection.count()):
-            selected = selection.at(i)
-            rows.update(range(selected.top(), selected.bottom() + 1))
+        spans = sorted((selection.at(i).top(), selection.at(i).bottom()) for i in range(selection.count()))
+        merged: list[list[int]] = []
+        for top, bottom in spans:
+            if merged and top <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], bottom)
+            else:
+                merged.append([top, bottom])
         source = self.filter_model.source_rows()
-        return [source[r] for r in sorted(rows) if r < len(source)]
+        if len(merged) == 1:
+            top, bottom = merged[0]
+            return source[top : bottom + 1]
+        return [row for top, bottom in merged for row in source[top : bottom + 1]]
 
-    def copy_action(self) -> None:
+    def copy_action(self) -> asyncio.Task[None] | None:
+        """Selected rows to the clipboard as TSV; a big selection is formatted in a worker thread."""
         rows = self.selected_source_rows()
         if not rows:
-            return
-        QGuiApplication.clipboard().setText(outcomes_as_tsv(self.model.outcomes(rows)))
+            return None
+        if len(rows) <= COPY_IN_PLACE_ROWS:
+            QGuiApplication.clipboard().setText(outcomes_as_tsv(self.model.outcomes(rows)))
+            self.rows_copied.emit(len(rows))
+            return None
+        self._copy_task = asyncio.ensure_future(self._copy(self.model.snapshot(), rows))
+        return self._copy_task
+
+    async def _copy(self, snapshot: ResultsSnapshot, rows: Sequence[int]) -> None:
+        loop = asyncio.get_running_loop()
+        text = await loop.run_in_executor(None, lambda: outcomes_as_tsv(snapshot.outcomes(rows)))
+        QGuiApplication.clipboard().setText(text)
+        self.rows_copied.emit(len(rows))
 
     def export_action(self) -> None:
         """Ask where to save (non-blocking dialog), then write the rows shown in a worker thread."""
@@ -433,7 +467,7 @@ class ResultsPanel(QWidget):
 
     def _update_actions(self, *_: object) -> None:
         has_rows = self.model.rowCount() > 0
-        self.cancel_button.setEnabled(self._running and self.cancel_button.text() == self.tr("Cancel"))
+        self.cancel_button.setEnabled(self._running and not self._cancelling)
         self.copy_button.setEnabled(self.table.selectionModel().hasSelection())
         self.export_button.setEnabled(has_rows and not self._exporting)
         self.retry_button.setEnabled(not self._running and self.model.counts()[Outcome.FAILED] > 0)
