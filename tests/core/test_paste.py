@@ -149,7 +149,7 @@ def test_emails_rejected_when_the_account_takes_only_ids() -> None:
 
 def test_several_values_in_one_token_are_named() -> None:
     audience = parse_text("jane@x.com|bob@y.com")
-    assert "more than one value" in audience.invalid[0].reason
+    assert "more than one identifier" in audience.invalid[0].reason
 
 
 def test_empty_and_blank_text() -> None:
