@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -52,7 +52,6 @@ class KitV3:
     api_secret: str
     window: RollingWindow
     enforce_limits: Callable[[], bool]
-    subscription_ids: dict[tuple[str, int, int], int] = field(default_factory=dict)
 
     def routes(self) -> list[tuple[str, list[str], Handler]]:
         return [
@@ -94,9 +93,10 @@ class KitV3:
 
     def _subscription_id(self, kind: str, parent: int, subscriber: int) -> int:
         key = (kind, parent, subscriber)
-        sid = self.subscription_ids.get(key)
+        ids = self.kit.v3_subscription_ids
+        sid = ids.get(key)
         if sid is None:
-            sid = self.subscription_ids[key] = self.kit.next_subscription_id
+            sid = ids[key] = self.kit.next_subscription_id
             self.kit.next_subscription_id += 1
         return sid
 

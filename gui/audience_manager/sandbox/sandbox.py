@@ -49,7 +49,14 @@ class SandboxCredentials:
 
 @dataclass
 class SandboxLimits:
-    """Published limits, changeable per test (e.g. a tiny bulk budget or a 2 s token)."""
+    """Published limits, changeable per test (e.g. a tiny bulk budget or a 2 s token).
+
+    Read when the sandbox is built, except `highlevel_bulk_max`, which is read on every request.
+    To change one on a running sandbox, set the live object instead: `sb.kit_v4.oauth_window.limit`,
+    `sb.kit_v4.key_window.limit`, `sb.kit_v4.sync_limit`, `sb.kit_v3.window.limit`,
+    `sb.highlevel.burst.limit`, `sb.highlevel.daily.limit`, `sb.bulk_queue.budget_bytes`,
+    `sb.bulk_queue.hold_seconds`, `sb.oauth.expires_in`.
+    """
 
     kit_oauth_per_minute: int = 600
     kit_api_key_per_minute: int = 120

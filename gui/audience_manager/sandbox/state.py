@@ -110,6 +110,7 @@ class KitAccount:
     next_tag_id: int = 1
     # v3 calls every tagging and form sign-up a "subscription" with its own id.
     next_subscription_id: int = 900_000_001
+    v3_subscription_ids: dict[tuple[str, int, int], int] = field(default_factory=dict)  # (kind, parent, sub)
 
     # -- lookups
     def find_email(self, email: str) -> Subscriber | None:
