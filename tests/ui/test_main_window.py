@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
 
 from audience_manager.core.actions import Action, TargetKind
 from audience_manager.core.outcomes import Outcome
@@ -49,3 +50,251 @@ def test_paste_ids_tag_and_unknown_ids_say_they_do_not_exist(window: MainWindow,
     assert {by_id[i].outcome for i in known} == {Outcome.SUCCEEDED}
     assert [by_id[i].reason for i in unknown] == ["Subscriber does not exist"] * 2
     assert all(by_id[i].outcome is Outcome.FAILED for i in unknown)
+
+
+def paste(window: MainWindow, lines: list[str]) -> None:
+    window.audience_panel.paste_action("\n".join(lines))
+
+
+def run_confirmed(window: MainWindow, qtbot, timeout: int = 5000) -> tuple[str, str, str]:
+    dialog = window.run_action()
+    assert dialog is not None, window.run_blocker()
+    with qtbot.waitSignal(window.job_finished, timeout=timeout) as finished:
+        dialog.run_button.click()
+    return tuple(finished.args)  # type: ignore[return-value]
+
+
+def test_drop_a_csv_guesses_the_column_and_runs(window: MainWindow, qtbot, sandbox, tmp_path) -> None:
+    from window_helpers import drop_files
+
+    emails = sandbox.known_emails(4)
+    csv = tmp_path / "export.csv"
+    csv.write_text("Name,E-mail address,Plan\n" + "".join(f"P{i},{e},pro\n" for i, e in enumerate(emails)) + "Q,nope,pro\n")
+    panel = window.audience_panel
+    assert drop_files(window.centralWidget(), [csv]) == (True, True)
+    qtbot.waitUntil(lambda: panel.audience is not None, timeout=5000)
+    assert panel.stack.currentIndex() == 1
+    assert panel.column_box.currentText() == "E-mail address"
+    assert panel.preview_model.rowCount() == 5
+    assert [r.identifier for r in panel.audience.rows] == [e.lower() for e in emails]
+    assert len(panel.audience.invalid) == 1
+
+    window.catalog_panel.set_checked(TargetKind.TAG, tag_ids(window))
+    _job, state, _reason = run_confirmed(window, qtbot)
+    assert state == "finished"
+    outcomes = window.results_panel.model.outcomes()
+    assert sorted(o.outcome for o in outcomes) == sorted([Outcome.SUCCEEDED] * 4 + [Outcome.SKIPPED])
+
+
+def test_drop_on_the_paste_box_reads_the_file_instead_of_pasting_its_path(window: MainWindow, qtbot, tmp_path) -> None:
+    from window_helpers import drop_files
+
+    txt = tmp_path / "ids.txt"
+    txt.write_text("1204801\n1204804\n")
+    panel = window.audience_panel
+    assert drop_files(panel.paste_box.viewport(), [txt]) == (True, True)
+    qtbot.waitUntil(lambda: panel.audience is not None, timeout=5000)
+    assert panel.paste_box.toPlainText() == ""
+    assert len(panel.audience.rows) == 2
+
+
+def test_files_of_other_kinds_are_not_taken(window: MainWindow, tmp_path) -> None:
+    from window_helpers import drop_files
+
+    pdf = tmp_path / "list.pdf"
+    pdf.write_bytes(b"%PDF-1.4")
+    assert drop_files(window.centralWidget(), [pdf]) == (False, False)
+
+
+def test_cancel_mid_job_ends_every_row(window: MainWindow, qtbot, sandbox) -> None:
+    window.catalog_panel.account_box.setCurrentIndex(1)  # the API key account sends one request per row
+    qtbot.waitUntil(lambda: window.workspace.current_index == 1 and not window.workspace.catalog_busy, timeout=5000)
+    sandbox.faults.latency = 0.02
+    ids = [str(i) for i in sandbox.known_subscriber_ids(300)]
+    paste(window, ids)
+    window.catalog_panel.set_checked(TargetKind.TAG, tag_ids(window))
+    dialog = window.run_action()
+    assert dialog is not None
+    with qtbot.waitSignal(window.results_panel.model.rowsInserted, timeout=5000):
+        dialog.run_button.click()
+    assert window.workspace.job_running
+    window.activateWindow()  # the confirmation had the focus; a user clicks back into the window
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
+    with qtbot.waitSignal(window.job_finished, timeout=8000) as finished:
+        qtbot.keyClick(window.results_panel.table, Qt.Key.Key_Escape)
+    assert finished.args[1] == "cancelled"
+    outcomes = window.results_panel.model.outcomes()
+    assert sorted(o.row for o in outcomes) == list(range(1, 301))
+    assert any(o.outcome is Outcome.CANCELLED for o in outcomes)
+    assert any(o.outcome is Outcome.SUCCEEDED for o in outcomes)
+    assert not window.workspace.job_running and window.action_bar.run_button.isEnabled()
+
+
+def test_retry_failed_runs_only_the_failed_rows(window: MainWindow, qtbot, sandbox) -> None:
+    known = [str(i) for i in sandbox.known_subscriber_ids(6)]
+    unknown = [str(i) for i in sandbox.unknown_subscriber_ids(3)]
+    paste(window, [*known, *unknown])
+    window.catalog_panel.set_checked(TargetKind.TAG, tag_ids(window, 2))
+    first_job, _, _ = run_confirmed(window, qtbot)
+    assert len(window.results_panel.model.failed()) == 6
+
+    window.results_panel.retry_button.click()
+    dialog = window.confirm_dialog
+    assert dialog is not None and "Retry" in dialog.windowTitle() + dialog.findChildren(type(dialog.account_label))[0].text()
+    with qtbot.waitSignal(window.job_finished, timeout=5000) as finished:
+        dialog.run_button.click()
+    assert finished.args[0] != first_job
+    spec = window.last_spec
+    assert sorted(r.identifier for r in spec.audience.rows) == sorted(unknown)
+    outcomes = window.results_panel.model.outcomes()
+    assert len(outcomes) == 6 and {o.identifier for o in outcomes} == set(unknown)
+    journal = window.workspace.journal()
+    assert journal.job(finished.args[0]).parent_id == first_job
+
+
+def test_confirmation_names_everything_and_warns_about_double_opt_in(window: MainWindow, sandbox) -> None:
+    window.action_bar.set_action(Action.ADD_TO_FORM)
+    assert window.catalog_panel.tabs.currentWidget() is window.catalog_panel.lists[TargetKind.FORM]
+    form = window.workspace.catalog[TargetKind.FORM][0]
+    window.catalog_panel.set_checked(TargetKind.FORM, {form.id})
+    paste(window, [str(i) for i in sandbox.known_subscriber_ids(3)] + ["oops"])
+    dialog = window.run_action()
+    assert dialog is not None
+    assert dialog.account_label.text() == "Demo · Kit"
+    assert dialog.action_label.text() == "Add to form"
+    assert dialog.targets_label.text() == str(form)
+    assert dialog.rows_label.text().startswith("3 subscribers will be changed")
+    # Kit's API does not say whether a form uses double opt-in, so every form add warns.
+    assert dialog.warning_label is not None and "incentive" in dialog.warning_label.text()
+    assert dialog.run_button.text() == "Add to form 3 rows"
+    dialog.reject()
+    assert not window.workspace.job_running
+
+
+def test_run_is_disabled_until_there_is_something_to_run(window: MainWindow) -> None:
+    assert not window.action_bar.run_button.isEnabled()
+    assert "Tick" in window.action_bar.run_button.toolTip()
+    window.catalog_panel.set_checked(TargetKind.TAG, tag_ids(window))
+    assert "Paste" in window.action_bar.run_button.toolTip()
+    paste(window, ["1204801"])
+    assert window.action_bar.run_button.isEnabled()
+    window.action_bar.set_action(Action.SET_FIELD)
+    assert not window.action_bar.run_button.isEnabled()
+    assert window.action_bar.value_edit.isVisible()
+    assert window.run_action() is None
+
+
+def test_preview_shows_what_would_be_sent_without_writing(window: MainWindow, qtbot, sandbox) -> None:
+    paste(window, [str(i) for i in sandbox.known_subscriber_ids(3)])
+    window.catalog_panel.set_checked(TargetKind.TAG, tag_ids(window))
+    tagged_before = {k: dict(v) for k, v in sandbox.state.kit.tags_of.items()}
+    with qtbot.waitSignal(window.preview_shown, timeout=5000) as shown:
+        window.action_bar.preview_button.click()
+    assert "no change was made" in shown.args[0]
+    assert window.preview_dialog is not None and window.preview_dialog.isVisible()
+    assert sandbox.state.kit.tags_of == tagged_before  # nothing was written
+    window.preview_dialog.close()
+
+
+def test_actions_the_platform_lacks_are_disabled_with_the_reason(window: MainWindow) -> None:
+    from audience_manager.core.platforms import Capabilities, RateLimit
+
+    caps = Capabilities(
+        actions=frozenset({Action.TAG, Action.UNTAG}),
+        identifiers=frozenset(),
+        items_per_request=1,
+        rate=RateLimit(100, 10),
+        missing={Action.ADD_TO_FORM: "HighLevel has no forms."},
+    )
+    bar = window.action_bar
+    bar.set_capabilities(caps)
+    model = bar.action_box.model()
+    row = bar.action_box.findData(Action.ADD_TO_FORM)
+    assert not model.item(row).isEnabled()
+    assert model.item(row).toolTip() == "HighLevel has no forms."
+    assert model.item(bar.action_box.findData(Action.SET_FIELD)).toolTip()
+
+
+def test_new_tag_dialog_creates_and_ticks_the_tag(window: MainWindow, qtbot) -> None:
+    panel = window.catalog_panel
+    before = len(window.workspace.catalog[TargetKind.TAG])
+    panel.new_tag_button.click()
+    dialog = panel.new_tag_dialog
+    assert dialog is not None and dialog.isVisible()
+    dialog.name_edit.setText(window.workspace.catalog[TargetKind.TAG][0].name)
+    assert not dialog.create_button.isEnabled()  # already exists
+    qtbot.keyClicks(dialog.name_edit, "x")
+    dialog.name_edit.setText("Spring sale 2027")
+    with qtbot.waitSignal(window.workspace.tag_created, timeout=5000):
+        dialog.create_button.click()
+    assert len(window.workspace.catalog[TargetKind.TAG]) == before + 1
+    assert [t.name for t in panel.checked_targets(TargetKind.TAG)] == ["Spring sale 2027"]
+    assert window.action_bar.targets_label.text() == "1 tag: Spring sale 2027"
+
+
+def test_search_filters_the_catalog_and_updates_counts(window: MainWindow) -> None:
+    panel = window.catalog_panel
+    total = len(window.workspace.catalog[TargetKind.TAG])
+    panel.search.setText("webinar")
+    shown = panel.lists[TargetKind.TAG].proxy.rowCount()
+    assert 0 < shown < total
+    assert panel.tabs.tabText(0) == f"Tags ({shown}/{total})"
+    panel.search.clear()
+    assert panel.tabs.tabText(0) == f"Tags ({total})"
+
+
+def test_invalid_rows_are_one_click_away(window: MainWindow) -> None:
+    paste(window, ["1204801", "not-an-id", "1204801", "x@y"])
+    panel = window.audience_panel
+    text = panel.counts_label.text()
+    assert "<b>1</b> valid" in text and "<b>2</b> invalid" in text and "<b>1</b> duplicate" in text
+    panel.counts_label.linkActivated.emit("invalid")
+    dialog = panel.problems_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.model.rowCount() == 2
+    assert dialog.model.item(0, 2).text()  # a reason the user can act on
+    dialog.close()
+
+
+def test_typing_reparses_after_a_pause(window: MainWindow, qtbot) -> None:
+    panel = window.audience_panel
+    panel.paste_box.setPlainText("1204801\n1204804")
+    assert panel.audience is None  # debounced, not parsed on every keystroke
+    qtbot.waitUntil(lambda: panel.audience is not None, timeout=2000)
+    assert len(panel.audience.rows) == 2
+
+
+def test_window_layout_is_remembered(window: MainWindow, qtbot, tmp_path) -> None:
+    from PySide6.QtCore import QSettings
+
+    from audience_manager.ui.workspace import Workspace
+
+    window.resize(window.minimumSizeHint().width(), 517)  # the offscreen screen is only 800 x 600
+    window.main_splitter.setSizes([360, 360])
+    window.close()
+    again = MainWindow(Workspace(), QSettings(str(tmp_path / "window.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert again.height() == 517
+    assert again.main_splitter.sizes()[0] == window.main_splitter.sizes()[0]
+
+
+def test_about_names_the_version(window: MainWindow) -> None:
+    from audience_manager import __version__
+
+    window.about_action.trigger()
+    assert window.about_dialog is not None and window.about_dialog.isVisible()
+    assert __version__ in window.about_dialog.versions.text()
+    window.about_dialog.close()
+
+
+def test_a_long_job_finishing_in_the_background_notifies(window: MainWindow, qtbot, monkeypatch) -> None:
+    import audience_manager.ui.main_window as main_window
+
+    monkeypatch.setattr(main_window, "NOTIFY_AFTER_SECONDS", 0.0)
+    monkeypatch.setattr(window, "isActiveWindow", lambda: False)
+    paste(window, ["1204801"])
+    window.catalog_panel.set_checked(TargetKind.TAG, tag_ids(window))
+    run_confirmed(window, qtbot)
+    assert len(window.notified) == 1 and "succeeded" in window.notified[0]

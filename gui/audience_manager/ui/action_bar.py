@@ -76,8 +76,8 @@ class ActionBar(QWidget):
     # -- state the window pushes in ---------------------------------------------------------
 
     def action(self) -> Action:
-        data = self.action_box.currentData()
-        return data if isinstance(data, Action) else Action.TAG
+        data = self.action_box.currentData()  # Qt hands the enum back as its str value
+        return Action(data) if data else Action.TAG
 
     def set_action(self, action: Action) -> None:
         self.action_box.setCurrentIndex(self.action_box.findData(action))
@@ -90,7 +90,7 @@ class ActionBar(QWidget):
         model = self.action_box.model()
         assert isinstance(model, QStandardItemModel)
         for row in range(self.action_box.count()):
-            action = self.action_box.itemData(row)
+            action = Action(self.action_box.itemData(row))
             item = model.item(row)
             why = caps.why_not(action) if caps else self.tr("No account is open.")
             item.setEnabled(why is None)

@@ -161,6 +161,9 @@ class AudiencePanel(QWidget):
         self.preview_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.preview_table.horizontalHeader().setStretchLastSection(True)
         self.preview_table.setWordWrap(False)
+        rows = self.preview_table.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(self.preview_table.fontMetrics().height() + 8)
         self.back_button = QPushButton(icon("paste"), self.tr("Back to pasting"), self)
         self.back_button.clicked.connect(self.clear_action)
         file_page = QWidget(self)
@@ -361,7 +364,7 @@ class AudiencePanel(QWidget):
             audience = await loop.run_in_executor(
                 None,
                 functools.partial(
-                    read_audience, path, column, self.accepted, progress=progress, cancel=cancel.is_set
+                    read_audience, path, column, accepted=self.accepted, progress=progress, cancel=cancel.is_set
                 ),
             )
         except Exception as exc:

@@ -35,7 +35,7 @@ _ICONS = {TargetKind.TAG: "tag", TargetKind.FORM: "form", TargetKind.FIELD: "fie
 
 
 def kind_title(kind: TargetKind) -> str:
-    return {TargetKind.TAG: "Tags", TargetKind.FORM: "Forms", TargetKind.FIELD: "Custom fields"}[kind]
+    return {TargetKind.TAG: "Tags", TargetKind.FORM: "Forms", TargetKind.FIELD: "Fields"}[kind]
 
 
 class NewTagDialog(QDialog):
@@ -127,6 +127,8 @@ class CatalogPanel(QWidget):
 
         self.tabs = QTabWidget(self)
         self.tabs.setDocumentMode(True)
+        self.tabs.setUsesScrollButtons(False)
+        self.tabs.tabBar().setExpanding(True)
         self.lists: dict[TargetKind, _TargetList] = {}
         for kind in TargetKind:
             view = _TargetList(kind, self)
@@ -178,6 +180,7 @@ class CatalogPanel(QWidget):
         buttons.addWidget(self.refresh_button)
         buttons.addWidget(self.new_tag_button)
         buttons.addStretch(1)
+        self.setMinimumWidth(300)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         title = QLabel(self.tr("Account"), self)

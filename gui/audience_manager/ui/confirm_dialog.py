@@ -29,7 +29,7 @@ class JobSummary:
     """What the confirmation names, in the user's words."""
 
     account: str
-    platform: str
+    platform: str  # the account as the switcher shows it ("Demo · Kit", "Shop · HighLevel")
     action: Action
     targets: tuple[str, ...]
     rows: int
@@ -41,7 +41,7 @@ class JobSummary:
     retry: bool = False
 
     @classmethod
-    def of(cls, spec: JobSpec, platform: str, *, demo: bool, retry: bool = False) -> JobSummary:
+    def of(cls, spec: JobSpec, account_label: str, *, demo: bool, retry: bool = False) -> JobSummary:
         doi = (
             tuple(str(t) for t in spec.targets if t.double_opt_in)
             if spec.action is Action.ADD_TO_FORM
@@ -49,7 +49,7 @@ class JobSummary:
         )
         return cls(
             account=spec.account,
-            platform=platform,
+            platform=account_label,
             action=spec.action,
             targets=tuple(str(t) for t in spec.targets),
             rows=len(spec.audience.rows),
@@ -84,7 +84,7 @@ class ConfirmDialog(QDialog):
 
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        account = f"{summary.account} ({summary.platform})"
+        account = summary.platform
         self.account_label = QLabel(account, self)
         self.action_label = QLabel(self.tr(summary.action.label), self)
         self.targets_label = QLabel(", ".join(summary.targets), self)
@@ -92,6 +92,8 @@ class ConfirmDialog(QDialog):
         rows = self.tr("{0:,} subscribers will be changed").format(summary.rows)
         if summary.rows == 1:
             rows = self.tr("1 subscriber will be changed")
+        if len(summary.targets) > 1:
+            rows += self.tr(", on each of the {0} targets").format(len(summary.targets))
         not_sent = summary.invalid + summary.duplicates
         if not_sent:
             rows += self.tr(
@@ -111,17 +113,22 @@ class ConfirmDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(heading)
+        layout.addSpacing(4)
         layout.addLayout(form)
         self.warning_label: QLabel | None = None
+        warning = ""
         if summary.double_opt_in_forms:
-            names = ", ".join(summary.double_opt_in_forms)
-            self.warning_label = QLabel(
-                self.tr(
-                    "⚠ {0} uses double opt-in: every subscriber added receives the form's incentive "
-                    "(confirmation) email."
-                ).format(names),
-                self,
+            warning = self.tr(
+                "⚠ {0} uses double opt-in: every subscriber added receives the form's incentive "
+                "(confirmation) email."
+            ).format(", ".join(summary.double_opt_in_forms))
+        elif summary.action is Action.ADD_TO_FORM:
+            warning = self.tr(
+                "⚠ If a form uses double opt-in, every subscriber added receives its incentive "
+                "(confirmation) email, including people who are already confirmed."
             )
+        if warning:
+            self.warning_label = QLabel(warning, self)
             self.warning_label.setWordWrap(True)
             self.warning_label.setTextFormat(Qt.TextFormat.PlainText)
             layout.addWidget(_bold(self.warning_label))

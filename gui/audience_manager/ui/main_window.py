@@ -127,7 +127,7 @@ class MainWindow(QMainWindow):
         self.main_splitter.setStretchFactor(0, 0)
         self.main_splitter.setStretchFactor(1, 1)
         self.main_splitter.setChildrenCollapsible(False)
-        self.main_splitter.setSizes([290, 900])
+        self.main_splitter.setSizes([330, 900])
         self.centre_splitter.setSizes([330, 420])
 
         top = QWidget(self)
@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
         ws.account_switched.connect(self._account_switched)
         ws.accounts_changed.connect(self._accounts_changed)
         ws.catalog_loaded.connect(self._update_run_state)
+        ws.catalog_started.connect(self._update_run_state)
         ws.catalog_failed.connect(self._update_run_state)
         ws.job_running_changed.connect(self._update_run_state)
         ws.tag_creation_failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
@@ -357,8 +358,7 @@ class MainWindow(QMainWindow):
         self, spec: JobSpec, *, retry: bool, parent_id: str | None = None, kind: str = "run"
     ) -> ConfirmDialog:
         entry = self.workspace.current
-        platform = entry.account.platform.label if entry else ""
-        summary = JobSummary.of(spec, platform, demo=self.workspace.demo, retry=retry)
+        summary = JobSummary.of(spec, entry.label if entry else spec.account, demo=self.workspace.demo, retry=retry)
         dialog = ConfirmDialog(summary, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.start_job(spec, parent_id=parent_id, kind=kind))
@@ -383,7 +383,7 @@ class MainWindow(QMainWindow):
         return task
 
     def _job_finished(self, job_id: str, state: str, reason: str) -> None:
-        self.statusBar().showMessage(self.results_panel.summary_text(reason), 15000)
+        self.statusBar().showMessage(self.tr("Job finished."), 5000)
         took = time.monotonic() - self.workspace.job_started_at
         if took >= NOTIFY_AFTER_SECONDS and not self.isActiveWindow():
             self.notify(self.tr("Job finished"), self.results_panel.summary_text(reason))
@@ -443,8 +443,7 @@ class MainWindow(QMainWindow):
         if entry is None:
             self.account_status.setText(self.tr("No account"))
         else:
-            demo = self.tr(" · demo") if entry.account.demo else ""
-            self.account_status.setText(f"{entry.account.name} ({entry.account.platform.label}){demo}")
+            self.account_status.setText(entry.label)
         budget = None
         with contextlib.suppress(Exception):  # a client mid-close must not break the status bar
             budget = self.workspace.budget()

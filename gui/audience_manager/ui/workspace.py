@@ -48,8 +48,15 @@ class AccountEntry:
 
     @property
     def label(self) -> str:
-        suffix = " (demo)" if self.account.demo else ""
-        return f"{self.account.name} · {self.account.platform.label}{suffix}"
+        """The account's name, with its platform when the name does not already say it."""
+        name, platform = self.account.name, self.account.platform.label
+        words = name.casefold()
+        parts = [name]
+        if platform.split()[0].casefold() not in words:
+            parts.append(platform)
+        if self.account.demo and "demo" not in words:
+            parts.append("demo")
+        return " · ".join(parts)
 
 
 class Workspace(QObject):
@@ -138,14 +145,20 @@ class Workspace(QObject):
         return None
 
     def switch_account(self, index: int) -> asyncio.Task[None] | None:
-        """Open account `index` and load its catalog. Refused while a job runs (its platform is busy)."""
+        """Open account `index` and load its catalog. Refused while a job runs (its platform is busy).
+
+        The old platform is dropped at once, so nothing can start on it while it closes."""
         if index == self._index or not 0 <= index < len(self.entries) or self.job_running:
             return None
         self._index = index
-        return self._spawn(self._open_current())
-
-    async def _open_current(self) -> None:
         old, self._platform = self._platform, None
+        self.catalog = {}
+        self.catalog_error = ""
+        self.catalog_busy = True
+        self.catalog_started.emit()
+        return self._spawn(self._open_current(old))
+
+    async def _open_current(self, old: Platform | None = None) -> None:
         if old is not None:
             await _close_quietly(old)
         entry = self.current

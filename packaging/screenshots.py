@@ -1,0 +1,122 @@
+"""Render the window with a demo audience and with a finished job, as PNGs for the README and stores.
+
+Runs the real app on the demo workspace and drives it like a user (drop a file, tick tags, Run,
+confirm), then saves `QWidget.grab()` images. Works offscreen or on a display:
+
+    python packaging/screenshots.py [OUT_DIR]                      # offscreen (default)
+    Xvfb :99 -screen 0 1440x900x24 & DISPLAY=:99 QT_QPA_PLATFORM=xcb python packaging/screenshots.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("AUDIENCE_MANAGER_HOME", tempfile.mkdtemp(prefix="am-shots-"))
+
+import qasync  # noqa: E402
+
+from audience_manager.app import make_application, open_demo, settings  # noqa: E402
+from audience_manager.core.actions import Action, TargetKind  # noqa: E402
+from audience_manager.store.paths import journal_path  # noqa: E402
+from audience_manager.ui.main_window import MainWindow  # noqa: E402
+from audience_manager.ui.workspace import Workspace  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[1] / "resources" / "screenshots"
+SIZE = (1360, 860)
+
+
+async def wait_for(condition: object, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise TimeoutError("the window did not get there in time")
+        await asyncio.sleep(0.02)
+
+
+def sample_csv(sandbox: object, folder: Path) -> Path:
+    """A CRM export: names, an email column, a few typos and a repeat, like real ones."""
+    people = [p for p in sandbox.state.kit.subscribers.values() if p.state == "active"][:40]  # type: ignore[attr-defined]
+    lines = ["First name,Last name,Email,Subscriber ID,Signed up"]
+    for person in people:
+        last = person.fields.get("last_name") or ""
+        lines.append(f"{person.first_name},{last},{person.email_address},{person.id},{person.created_at[:10]}")
+    lines.insert(7, "Dana,Reyes,dana.reyes@@example.com,,2024-03-02")
+    lines.insert(12, "Sam,Okafor,sam okafor at example dot com,,2024-05-14")
+    lines.append(lines[3])
+    path = folder / "webinar-attendees.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def shoot(window: MainWindow, out: Path) -> list[Path]:
+    ws = window.workspace
+    await wait_for(lambda: bool(ws.catalog) and not ws.catalog_busy)
+    written = []
+    csv = sample_csv(ws.sandbox, Path(os.environ["AUDIENCE_MANAGER_HOME"]))
+    task = window.audience_panel.load_file(csv)
+    if task is not None:
+        await task
+    await wait_for(lambda: window.audience_panel.audience is not None)
+    tags = ws.catalog[TargetKind.TAG]
+    window.action_bar.set_action(Action.TAG)
+    window.catalog_panel.set_checked(TargetKind.TAG, {tags[1].id, tags[4].id})
+    await asyncio.sleep(0.2)
+    written.append(save(window, out / "audience-loaded.png"))
+
+    dialog = window.run_action()
+    assert dialog is not None, window.run_blocker()
+    await asyncio.sleep(0.2)
+    written.append(save(dialog, out / "confirm-run.png"))
+
+    # A second audience with some ids the account does not have, to show failures and Retry.
+    window.audience_panel.clear_action()
+    known = [str(i) for i in ws.sandbox.known_subscriber_ids(60)]
+    unknown = [str(i) for i in ws.sandbox.unknown_subscriber_ids(8)]
+    mixed = known[:20] + unknown[:4] + known[20:45] + unknown[4:] + known[45:] + ["12ab", known[3]]
+    dialog.reject()
+    window.audience_panel.paste_action("\n".join(mixed))
+    finished = asyncio.get_running_loop().create_future()
+    window.job_finished.connect(lambda *a: finished.done() or finished.set_result(a))
+    dialog = window.run_action()
+    assert dialog is not None
+    dialog.run_button.click()
+    await asyncio.wait_for(finished, 60)
+    panel = window.results_panel
+    panel.outcome_combo.setCurrentIndex(panel.outcome_combo.findData("failed"))
+    await asyncio.sleep(0.3)
+    written.append(save(window, out / "job-finished-with-failures.png"))
+    return written
+
+
+def save(widget: object, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not widget.grab().save(str(path)):  # type: ignore[attr-defined]
+        raise OSError(f"could not write {path}")
+    print(path)
+    return path
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[0]) if argv else OUT
+    app = make_application(["screenshots"])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    workspace = Workspace(journal_path=journal_path())
+    window = MainWindow(workspace, settings())
+    window.resize(*SIZE)
+    window.show()
+    open_demo(workspace)
+    with loop:
+        loop.run_until_complete(shoot(window, out))
+        loop.run_until_complete(workspace.aclose())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
