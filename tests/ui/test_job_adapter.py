@@ -211,3 +211,32 @@ def test_cancelling_the_task_reports_a_stopped_job(qtbot, qloop) -> None:
     task.cancel()
     qtbot.waitUntil(task.done, timeout=3000)
     assert got.finished and got.finished[0][1] == "cancelled"
+
+
+def test_a_job_on_the_demo_sandbox_reports_every_row(qtbot, qloop) -> None:
+    """The real Kit client over the demo workspace's in-process sandbox, through the adapter."""
+    from audience_manager.api.clients import open_platform
+    from audience_manager.sandbox.demo import demo_workspace
+    from audience_manager.sandbox.sandbox import Sandbox
+
+    demo = demo_workspace(Sandbox(subscribers=300, contacts=10))
+    account, credentials = demo.accounts[0]  # Kit, OAuth: bulk requests of up to 100
+    platform = open_platform(account, credentials, transport=demo.transport)
+    tags = asyncio.ensure_future(platform.list_targets(TargetKind.TAG))
+    qtbot.waitUntil(tags.done, timeout=5000)
+    target = tags.result()[0]
+    known = demo.sandbox.known_subscriber_ids(150)
+    unknown = demo.sandbox.unknown_subscriber_ids(3)
+    rows = [AudienceRow(n, str(i), IdentifierKind.SUBSCRIBER_ID) for n, i in enumerate(known + unknown, 1)]
+    spec = JobSpec(account=account.name, action=Action.TAG, targets=(target,), audience=Audience(rows=rows))
+    adapter = JobAdapter()
+    got = Collected(adapter)
+    with qtbot.waitSignal(adapter.job_finished, timeout=10000) as blocker:
+        adapter.start(Runner(platform, spec, flush_interval=0.02))
+    closing = asyncio.ensure_future(platform.aclose())
+    qtbot.waitUntil(closing.done, timeout=5000)
+    assert blocker.args[1] == "finished"
+    assert sorted(o.row for o in got.outcomes) == list(range(1, 154))
+    ends = {o.row: o.outcome for o in got.outcomes}
+    assert all(ends[n] in (Outcome.SUCCEEDED, Outcome.UNCHANGED) for n in range(1, 151))
+    assert all(ends[n] in (Outcome.FAILED, Outcome.SKIPPED) for n in range(151, 154))
