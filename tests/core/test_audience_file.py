@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 from pathlib import Path
 
 import openpyxl
@@ -242,3 +244,20 @@ def test_workbook_ids_typed_as_numbers_stay_exact(book: Path) -> None:
     audience = read_audience(book, "Subscriber ID")
     assert audience.rows[0].identifier == "100001"
     assert audience.rows[0].kind is IdentifierKind.SUBSCRIBER_ID
+
+
+def test_a_workbook_without_sheets_is_a_file_error(tmp_path: Path) -> None:
+    """Found by the fuzzer: a workbook.xml listing no sheets."""
+    source = tmp_path / "one.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["email"])
+    workbook.save(source)
+    damaged = tmp_path / "none.xlsx"
+    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(damaged, "w") as out:
+        for name in archive.namelist():
+            content = archive.read(name)
+            if name == "xl/workbook.xml":
+                content = re.sub(rb"<sheets>.*</sheets>", b"<sheets></sheets>", content)
+            out.writestr(name, content)
+    with pytest.raises(AudienceFileError, match="no sheets"):
+        inspect_file(damaged)

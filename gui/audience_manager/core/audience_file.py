@@ -279,7 +279,7 @@ def _plan_workbook(
             sheet=name,
         )
 
-    if sheet is not None or len(book.sheets) == 1:
+    if sheet is not None or len(book.sheets) <= 1:
         return plan_sheet(book.pick(sheet))
     first_sheet = book.sheets[0]
     fallback: _Plan | AudienceFileError | None = None
