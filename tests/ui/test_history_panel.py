@@ -170,6 +170,16 @@ def test_undo_shows_the_plan_and_emits_it_when_confirmed(qtbot, panel, jobs) -> 
     assert [r.row for r in plan.specs[0].audience.rows] == [1, *range(3, 26)]  # row 2 already had the tag
 
 
+def test_reopened_form_job_explains_why_undo_is_off(qtbot, panel, jobs) -> None:
+    refresh(qtbot, panel)
+    panel.select_job(job_id_of(panel, Action.ADD_TO_FORM))
+    with qtbot.waitSignal(panel.job_reopened, timeout=5000):
+        panel.open_selected_action()
+    results = panel.results_panel
+    qtbot.waitUntil(lambda: results.undo_button.toolTip() == NO_FORM_REMOVAL, timeout=5000)
+    assert not results.undo_button.isEnabled()
+
+
 def test_undo_of_a_form_job_says_it_cannot_be_done(qtbot, panel, jobs) -> None:
     refresh(qtbot, panel)
     panel.select_job(job_id_of(panel, Action.ADD_TO_FORM))

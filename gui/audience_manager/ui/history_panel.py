@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -308,6 +309,12 @@ class HistoryPanel(QWidget):
         layout.addWidget(self.splitter)
         self._update_actions()
 
+    def showEvent(self, event: QShowEvent) -> None:
+        # Shown as a tab: list what the journal holds now (jobs may have run since).
+        super().showEvent(event)
+        if self.journal() is not None:
+            self.refresh_action()
+
     # --- the journal ----------------------------------------------------------------------
 
     def set_journal(self, journal: Journal | Callable[[], Journal | None] | None) -> None:
@@ -463,7 +470,7 @@ class HistoryPanel(QWidget):
             except Exception:
                 log.warning("Could not work out the undo plan of job %s", job.id, exc_info=True)
                 return
-            self.results_panel.undo_available_event(job.id, plan.possible)
+            self.results_panel.undo_available_event(job.id, plan.possible, plan.impossible_reason or "")
 
     async def _export(self, job_id: str, path: Path) -> None:
         journal = self.journal()

@@ -89,6 +89,7 @@ class ResultsPanel(QWidget):
         self._copy_task: asyncio.Task[None] | None = None
         self._cancelling = False
         self._exporting = False
+        self._undo_reason = ""
         self._reasons_shown: list[tuple[str, int]] = []
 
         self.model = ResultsModel(self)
@@ -223,6 +224,7 @@ class ResultsPanel(QWidget):
         self._job_id = job_id
         self._running = True
         self._undoable = False
+        self._undo_reason = ""
         self._total = total
         self._started_at = time.monotonic()
         self._elapsed = None
@@ -278,10 +280,12 @@ class ResultsPanel(QWidget):
         self._refresh_reasons()
         self._update_actions()
 
-    def undo_available_event(self, job_id: str, available: bool) -> None:
-        """The window tells us, from the journal, whether this job can be undone."""
+    def undo_available_event(self, job_id: str, available: bool, reason: str = "") -> None:
+        """The window tells us, from the journal, whether this job can be undone (and if not, why:
+        `UndoPlan.impossible_reason`, shown on the disabled button)."""
         if job_id == self._job_id:
             self._undoable = available
+            self._undo_reason = reason
             self._update_actions()
 
     def show_job(self, job_id: str, outcomes: list[RowOutcome], state: str, reason: str = "") -> None:
@@ -473,7 +477,7 @@ class ResultsPanel(QWidget):
         self.retry_button.setEnabled(not self._running and self.model.counts()[Outcome.FAILED] > 0)
         self.undo_button.setEnabled(not self._running and self._undoable and bool(self._job_id))
         if not self._undoable and self._job_id and not self._running:
-            self.undo_button.setToolTip(self.tr("This job cannot be undone"))
+            self.undo_button.setToolTip(self._undo_reason or self.tr("This job cannot be undone"))
         else:
             self.undo_button.setToolTip(self.tr("Reverse what this job changed"))
 
