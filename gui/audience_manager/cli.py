@@ -72,9 +72,23 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error raises instead of exiting, so `main` decides the exit code."""
+    """argparse, but a usage error raises instead of exiting, so `main` decides the exit code.
+
+    No abbreviated options (`--token` must not quietly mean `--token-env`), and unrecognised
+    arguments are named by their options only: a value typed by mistake may be a secret.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        prefix = "unrecognized arguments: "
+        if message.startswith(prefix):
+            words = message[len(prefix) :].split()
+            options = [w.split("=", 1)[0] for w in words if w.startswith("-")]
+            shown = " ".join(options) if options else f"{len(words)} extra value(s)"
+            message = f"unrecognized arguments: {shown} (values not shown; secrets go in --token-env VAR)"
         raise UsageError(message)
 
 

@@ -39,6 +39,41 @@ class Served:
         self.secrets.add(token)
         return {TOKEN_VAR: token}
 
+    def v3_env(self) -> dict[str, str]:
+        c = self.sb.credentials
+        self.secrets |= {c.kit_v3_key, c.kit_v3_secret}
+        return {TOKEN_VAR: c.kit_v3_key, SECRET_VAR: c.kit_v3_secret}
+
+    def v3_args(self) -> list[str]:
+        return [
+            "--platform",
+            "kit-v3",
+            "--base-url",
+            self.base_url,
+            "--token-env",
+            TOKEN_VAR,
+            "--secret-env",
+            SECRET_VAR,
+        ]
+
+    def highlevel_env(self) -> dict[str, str]:
+        token = self.sb.credentials.highlevel_token
+        self.secrets.add(token)
+        return {TOKEN_VAR: token}
+
+    def highlevel_args(self) -> list[str]:
+        location = self.sb.credentials.highlevel_location
+        return [
+            "--platform",
+            "highlevel",
+            "--base-url",
+            self.base_url,
+            "--token-env",
+            TOKEN_VAR,
+            "--location",
+            location,
+        ]
+
     def kit_args(self, auth: str = "oauth") -> list[str]:
         return ["--platform", "kit-v4", "--base-url", self.base_url, "--auth", auth, "--token-env", TOKEN_VAR]
 
@@ -59,7 +94,7 @@ def served() -> Iterator[Served]:
         result = Served(sb, base_url)
         yield result
     c = sb.credentials
-    every_secret = result.secrets | {c.kit_oauth_token, c.kit_api_key, c.kit_refresh_token}
+    every_secret = result.secrets | {c.kit_oauth_token, c.kit_api_key, c.kit_refresh_token, c.kit_v3_secret}
     for text in result.outputs:
         for secret in every_secret:
             assert secret not in text, "a token leaked into the CLI's output"

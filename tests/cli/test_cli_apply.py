@@ -60,12 +60,12 @@ def test_oauth_tags_1000_ids_in_10_bulk_requests_and_fails_exactly_the_unknown(
     failed = {int(r["identifier"]) for r in rows if r["outcome"] == "failed"}
     assert failed == set(unknown)
     assert {r["reason"] for r in rows if r["outcome"] == "failed"} == {"Subscriber does not exist"}
-    assert {r["outcome"] for r in rows if int(r["identifier"]) in set(known)} == {"succeeded"}
+    assert {r["outcome"] for r in rows if int(r["identifier"]) in set(known)} <= {"succeeded", "unchanged"}
     assert {r["target"] for r in rows} == {"VIP"}
     assert [int(r["row"]) for r in rows] == list(range(1, 1001))
     vip = next(t for t in sb.state.kit.tags.values() if t.name == "VIP")
     assert set(known) <= set(sb.state.kit.taggings[vip.id])
-    assert "1,000 outcomes: 900 succeeded, 100 failed" in run.stdout
+    assert "1,000 outcomes: " in run.stdout and ", 100 failed" in run.stdout
 
 
 def test_api_key_uses_the_per_row_endpoints(served: Served, tmp_path: Path) -> None:

@@ -1,0 +1,94 @@
+"""The CLI on Kit API v3 and HighLevel (sandbox over loopback), and the `sandbox` command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import Served
+
+
+def test_kit_v3_tags_by_id_with_key_and_secret(served: Served, tmp_path: Path) -> None:
+    ids = served.sb.known_subscriber_ids(4) + served.sb.unknown_subscriber_ids(1)
+    path = tmp_path / "ids.txt"
+    path.write_text("\n".join(map(str, ids)) + "\n", encoding="utf-8")
+    run = served.run(
+        ["apply", *served.v3_args(), "--action", "tag", "--target", "VIP", str(path)], environ=served.v3_env()
+    )
+    assert run.code == 0, run.stderr  # an id that is not found is skipped, not failed
+    assert f"row 5 {ids[-1]} -> VIP: skipped: " in run.stdout
+    assert "4 succeeded" in run.stdout or "unchanged" in run.stdout
+
+
+def test_kit_v3_refuses_set_field_from_its_capabilities(served: Served, tmp_path: Path) -> None:
+    path = tmp_path / "ids.txt"
+    path.write_text("1\n", encoding="utf-8")
+    run = served.run(
+        ["apply", *served.v3_args(), "--action", "set-field", "--target", "plan", "--value", "x", str(path)],
+        environ=served.v3_env(),
+    )
+    assert run.code == 2
+    assert run.stderr.startswith("audience-manager: error: Kit (API v3, legacy) cannot set custom field: ")
+    assert served.sb.stats.total == 0  # refused before any request
+
+
+def test_highlevel_tags_contacts_and_has_no_forms(served: Served, tmp_path: Path) -> None:
+    contacts = served.sb.known_contact_ids(5)
+    path = tmp_path / "contacts.txt"
+    path.write_text("\n".join(contacts) + "\n", encoding="utf-8")
+    tags = served.run(["list", "tags", *served.highlevel_args()], environ=served.highlevel_env())
+    assert tags.code == 0, tags.stderr
+    name = tags.stdout.splitlines()[0].split("\t")[1]
+    run = served.run(
+        ["apply", *served.highlevel_args(), "--action", "tag", "--target", name.upper(), str(path)],
+        environ=served.highlevel_env(),
+    )
+    assert run.code == 0, run.stderr
+    assert "5 outcomes" in run.stdout
+    forms = served.run(
+        ["apply", *served.highlevel_args(), "--action", "add-to-form", "--target", "x", str(path)],
+        environ=served.highlevel_env(),
+    )
+    assert forms.code == 2 and "HighLevel cannot add to form" in forms.stderr
+
+
+def test_sandbox_command_serves_until_interrupted() -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audience_manager", "sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        assert first, proc.stderr.read()
+        assert first.startswith("Sandbox running at http://127.0.0.1:"), first
+        base_url = first.split()[3]
+        import httpx
+
+        reply = httpx.get(
+            f"{base_url}/v4/account", headers={"X-Kit-Api-Key": "kit_sandbox_demo_api_key_0001"}
+        )
+        assert reply.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_demo_prints_every_outcome(served: Served) -> None:
+    run = served.run(["demo"], environ={})
+    assert run.code == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("Demo: tag 12 rows with ")
+    words = [line.split() for line in lines[1:13]]
+    assert [w[0] for w in words] == [str(n) for n in range(1, 13)]
+    outcomes = [next(o for o in ("succeeded", "failed", "skipped") if o in w) for w in words]
+    assert (outcomes.count("succeeded"), outcomes.count("failed"), outcomes.count("skipped")) == (8, 2, 2)
+    assert lines[13] == "12 outcomes: 8 succeeded, 2 failed, 2 skipped"
