@@ -44,6 +44,7 @@ from audience_manager.ui.action_bar import ActionBar
 from audience_manager.ui.audience_panel import AudiencePanel
 from audience_manager.ui.catalog_panel import CatalogPanel
 from audience_manager.ui.confirm_dialog import ConfirmDialog, JobSummary, PreviewDialog
+from audience_manager.ui.history_panel import HistoryPanel
 from audience_manager.ui.icons import app_icon, icon
 from audience_manager.ui.results_panel import ResultsPanel
 from audience_manager.ui.workspace import Workspace
@@ -111,7 +112,10 @@ class MainWindow(QMainWindow):
         self.bottom_tabs = QTabWidget(self)
         self.bottom_tabs.setDocumentMode(True)
         self.bottom_tabs.addTab(self.results_panel, icon("list"), self.tr("Results"))
-        self.history_panel: QWidget | None = None
+        self.history_panel = HistoryPanel(workspace.journal, self)
+        self.bottom_tabs.addTab(self.history_panel, icon("history"), self.tr("History"))
+        self._queued: list[tuple[JobSpec, str | None, str]] = []  # undo jobs waiting their turn
+        self._tasks: set[asyncio.Task[Any]] = set()
 
         self.centre_splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.centre_splitter.setObjectName("centreSplitter")
@@ -247,6 +251,15 @@ class MainWindow(QMainWindow):
             )
         )
         self.results_panel.export_failed.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
+        self.results_panel.undo_requested.connect(self.history_panel.undo_action)
+        history = self.history_panel
+        history.retry_failed_requested.connect(self.retry_job_rows_action)
+        history.undo_accepted.connect(self.undo_plan_accepted)
+        history.error_event.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
+        history.report_exported.connect(
+            lambda path, n: self.statusBar().showMessage(self.tr("Saved {0:,} rows to {1}").format(n, path), 8000)
+        )
+        self.bottom_tabs.currentChanged.connect(self._tab_changed)
 
     # -- what the user asked for ------------------------------------------------------------
 
@@ -329,6 +342,44 @@ class MainWindow(QMainWindow):
         parent = self.results_panel.job_id or None
         return self._confirm_and_start(retry, retry=True, parent_id=parent, kind="retry" if parent else "run")
 
+    def retry_job_rows_action(self, job_id: str, failed: list[RowOutcome]) -> ConfirmDialog | None:
+        """Retry failed rows of a past job (from History): its spec comes back from the journal."""
+        journal = self.workspace.journal()
+        if journal is None or not failed or self.workspace.job_running:
+            return None
+        try:
+            spec = journal.spec(job_id)
+        except Exception as exc:  # an old or damaged journal entry: say so, do not crash
+            self.statusBar().showMessage(self.tr("This job cannot be retried: {0}").format(exc), 10000)
+            return None
+        if self.workspace.current is None or spec.account != self.workspace.current.account.name:
+            self.statusBar().showMessage(
+                self.tr("Switch to the account {0} to retry this job.").format(spec.account), 10000
+            )
+            return None
+        rows = {o.row for o in failed}
+        failed_targets = {o.target for o in failed}
+        targets = tuple(t for t in spec.targets if str(t) in failed_targets or t.id in failed_targets) or spec.targets
+        retry = dataclasses.replace(spec, audience=spec.audience.subset(rows), targets=targets)
+        return self._confirm_and_start(retry, retry=True, parent_id=job_id, kind="retry")
+
+    def undo_plan_accepted(self, plan: Any) -> None:
+        """The Undo dialog was confirmed: run its jobs one after another on the current account."""
+        current = self.workspace.current
+        specs = list(plan.specs)
+        if current is None or any(spec.account != current.account.name for spec in specs):
+            account = specs[0].account if specs else ""
+            self.statusBar().showMessage(self.tr("Switch to the account {0} to undo this job.").format(account), 10000)
+            return
+        self._queued.extend((spec, plan.job_id, plan.kind) for spec in specs)
+        if not self.workspace.job_running:
+            self._start_queued()
+
+    def _start_queued(self) -> None:
+        if self._queued and not self.workspace.job_running:
+            spec, parent_id, kind = self._queued.pop(0)
+            self.start_job(spec, parent_id=parent_id, kind=kind)
+
     def preview_action(self) -> asyncio.Task[Any] | None:
         blocker = self.run_blocker()
         spec = self.current_spec()
@@ -388,7 +439,35 @@ class MainWindow(QMainWindow):
         if took >= NOTIFY_AFTER_SECONDS and not self.isActiveWindow():
             self.notify(self.tr("Job finished"), self.results_panel.summary_text(reason))
         self._update_run_state()
+        self._spawn(self._after_job(job_id))
         self.job_finished.emit(job_id, state, reason)
+        self._start_queued()
+
+    async def _after_job(self, job_id: str) -> None:
+        """Ask the journal (off the GUI thread) whether the job can be undone; refresh History."""
+        journal = self.workspace.journal()
+        if journal is None or not job_id:
+            return
+        from audience_manager.jobs.undo import undo_spec
+
+        loop = asyncio.get_running_loop()
+        try:
+            plan = await loop.run_in_executor(None, undo_spec, journal, job_id)
+        except Exception:  # undo is an extra: without it the results still stand
+            plan = None
+        self.results_panel.undo_available_event(job_id, bool(plan and plan.possible))
+        if self.bottom_tabs.currentWidget() is self.history_panel:
+            self.history_panel.refresh_action()
+
+    def _tab_changed(self, _index: int) -> None:
+        if self.bottom_tabs.currentWidget() is self.history_panel:
+            self.history_panel.refresh_action()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     def notify(self, title: str, message: str) -> None:
         """Tell a user who is looking elsewhere: a tray message if there is a tray, else an alert."""
