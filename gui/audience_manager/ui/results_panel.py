@@ -7,6 +7,7 @@ and what the user wants done (cancel, retry, undo) goes out as signals for the w
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -492,17 +493,17 @@ class ResultsPanel(QWidget):
 
 
 def outcomes_as_tsv(outcomes: Iterable[RowOutcome]) -> str:
-    """Tab-separated with a header line, as spreadsheets paste it; tabs and newlines become spaces."""
+    """Tab-separated with a header line, as spreadsheets paste it; tabs and newlines become spaces.
 
-    def clean(value: object) -> str:
-        return str(value).replace("\t", " ").replace("\r", " ").replace("\n", " ")
-
-    lines = ["\t".join(REPORT_HEADER)]
-    lines.extend(
-        "\t".join(clean(v) for v in (o.row, o.identifier, o.target, o.outcome.value, o.reason))
-        for o in outcomes
-    )
-    return "\n".join(lines) + "\n"
+    Written line by line into one buffer: a million rows would otherwise exist twice (as lines and
+    as the joined text)."""
+    flatten = str.maketrans("\t\r\n", "   ")
+    out = io.StringIO()
+    out.write("\t".join(REPORT_HEADER) + "\n")
+    for o in outcomes:
+        fields = (str(o.row), o.identifier, o.target, o.outcome.value, o.reason)
+        out.write("\t".join(f.translate(flatten) for f in fields) + "\n")
+    return out.getvalue()
 
 
 def _state_text(panel: QWidget, state: str) -> str:
