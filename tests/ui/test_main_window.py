@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
@@ -300,3 +302,67 @@ def test_a_long_job_finishing_in_the_background_notifies(window: MainWindow, qtb
     window.catalog_panel.set_checked(TargetKind.TAG, tag_ids(window))
     run_confirmed(window, qtbot)
     assert len(window.notified) == 1 and "succeeded" in window.notified[0]
+
+
+def test_undo_a_tag_job_from_the_results(window: MainWindow, qtbot, sandbox) -> None:
+    ids = sandbox.known_subscriber_ids(3)
+    tag = window.workspace.catalog[TargetKind.TAG][0]
+    paste(window, [str(i) for i in ids])
+    window.catalog_panel.set_checked(TargetKind.TAG, {tag.id})
+    run_confirmed(window, qtbot)
+    tagged = sandbox.state.kit.tags_of
+    assert all(int(tag.id) in tagged.get(i, {}) for i in ids)
+    qtbot.waitUntil(window.results_panel.undo_button.isEnabled, timeout=5000)
+    window.results_panel.undo_button.click()
+    dialog = window.history_panel.undo_dialog
+    assert dialog is not None and dialog.isVisible()
+    qtbot.waitUntil(dialog.undo_button.isEnabled, timeout=5000)
+    with qtbot.waitSignal(window.job_finished, timeout=5000):
+        dialog.undo_button.click()
+    assert not any(int(tag.id) in tagged.get(i, {}) for i in ids)
+
+
+def test_catalog_error_shows_retry_and_recovers(qtbot, qloop, sandbox, tmp_path) -> None:
+    from PySide6.QtCore import QSettings
+
+    from audience_manager.api.clients import open_platform
+    from audience_manager.api.errors import ApiError
+    from audience_manager.sandbox.demo import demo_workspace
+    from audience_manager.ui.workspace import AccountEntry, Workspace
+
+    demo = demo_workspace(sandbox)
+    failures = [ApiError(503, ["The service is down for maintenance"])]
+
+    class Flaky:
+        def __init__(self, inner: object) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self._inner, name)
+
+        async def list_targets(self, kind: TargetKind) -> list:
+            if failures:
+                raise failures.pop()
+            return await self._inner.list_targets(kind)
+
+    workspace = Workspace(journal_path=tmp_path / "j.sqlite3")
+    window = MainWindow(workspace, QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    account, credentials = demo.accounts[0]
+    workspace.set_entries(
+        [AccountEntry(account, credentials)],
+        lambda a, c: Flaky(open_platform(a, c, transport=demo.transport)),
+        demo=True,
+        sandbox=sandbox,
+    )
+    panel = window.catalog_panel
+    qtbot.waitUntil(lambda: panel.stack.currentIndex() == 2, timeout=5000)
+    assert "maintenance" in panel.error_label.text()
+    assert panel.retry_button.isVisible()
+    assert not window.action_bar.run_button.isEnabled()
+    panel.retry_button.click()
+    qtbot.waitUntil(lambda: panel.stack.currentIndex() == 0 and bool(workspace.catalog), timeout=5000)
+    assert panel.tabs.tabText(0).startswith("Tags (")
+    closing = asyncio.ensure_future(workspace.aclose())
+    qtbot.waitUntil(closing.done, timeout=5000)
