@@ -175,3 +175,17 @@ def test_unfiltered_view_follows_appends_without_a_copy(qtbot) -> None:
     proxy.set_filter(ResultsFilter.SKIPPED)
     assert not proxy.shows_everything
     assert list(proxy.source_rows()) == [8, 18]
+
+
+def test_qts_own_model_tester_accepts_both_models(qtmodeltester) -> None:
+    """Qt's C++ QAbstractItemModelTester too (it checks a few things the Python port does not)."""
+    model = ResultsModel()
+    model.append(sample(30))
+    proxy = ResultsFilterModel()
+    proxy.setSourceModel(model)
+    proxy.set_filter(ResultsFilter.FAILED)
+    qtmodeltester.check(model, force_py=False)
+    qtmodeltester.check(proxy, force_py=False)
+    model.append(sample(30, start=31))
+    proxy.set_filter(ResultsFilter.ALL, reason="Already tagged")
+    model.clear()
