@@ -56,6 +56,10 @@ def test_a_truncated_sample_ignores_its_last_partial_line() -> None:
         (["Who", "Where"], [["a@b.co", "Paris"]], True),  # unknown words over usable rows
         (["Who", "Where"], [["Jane", "Paris"]], False),  # nothing usable anywhere: no evidence
         (["Title of the report"], [], True),
+        (["Prénom", "Adresse e-mail"], [["René", "r@x.fr"]], True),
+        (["#N/A"], [["1001"]], False),  # a broken first value is a row, reported, not a heading
+        (["1.23E+05"], [["1001"]], False),
+        (["-----"], [["a@b.co"]], False),
     ],
 )
 def test_is_heading_row(first: list[str], following: list[list[str]], expected: bool) -> None:

@@ -8,6 +8,7 @@ when most of its cells are usable, and otherwise the column whose cells are most
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from audience_manager.core.cells import ALL_KINDS, CellReader, heading_key
@@ -53,6 +54,7 @@ OTHER_HEADINGS = frozenset(
 KNOWN_HEADINGS = frozenset(SUBSCRIBER_ID_HEADINGS + CONTACT_ID_HEADINGS + EMAIL_HEADINGS) | OTHER_HEADINGS
 
 _MOSTLY = 0.5
+_WORDS_RE = re.compile(r"^[^\W\d_][\w .,:/()#&'+-]*$")
 
 
 def _usable(reader: CellReader, cell: str) -> bool:
@@ -66,6 +68,11 @@ def is_heading_row(first: Sequence[str], following: Sequence[Sequence[str]]) -> 
         return True
     reader = CellReader(ALL_KINDS)
     if any(_usable(reader, cell) for cell in first):
+        return False
+    # Only words can be headings: a first row like "#N/A" or "1.23E+05" is a broken value, and must
+    # be reported as a row rather than silently taken for a heading.
+    named = [cell.strip() for cell in first if cell.strip()]
+    if not named or not all(_WORDS_RE.match(cell) for cell in named):
         return False
     if not following:
         # One row with nothing usable: a heading with no rows under it, most likely.
