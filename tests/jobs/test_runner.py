@@ -338,3 +338,20 @@ def test_iterating_can_stop_early_and_the_job_is_interrupted() -> None:
     assert runner.state is JobState.INTERRUPTED
     assert recorder.calls[-1] == ("job_ended", (JobState.INTERRUPTED, "Interrupted"))
     assert len(platform.apply_calls) < 100
+
+
+def test_a_slow_consumer_still_receives_every_outcome() -> None:
+    platform = MemoryPlatform(caps=caps(10), latency=0.004)
+    runner = Runner(platform, spec(id_audience(range(1, 301))), concurrency=2, flush_interval=0.001)
+
+    async def slow() -> list[JobEvent]:
+        events: list[JobEvent] = []
+        async for event in runner.events():
+            events.append(event)
+            await asyncio.sleep(0.01)  # the job runs on while the GUI is busy with this event
+        return events
+
+    events = asyncio.run(slow())
+    assert len(outcomes_of(events)) == 300
+    last = [e for e in events if isinstance(e, Progress)][-1]
+    assert (last.done, last.state) == (300, JobState.FINISHED)

@@ -163,15 +163,18 @@ class Runner:
         try:
             while True:
                 await asyncio.wait({job}, timeout=self._flush_interval)
+                # Decided before yielding: while the consumer handles an event the job runs on, and
+                # outcomes it adds then must still be flushed by another turn of this loop.
+                finished = job.done()
                 if self._pending:
                     batch, self._pending = self._pending, []
                     yield OutcomesReady(outcomes=batch)
                 now = time.monotonic()
                 key = (len(self._outcomes), self._state)
-                if key != last_progress or now - last_progress_at >= 1.0 or job.done():
+                if key != last_progress or now - last_progress_at >= 1.0 or finished:
                     last_progress, last_progress_at = key, now
                     yield self._progress()
-                if job.done():
+                if finished:
                     break
             job.result()  # a bug in the runner surfaces here, not silently
             reason = self._stop.job_reason if self._stop else ""
