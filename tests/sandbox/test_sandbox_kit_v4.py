@@ -15,9 +15,7 @@ QUEUE_FULL = (
 )
 
 
-def _walk(
-    api: Api, path: str, key: str, headers: dict[str, str], **params: object
-) -> list[dict[str, Any]]:
+def _walk(api: Api, path: str, key: str, headers: dict[str, str], **params: object) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     query = dict(params)
     while True:
