@@ -17,6 +17,7 @@ import itertools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -479,6 +480,7 @@ class KitV4:
                 "callback_url": None,
             }
         try:
+            sent_at = datetime.now(UTC)
             reply = await self._http.request(method, path, json=payload)
         except NotFoundError as exc:
             return [
@@ -500,7 +502,7 @@ class KitV4:
         if confirmed is None:
             absent = await self._absent_subjects(items, failures)
         missing = await self._missing_targets(action, items, failures)
-        return map_bulk_results(
+        results = map_bulk_results(
             items,
             failures,
             confirmed,
@@ -508,6 +510,9 @@ class KitV4:
             unconfirmed_reason="Kit did not confirm this row; retry it.",
             absent=absent,
         )
+        if action == Action.TAG:
+            results = mark_already_tagged(results, reply.body, sent_at)
+        return results
 
     async def _absent_subjects(self, items: Sequence[WorkItem], failures: Sequence[BulkFailure]) -> set[str]:
         """Which subscribers do not exist, when a list-only-failures reply nulled their ids ambiguously.
@@ -653,6 +658,43 @@ class KitV4:
             self._fields.setdefault(item.subject, {})[key] = value
         outcome = Outcome.UNCHANGED if previous == value else Outcome.SUCCEEDED
         return ItemResult(item, outcome, previous=previous)
+
+
+# How far our clock may be ahead of Kit's, and how far apart Kit's timestamps of one request may be.
+CLOCK_SKEW = timedelta(seconds=60)
+ONE_REQUEST = timedelta(seconds=5)
+
+
+def mark_already_tagged(results: list[ItemResult], body: Any, sent_at: datetime) -> list[ItemResult]:
+    """Bulk tag answers every subscriber alike; its `tagged_at` tells who already had the tag.
+
+    A tagging older than this request (by more than the clock skew), or clearly older than the newest
+    tagging of the same answer, was there before: "unchanged", previous "yes". The others were made
+    by this request: "succeeded", previous "no". Undo relies on it to leave those subscribers tagged.
+    """
+    stamps: dict[str, datetime] = {}
+    for sub in (body or {}).get("subscribers") or [] if isinstance(body, dict) else []:
+        if not isinstance(sub, dict):
+            continue
+        try:
+            stamps[str(sub.get("id"))] = datetime.fromisoformat(
+                str(sub.get("tagged_at")).replace("Z", "+00:00")
+            )
+        except ValueError:
+            continue
+    if not stamps:
+        return results
+    newest = max(stamps.values())
+    out: list[ItemResult] = []
+    for r in results:
+        at = stamps.get(r.item.subject)
+        if r.outcome is not Outcome.SUCCEEDED or at is None:
+            out.append(r)
+        elif at.tzinfo is not None and (at < sent_at - CLOCK_SKEW or at < newest - ONE_REQUEST):
+            out.append(replace(r, outcome=Outcome.UNCHANGED, previous="yes"))
+        else:
+            out.append(replace(r, previous="no"))
+    return out
 
 
 def _created_or_unchanged(item: WorkItem, reply: Reply) -> ItemResult:

@@ -114,7 +114,7 @@ async def preview(platform: Platform, spec: JobSpec, *, limit: int | None = DEFA
     checked = rows if limit is None else rows[:limit]
 
     subjects: dict[str, str | None] = {}
-    to_resolve = [r.identifier for r in checked if needs_resolving(r, caps)]
+    to_resolve = [r.identifier for r in checked if needs_resolving(r, caps, spec.action)]
     for start in range(0, len(to_resolve), RESOLVE_CHUNK):
         subjects.update(await platform.resolve(to_resolve[start : start + RESOLVE_CHUNK]))
 
