@@ -62,7 +62,7 @@ def test_data_roles_give_text_meaning_colour_and_full_reason(qtbot) -> None:
     assert model.data(model.index(6, Column.ROW)) == "7"
     assert model.data(model.index(6, Column.IDENTIFIER)) == "7@example.com"
     assert model.data(model.index(6, Column.TARGET)) == "VIP"
-    assert model.data(model.index(6, Column.OUTCOME)) == "failed"
+    assert model.data(model.index(6, Column.OUTCOME)) == "Failed"
     assert model.data(failed) == "Rate limited"
     assert model.data(failed, Qt.ItemDataRole.ToolTipRole) == "Rate limited\nafter 5 retries"
     assert model.data(failed, OutcomeRole) is Outcome.FAILED

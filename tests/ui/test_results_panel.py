@@ -59,6 +59,8 @@ def test_a_running_job_shows_progress_and_can_be_cancelled(panel: ResultsPanel, 
     panel.outcomes_event(outcomes(1, 10))
     panel.progress_event(progress(10, failed=2))
     assert panel.table.model().rowCount() == 10
+    assert panel.export_button.isEnabled()  # a partial report is allowed
+    assert not panel.retry_button.isEnabled()  # but no retry while the job runs
     assert panel.progress_bar.value() == 10 and panel.progress_bar.maximum() == 20
     assert "10 of 20" in panel.progress_bar.text() and "2 failed" in panel.progress_bar.text()
     assert panel.rate_label.text() == "12 rows/s · about 5 s left"

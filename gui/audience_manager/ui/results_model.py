@@ -108,6 +108,15 @@ class ResultsModel(QAbstractTableModel):
         self._rows_by_reason: dict[int, array[int]] = {}
         self._no_reason = self._reason_table.code("")
         self._brushes = outcome_brushes(QGuiApplication.palette())
+        labels = {
+            Outcome.SUCCEEDED: self.tr("Succeeded"),
+            Outcome.UNCHANGED: self.tr("Unchanged"),
+            Outcome.FAILED: self.tr("Failed"),
+            Outcome.SKIPPED: self.tr("Skipped"),
+            Outcome.CANCELLED: self.tr("Cancelled"),
+        }
+        # Shown in the table; copies and exports keep the stable values ("failed") for scripts.
+        self._outcome_labels = tuple(labels[o] for o in OUTCOMES)
 
     # --- filling --------------------------------------------------------------------------
 
@@ -298,7 +307,7 @@ class ResultsModel(QAbstractTableModel):
             if column == _COL_TARGET:
                 return self._target_table.values[self._targets[row]]
             if column == _COL_OUTCOME:
-                return OUTCOMES[self._codes[row]].value
+                return self._outcome_labels[self._codes[row]]
             if column == _COL_REASON:
                 return self._reason_table.values[self._reasons[row]].partition("\n")[0]
             return None

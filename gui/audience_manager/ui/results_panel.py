@@ -245,9 +245,9 @@ class ResultsPanel(QWidget):
     def outcomes_event(self, outcomes: list[RowOutcome]) -> None:
         self.model.append(outcomes)
         if not self._running:
-            # A job shown after the fact (history) or a late batch: keep the filters in step.
+            # A job shown after the fact (history) or a late batch: keep the reasons in step now.
             self._refresh_reasons()
-            self._update_actions()
+        self._update_actions()
 
     def progress_event(self, progress: Progress) -> None:
         total = max(progress.total, 1)
