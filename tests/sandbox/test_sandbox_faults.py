@@ -59,8 +59,12 @@ def test_status_faults_use_each_platforms_error_shape(api: Api, sb: Sandbox) -> 
     sb.faults.status_rates = {429: 1.0}
     kit = api.get("/v4/tags", headers={"X-Kit-Api-Key": sb.credentials.kit_api_key})
     assert kit.status_code == 429 and kit.text == "Retry later"
-    hl = api.get(f"/locations/{sb.credentials.highlevel_location}/tags")
+    hl = api.get(
+        f"/locations/{sb.credentials.highlevel_location}/tags",
+        headers={"Authorization": f"Bearer {sb.credentials.highlevel_token}", "Version": "2021-07-28"},
+    )
     assert hl.json() == {"statusCode": 429, "message": "Too Many Requests", "traceId": hl.json()["traceId"]}
+    assert hl.headers["X-RateLimit-Max"] == "100"
     sb.faults.status_rates = {503: 1.0}
     assert api.get("/v3/tags").json()["error"]
     assert sb.stats.total_429 == 2

@@ -91,11 +91,11 @@ def test_demo_workspace_accounts_reach_the_sandbox() -> None:
 
 
 def test_seed_is_deterministic_fast_and_realistic() -> None:
-    started = time.perf_counter()
+    started = time.process_time()  # CPU time: a busy machine must not fail this
     one = Sandbox(subscribers=10_000, seed=7)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     two = Sandbox(subscribers=10_000, seed=7)
-    assert elapsed < 1.0  # < 0.5 s on an idle core; shared CI cores get slack
+    assert elapsed < 0.5  # about 0.2 s
     kit = one.state.kit
     assert [s.email_address for s in kit.subscribers.values()][:50] == [
         s.email_address for s in two.state.kit.subscribers.values()

@@ -102,6 +102,15 @@ class HighLevel:
             self.daily.try_spend(location_id)
         return Caller(self.hl.locations[location_id])
 
+    def stamp_known_caller(self, request: Request, response: Response) -> None:
+        """Rate headers on an answer that never reached the handler (a fault), if the token is ours."""
+        authorization = request.headers.get("authorization", "")
+        location_id = (
+            self.tokens.get(authorization[7:].strip()) if authorization[:7].lower() == "bearer " else None
+        )
+        if location_id is not None:
+            self._stamp(response, location_id)
+
     def _stamp(self, response: Response, location_id: str) -> Response:
         response.headers.update(self._headers(location_id))
         return response

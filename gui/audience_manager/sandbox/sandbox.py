@@ -75,6 +75,8 @@ class SandboxLimits:
 class Platform:
     prefix: str
     fault_response: Callable[[int], Response]
+    # Adds what the platform puts on every answer (HighLevel's rate headers) to a fault's answer too.
+    decorate_fault: Callable[[Request, Response], None] | None = None
 
 
 def _kit_fault(status: int) -> Response:
@@ -173,7 +175,7 @@ class Sandbox:
         for platform, handlers in (
             (Platform("/v4/", _kit_fault), self.kit_v4.routes()),
             (Platform("/v3/", _v3_fault), self.kit_v3.routes()),
-            (Platform("/", _highlevel_fault), self.highlevel.routes()),
+            (Platform("/", _highlevel_fault, self.highlevel.stamp_known_caller), self.highlevel.routes()),
         ):
             for path, methods, handler in handlers:
                 routes.append(self._route(path, methods, handler, platform))
@@ -222,6 +224,8 @@ class Sandbox:
             return dropping()
         if plan is not None and plan.status is not None:
             response = platform.fault_response(plan.status)
+            if platform.decorate_fault is not None:
+                platform.decorate_fault(request, response)
         elif plan is not None and plan.html_error:
             response = html_502()
         else:
