@@ -82,9 +82,10 @@ def plan(
     that `needs_resolving`; a row missing from it, or mapped to None, is left out and listed in
     `unresolved`. Pairs in `done` (row, target id) are left out: that is how a job resumes.
     """
-    sendable, unresolved = _sendable(spec, capabilities, subjects or {})
-    batches = tuple(_batches_of(sendable, spec, capabilities, done))
-    return Plan(batches=batches, unresolved=tuple(unresolved))
+    found = subjects or {}
+    unresolved = tuple(r for r in spec.audience.rows if _subject(r, capabilities, spec.action, found) is None)
+    batches = tuple(iter_batches(spec, capabilities, subjects=found, done=done))
+    return Plan(batches=batches, unresolved=unresolved)
 
 
 def iter_batches(
@@ -94,43 +95,26 @@ def iter_batches(
     subjects: Mapping[str, str | None] | None = None,
     done: Container[tuple[int, str]] = (),
 ) -> Iterator[tuple[WorkItem, ...]]:
-    """The batches of `plan`, made one at a time: a 100,000-row job starts sending at once and never
-    holds every work item in memory (nor blocks the event loop while they are built)."""
-    sendable, _ = _sendable(spec, capabilities, subjects or {})
-    return _batches_of(sendable, spec, capabilities, done)
-
-
-def _sendable(
-    spec: JobSpec, capabilities: Capabilities, subjects: Mapping[str, str | None]
-) -> tuple[list[tuple[AudienceRow, str]], list[AudienceRow]]:
-    sendable: list[tuple[AudienceRow, str]] = []
-    unresolved: list[AudienceRow] = []
-    for row in spec.audience.rows:
-        if needs_resolving(row, capabilities, spec.action):
-            subject = subjects.get(row.identifier)
-            if subject is None:
-                unresolved.append(row)
-                continue
-        else:
-            subject = row.identifier
-        sendable.append((row, subject))
-    return sendable, unresolved
-
-
-def _batches_of(
-    sendable: list[tuple[AudienceRow, str]],
-    spec: JobSpec,
-    capabilities: Capabilities,
-    done: Container[tuple[int, str]],
-) -> Iterator[tuple[WorkItem, ...]]:
+    """The batches of `plan`, made one at a time as they are taken: a 100,000-row job starts sending
+    at once, never holds every work item in memory, and never blocks the event loop building them."""
+    found = subjects or {}
     size = max(1, capabilities.items_per_request)
     for target in job_targets(spec):
         items = (
             WorkItem(row=row.row, identifier=row.identifier, subject=subject, target=target)
-            for row, subject in sendable
+            for row in spec.audience.rows
             if (row.row, target.id) not in done
+            and (subject := _subject(row, capabilities, spec.action, found)) is not None
         )
         yield from _batches(items, size)
+
+
+def _subject(
+    row: AudienceRow, capabilities: Capabilities, action: Action, subjects: Mapping[str, str | None]
+) -> str | None:
+    if needs_resolving(row, capabilities, action):
+        return subjects.get(row.identifier)
+    return row.identifier
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,12 @@ Events are coalesced (a few a second) so a 100,000-row job does not flood the GU
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -71,6 +72,12 @@ class _Stop:
     job_reason: str  # for JobFinished
 
 
+def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    """Lazily, so a long audience is walked while the job runs rather than all before it starts."""
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
+
+
 class JobInvariantError(RuntimeError):
     """A row x target ended in no outcome or in two: a bug, never a platform answer."""
 
@@ -106,15 +113,21 @@ class Runner:
         self._label = platform.kind.label
         self._targets: tuple[Target, ...] = job_targets(spec)
 
+        # Built once, in one pass: the constructor runs on the GUI thread, so nothing here walks the
+        # audience more than it must (a 100,000-row job must not freeze the window as it starts).
         audience = spec.audience
-        self._identifiers: dict[int, str] = {r.row: r.identifier for r in audience.rows}
+        self._identifiers: dict[int, str] = {}
+        self._email_rows: list[AudienceRow] = []
+        for r in audience.rows:
+            self._identifiers[r.row] = r.identifier
+            if needs_resolving(r, self._caps, spec.action):
+                self._email_rows.append(r)
         for p in (*audience.invalid, *audience.duplicates):
             self._identifiers[p.row] = p.text
-        self._expected: set[Pair] = {
-            (row, t.id) for row in self._identifiers for t in self._targets if (row, t.id) not in done
-        }
         self._target_order = {t.id: i for i, t in enumerate(self._targets)}
-        self.total = len(self._expected)
+        self.total = len(self._identifiers) * len(self._targets)
+        if done:
+            self.total -= sum(1 for row in self._identifiers for t in self._targets if (row, t.id) in done)
 
         self._outcomes: dict[Pair, RowOutcome] = {}
         self._pending: list[RowOutcome] = []
@@ -235,17 +248,15 @@ class Runner:
         self._record(lambda r: r.outcomes_without_request(self.job_id, outcomes))
 
     async def _resolve_emails(self) -> dict[str, str | None]:
-        action, done, targets = self._spec.action, self._done, self._targets
-        rows = [
-            r
-            for r in self._spec.audience.rows
-            if needs_resolving(r, self._caps, action) and any((r.row, t.id) not in done for t in targets)
-        ]
+        done, targets = self._done, self._targets
+        rows = (r for r in self._email_rows if any((r.row, t.id) not in done for t in targets))
         subjects: dict[str, str | None] = {}
-        if not rows:
+        chunks = _chunks(rows, RESOLVE_CHUNK)
+        first = next(chunks, None)
+        if first is None:
             return subjects
         self._state = JobState.RESOLVING
-        chunks = [rows[i : i + RESOLVE_CHUNK] for i in range(0, len(rows), RESOLVE_CHUNK)]
+        chunks = itertools.chain([first], chunks)
 
         async def resolve(chunk: list[AudienceRow]) -> None:
             found = await self._call_resolve(chunk)
@@ -341,7 +352,7 @@ class Runner:
     def _settle(self, row: int, target: Target, outcome: Outcome, reason: str) -> RowOutcome | None:
         """Give one pair its outcome. None for a pair this run does not own (done in an earlier run)."""
         pair = (row, target.id)
-        if pair not in self._expected:
+        if not self._owns(pair):
             if pair in self._done:
                 return None
             raise JobInvariantError(f"row {row} x target {target.id} is not part of this job")
@@ -352,6 +363,10 @@ class Runner:
         self._pending.append(out)
         self._counts[outcome] += 1
         return out
+
+    def _owns(self, pair: Pair) -> bool:
+        """Whether this run gives `pair` its outcome: a row and target of the job, not done before."""
+        return pair[0] in self._identifiers and pair[1] in self._target_order and pair not in self._done
 
     def _stop_job(self, unsent_reason: str, job_reason: str) -> None:
         if self._stop is None:
@@ -370,7 +385,7 @@ class Runner:
             (row, target, stop.outcome, stop.reason)
             for row in sorted(self._identifiers)
             for target in self._targets
-            if (row, target.id) in self._expected and (row, target.id) not in settled
+            if (row, target.id) not in settled and (row, target.id) not in self._done
         )
         await self._settle_without_request(endings)
 
