@@ -211,3 +211,9 @@ def test_identifiers_in_every_column_stay_tokens() -> None:
         (3, "103"),
         (4, "bob@x.com"),
     ]
+
+
+def test_addresses_copied_from_a_mail_client_keep_only_the_address() -> None:
+    text = 'Jane Doe <Jane@X.com>, "Roe, Bob" <bob@y.io>; <cara@z.org>\nDan <dan@x.com>'
+    assert sent(text) == [(1, "jane@x.com"), (2, "bob@y.io"), (3, "cara@z.org"), (4, "dan@x.com")]
+    assert parse_text("Dan <dan@x.com>").rows[0].row == 1

@@ -16,6 +16,9 @@ identifiers and other columns that are not, such as names) is read like a file: 
 column is picked by its heading or its contents, a heading line is skipped, `row` is the line
 number, and a note names the column. Tab-separated identifiers in every column stay tokens.
 
+Addresses copied from a mail client (`Jane Doe <jane@example.com>, "Roe, Bob" <bob@example.com>`)
+keep only the address, so the names are not reported as rows.
+
 A group like `1,234` standing alone (not part of a longer comma list) is kept as one token and
 reported, because it may be one number with a thousands separator or two ids; we never guess.
 """
@@ -32,6 +35,9 @@ from audience_manager.core.identifiers import IdentifierKind
 
 _SEPARATOR_RE = re.compile(r"[,;\s]")
 _SEPARATOR_IN_LINE_RE = re.compile(r"[,;]|[^\S\n\r]")
+# `Jane Doe <jane@example.com>` or `"Doe, Jane" <jane@example.com>`, as copied from a mail client's
+# address field: the name is dropped, so it is not reported as a row of its own.
+_ADDRESS_RE = re.compile(r'(?:"[^"\n]*"|[^,;<>"\t\n]*?)[ \t]*<([^<>\s,;]+@[^<>\s,;]+)>')
 _TOKEN_RE = re.compile(r"(?<![^\s;])\d{1,3}(?:,\d{3})+(?![^\s;])|[^,;\s]+")
 
 NUMBERED_BY_IDENTIFIER_NOTE = (
@@ -115,6 +121,8 @@ def parse_text(
     table = _table_column(text, lines, accepted)
     if table is not None:
         return _parse_table(builder, lines, *table)
+    if "<" in text:
+        lines = [_ADDRESS_RE.sub(r"\1", line) if "<" in line else line for line in lines]
     per_line = [_tokens(line.strip()) for line in lines]
     if all(len(tokens) <= 1 for tokens in per_line):
         for line_number, tokens in enumerate(per_line, start=1):
