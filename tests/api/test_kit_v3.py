@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 
+from audience_manager.api import kit_v3
 from audience_manager.api.errors import ApiError, AuthenticationError
 from audience_manager.api.kit_v3 import NOT_FOUND_EMAIL, NOT_FOUND_ID, RATE, KitV3, kit_v3_messages
 from audience_manager.api.pacing import RateLimiter
@@ -271,7 +272,11 @@ def test_tag_by_email_and_by_id_and_never_create_people(rig: Rig) -> None:
     assert all(params_of(r)["api_key"] == sb.credentials.kit_v3_key for r in subscribes)
 
 
-def test_untag_by_id_with_delete_and_by_email_with_unsubscribe(rig: Rig) -> None:
+def test_untag_by_id_with_delete_and_by_email_with_unsubscribe(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long member list is not read by a write: the rows go out by id and by email, previous unknown."""
+    monkeypatch.setattr(kit_v3, "AUTO_LIST_MAX_PAGES", 0)
     sb = rig.sandbox
     target = kit_tag(rig, 0)
     members = list(sb.state.kit.taggings[int(target.id)])
@@ -281,15 +286,41 @@ def test_untag_by_id_with_delete_and_by_email_with_unsubscribe(rig: Rig) -> None
 
     results = run(rig.client(), apply_each(Action.UNTAG, batch))
 
-    assert [r.outcome for r in results[:2]] == [Outcome.SUCCEEDED, Outcome.SUCCEEDED]
+    assert [(r.outcome, r.previous) for r in results[:2]] == [(Outcome.SUCCEEDED, None)] * 2
     assert not has_tag(rig, by_id, target) and not has_tag(rig, by_email, target)
     assert (results[2].outcome, results[2].reason) == (Outcome.SKIPPED, NOT_FOUND_ID)
     assert results[3].outcome is Outcome.SKIPPED and "no subscriber with this email" in results[3].reason
     calls = rig.calls()
-    assert calls[0] == ("DELETE", f"/v3/subscribers/{by_id}/tags/{target.id}")
-    assert calls[1] == ("POST", f"/v3/tags/{target.id}/unsubscribe")  # by email: no lookup first
-    assert params_of(rig.requests[0]) == {"api_secret": sb.credentials.kit_v3_secret}
-    assert params_of(rig.requests[1])["email"] == email
+    assert calls.count(("GET", f"/v3/tags/{target.id}/subscriptions")) == 1  # one peek, then not again
+    writes = [r for r in rig.requests if not r.url.path.endswith("/subscriptions")]
+    assert (writes[0].method, writes[0].url.path) == ("DELETE", f"/v3/subscribers/{by_id}/tags/{target.id}")
+    assert (writes[1].method, writes[1].url.path) == ("POST", f"/v3/tags/{target.id}/unsubscribe")
+    assert params_of(writes[0]) == {"api_secret": sb.credentials.kit_v3_secret}
+    assert params_of(writes[1])["email"] == email  # by email: no lookup first
+
+
+def test_a_short_member_list_makes_previous_exact_for_every_state(rig: Rig) -> None:
+    """Tagging reads a short tag's members first (all subscriber states), so undo knows who had it."""
+    sb = rig.sandbox
+    kit = sb.state.kit
+    target = kit_tag(rig, 30)
+    tag_id = int(target.id)
+    inactive = next(
+        s for s in kit.subscribers.values() if s.state == "inactive" and s.id not in kit.taggings[tag_id]
+    )
+    kit.tag(inactive.id, tag_id, "2026-01-01T00:00:00Z")  # had it already, in a state v3 does not document
+    newcomer = next(i for i in sb.known_subscriber_ids(100) if i not in kit.taggings[tag_id])
+    tagged = run(rig.client(), apply_each(Action.TAG, items([inactive.id, newcomer], target)))
+    assert [(r.outcome, r.previous) for r in tagged] == [
+        (Outcome.UNCHANGED, "yes"),
+        (Outcome.SUCCEEDED, "no"),
+    ]
+    untagged = run(rig.client(), apply_each(Action.UNTAG, items([newcomer, newcomer], target)))
+    assert [(r.outcome, r.previous) for r in untagged] == [
+        (Outcome.SUCCEEDED, "yes"),
+        (Outcome.UNCHANGED, "no"),
+    ]
+    assert not has_tag(rig, newcomer, target) and has_tag(rig, inactive.id, target)
 
 
 def test_a_tag_that_does_not_exist_fails_the_row_with_kits_words(rig: Rig) -> None:
@@ -347,7 +378,7 @@ def test_read_state_pages_the_tags_subscriptions_and_makes_previous_exact(rig: R
     assert [p["page"] for p in pages if p["subscriber_state"] == "active"] == [
         str(n) for n in range(1, active_pages + 1)
     ]
-    assert len(pages) == active_pages + 1  # plus one page of cancelled subscribers; listed once
+    assert len(pages) == active_pages + 4  # plus one page for each other state; listed once
 
 
 def test_requests_are_paced_to_120_a_minute_without_a_429(rig: Rig) -> None:

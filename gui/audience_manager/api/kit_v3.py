@@ -11,6 +11,12 @@ the people on it to be tagged, not new ones added. So before a write by email th
 email belongs to a subscriber (`GET /v3/subscribers?email_address=`; answered from the cache when
 `resolve` or a Preview already looked it up) and ends an unknown email SKIPPED with "not found",
 without sending the write. That costs one lookup per email row not looked up before.
+
+Knowing the state before: v3 answers a tag or untag the same whether or not it changed anything,
+so a row's `previous` ("yes"/"no", what undo relies on to leave people who already had a tag alone)
+comes from the tag's member list. A write reads that list by itself when it is short (up to
+`AUTO_LIST_MAX_PAGES` pages); a Preview reads it whatever its length. The list is kept for
+`MEMBERSHIP_TTL` and updated by every write we make. Without it `previous` is None (unknown).
 """
 
 from __future__ import annotations
@@ -36,7 +42,15 @@ from audience_manager.core.work import ItemResult, WorkItem
 
 RATE = RateLimit(120, 60.0)  # "120 requests over a rolling 60 second period", per api key
 PAGE_SIZE = 50  # v3 subscription lists: fixed, 50 a page
-MEMBERSHIP_TTL = 300.0  # seconds a listed tag/form membership is trusted (our own writes keep it current)
+MEMBERSHIP_TTL = 600.0  # seconds a listed tag/form membership is trusted (our own writes keep it current)
+# A write lists a tag's members by itself (to know each row's state before, for undo) only when that
+# costs little: at most this many pages of 50 active subscribers. A Preview lists any size.
+AUTO_LIST_MAX_PAGES = 40
+# The subscriptions list shows one subscriber state at a time (active by default) and documents only
+# active and cancelled; subscribers in the other states keep their tags too, so they are asked for
+# as well, and a refusal of an undocumented state is tolerated.
+DOCUMENTED_STATES = ("active", "cancelled")
+SUBSCRIBER_STATES = (*DOCUMENTED_STATES, "inactive", "bounced", "complained")
 LOOKUP_CONCURRENCY = 4
 
 NOT_FOUND_EMAIL = (
@@ -143,6 +157,8 @@ class KitV3:
         self._id_of: dict[str, str | None] = {}  # lower-cased email -> subscriber id (None: no one)
         self._email_of: dict[str, str | None] = {}  # subscriber id -> email (None: no one)
         self._members: dict[tuple[TargetKind, str], _Members] = {}
+        self._too_long: dict[str, float] = {}  # tag id -> until when its list is too long to read by itself
+        self._listing: dict[str, asyncio.Lock] = {}
 
     @property
     def capabilities(self) -> Capabilities:
@@ -281,20 +297,34 @@ class KitV3:
         email = normalise_email(subject)
         return email in self._id_of and self._id_of[email] is None
 
-    async def _membership(self, kind: TargetKind, target_id: str) -> _Members | None:
+    async def _membership(
+        self, kind: TargetKind, target_id: str, *, max_pages: int | None = None
+    ) -> _Members | None:
+        """Who is on the tag (form), from the cache when fresh, else listed page by page.
+
+        None when the list is unknown (404) or longer than `max_pages` pages of active subscribers.
+        """
         cached = self._members.get((kind, target_id))
         if cached is not None and self._clock() - cached.listed_at < MEMBERSHIP_TTL:
             return cached
         members = _Members(listed_at=self._clock())
         path = f"/v3/{'tags' if kind is TargetKind.TAG else 'forms'}/{target_id}/subscriptions"
         try:
-            # The list shows one subscriber state at a time (active by default); a cancelled
-            # subscriber keeps their tags, so both lists make up the membership.
-            for state in ("active", "cancelled"):
+            for state in SUBSCRIBER_STATES:
                 page, pages = 1, 1
                 while page <= pages:
                     params = {**self._secret_params(), "page": page, "subscriber_state": state}
-                    body = (await self._http.get(path, params=params)).body or {}
+                    try:
+                        body = (await self._http.get(path, params=params)).body or {}
+                    except NotFoundError:
+                        raise
+                    except ApiError:
+                        if state in DOCUMENTED_STATES:
+                            raise
+                        break  # Kit does not take this state here: the documented ones still count
+                    pages = int(body.get("total_pages") or 1)
+                    if max_pages is not None and state == "active" and pages > max_pages:
+                        return None
                     for subscription in body.get("subscriptions") or []:
                         subscriber = (subscription or {}).get("subscriber") or {}
                         if subscriber.get("id") is None:
@@ -303,12 +333,26 @@ class KitV3:
                         members.ids.add(str(subscriber["id"]))
                         if subscriber.get("email_address"):
                             members.emails.add(normalise_email(str(subscriber["email_address"])))
-                    pages = int(body.get("total_pages") or 1)
                     page += 1
         except NotFoundError:
             return None
         self._members[(kind, target_id)] = members
         return members
+
+    async def _state_before(self, target_id: str, subject: str) -> str | None:
+        """ "yes"/"no" before a tag write, listing a small tag's members first if need be."""
+        known = self._known(TargetKind.TAG, target_id, subject)
+        if known is not None or self._clock() < self._too_long.get(target_id, float("-inf")):
+            return known
+        # One listing per tag even with several rows in flight (and no write racing the listing).
+        async with self._listing.setdefault(target_id, asyncio.Lock()):
+            known = self._known(TargetKind.TAG, target_id, subject)
+            if known is not None or self._clock() < self._too_long.get(target_id, float("-inf")):
+                return known
+            if await self._membership(TargetKind.TAG, target_id, max_pages=AUTO_LIST_MAX_PAGES) is None:
+                self._too_long[target_id] = self._clock() + MEMBERSHIP_TTL  # do not ask again for a while
+                return None
+        return self._known(TargetKind.TAG, target_id, subject)
 
     def _known(self, kind: TargetKind, target_id: str, subject: str) -> str | None:
         """ "yes"/"no" when a fresh membership list says; None when we do not know."""
@@ -366,7 +410,11 @@ class KitV3:
             if sid is None:
                 return ItemResult(item, Outcome.SKIPPED, NOT_FOUND_EMAIL)
         kind = action.target_kind
-        before = self._known(kind, item.target.id, sid or subject)
+        before = (
+            await self._state_before(item.target.id, sid or subject)
+            if kind is TargetKind.TAG
+            else self._known(kind, item.target.id, sid or subject)
+        )
         path = f"/v3/{'tags' if kind is TargetKind.TAG else 'forms'}/{item.target.id}/subscribe"
         body = (await self._http.request("POST", path, json={"api_key": self._key, "email": email})).body
         subscriber = (
@@ -389,8 +437,8 @@ class KitV3:
         (`POST /v3/tags/{tag}/unsubscribe`): one request either way, and neither creates anyone.
 
         Kit answers 200 whether or not the subscriber had the tag, so `previous` (and "unchanged")
-        come from a membership list read by `read_state` (a Preview) when there is a fresh one.
-        A 404 means the subscriber or the tag is unknown; a lookup (only then) says which.
+        come from the tag's member list (see the module doc). A 404 means the subscriber or the tag
+        is unknown; a lookup (only then) says which.
         """
         tag_id = item.target.id
         if _is_id(subject):
@@ -399,7 +447,7 @@ class KitV3:
         else:
             email = subject
             sid = self._id_of.get(normalise_email(subject))
-        before = self._known(TargetKind.TAG, tag_id, sid or subject)
+        before = await self._state_before(tag_id, sid or subject)
         try:
             if sid is not None:
                 await self._http.request(
