@@ -623,7 +623,8 @@ class KitV4:
                 return _created_or_unchanged(item, reply)
             if action == Action.UNTAG:
                 await self._http.request("DELETE", f"/v4/tags/{tag_or_form}/subscribers/{item.subject}")
-                return ItemResult(item, Outcome.SUCCEEDED, previous="yes")
+                # Kit answers 204 whether or not the tag was there: the previous state is unknown.
+                return ItemResult(item, Outcome.SUCCEEDED)
             if action == Action.ADD_TO_FORM:
                 reply = await self._http.request(
                     "POST", f"/v4/forms/{tag_or_form}/subscribers/{item.subject}", json={}
@@ -631,7 +632,7 @@ class KitV4:
                 return _created_or_unchanged(item, reply)
             return await self._set_field(item, value or "")
         except NotFoundError as exc:
-            return ItemResult(item, Outcome.FAILED, _reason(exc.messages) if exc.messages else "Not Found")
+            return ItemResult(item, Outcome.FAILED, _not_found(exc, item))
         except AuthenticationError:
             raise
         except ApiError as exc:
@@ -644,7 +645,7 @@ class KitV4:
         if email is None or fields is None:
             subscriber = await self._subscriber(item.subject)
             if subscriber is None:
-                return ItemResult(item, Outcome.FAILED, "Not Found")
+                return ItemResult(item, Outcome.FAILED, _not_found(None, item))
             email = str(subscriber.get("email_address", ""))
             fields = self._fields.get(item.subject, {})
         before = fields.get(key)
@@ -685,10 +686,14 @@ def mark_already_tagged(results: list[ItemResult], body: Any, sent_at: datetime)
     if not stamps:
         return results
     newest = max(stamps.values())
+    # `tagged_at` does not say which tag: judge only subscribers sent with a single tag.
+    targets_of: dict[str, set[str]] = defaultdict(set)
+    for r in results:
+        targets_of[r.item.subject].add(r.item.target.id)
     out: list[ItemResult] = []
     for r in results:
         at = stamps.get(r.item.subject)
-        if r.outcome is not Outcome.SUCCEEDED or at is None:
+        if r.outcome is not Outcome.SUCCEEDED or at is None or len(targets_of[r.item.subject]) > 1:
             out.append(r)
         elif at.tzinfo is not None and (at < sent_at - CLOCK_SKEW or at < newest - ONE_REQUEST):
             out.append(replace(r, outcome=Outcome.UNCHANGED, previous="yes"))
@@ -702,6 +707,17 @@ def _created_or_unchanged(item: WorkItem, reply: Reply) -> ItemResult:
     if reply.status == 201:
         return ItemResult(item, Outcome.SUCCEEDED, previous="no")
     return ItemResult(item, Outcome.UNCHANGED, previous="yes")
+
+
+def _not_found(exc: NotFoundError | None, item: WorkItem) -> str:
+    """Kit's own words ("Not Found"), and what they mean for this row."""
+    said = _reason(exc.messages) if exc is not None and exc.messages else "Not Found"
+    what = {TargetKind.TAG: "tag", TargetKind.FORM: "form", TargetKind.FIELD: "custom field"}[
+        item.target.kind
+    ]
+    if item.target.kind == TargetKind.FIELD:
+        return f"{said}: Kit has no subscriber {item.subject}"
+    return f"{said}: Kit has no subscriber {item.subject}, or the {what} no longer exists"
 
 
 def _yes(flag: bool) -> str:
