@@ -111,7 +111,13 @@ def test_server_count_stricter_than_ours_is_adopted(fake_time: FakeTime) -> None
 
 
 def test_budget_and_daily_allowance(fake_time: FakeTime) -> None:
-    limiter = RateLimiter(RateLimit(100, 10.0, daily=3), clock=fake_time.clock, sleep=fake_time.sleep)
+    wall = [86_400.0 * 20_000 + 3600]
+    limiter = RateLimiter(
+        RateLimit(100, 10.0, daily=3),
+        clock=fake_time.clock,
+        sleep=fake_time.sleep,
+        wall_clock=lambda: wall[0],
+    )
 
     async def main() -> None:
         for _ in range(2):
@@ -126,6 +132,9 @@ def test_budget_and_daily_allowance(fake_time: FakeTime) -> None:
         limiter.observe(ServerHint(daily_remaining=0))
         with pytest.raises(GaveUpError, match="daily"):
             await limiter.acquire()
+        wall[0] += 86_400  # next day: the allowance is back
+        assert limiter.budget().daily_remaining == 3
+        await limiter.acquire()
 
     asyncio.run(main())
 

@@ -62,6 +62,7 @@ class RateLimiter:
         margin: float | None = None,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        wall_clock: Clock = time.time,
     ) -> None:
         self.rate = rate
         self.margin = default_margin(rate.per_seconds) if margin is None else margin
@@ -72,6 +73,8 @@ class RateLimiter:
         self._paused_until = 0.0
         self._daily_used = 0
         self._daily_remaining: int | None = rate.daily
+        self._wall_clock = wall_clock
+        self._day = self._today()
 
     # -- the one thing callers need -------------------------------------------------------------
 
@@ -114,6 +117,7 @@ class RateLimiter:
     # -- the status bar -------------------------------------------------------------------------
 
     def budget(self) -> RateBudget:
+        self._new_day()
         now = self._clock()
         used = self._sent_in_window(now)
         daily = None if self._daily_remaining is None else max(0, self._daily_remaining - self._daily_used)
@@ -131,7 +135,19 @@ class RateLimiter:
         end = bisect.bisect_right(self._log, now)
         return end - start
 
+    def _today(self) -> int:
+        return int(self._wall_clock() // 86_400)
+
+    def _new_day(self) -> None:
+        """The daily allowance refills at midnight UTC (until the server's headers say otherwise)."""
+        today = self._today()
+        if today != self._day:
+            self._day = today
+            self._daily_used = 0
+            self._daily_remaining = self.rate.daily
+
     def _reserve(self) -> float:
+        self._new_day()
         if self._daily_remaining is not None and self._daily_used >= self._daily_remaining:
             raise GaveUpError(
                 "The platform's daily request allowance for this account is used up; "
