@@ -72,17 +72,27 @@ def make_application(argv: Sequence[str]) -> Any:
 
 
 def open_demo(
-    workspace: Any, *, enforce_limits: bool = True, sandbox: Any = None
+    workspace: Any,
+    *,
+    enforce_limits: bool = True,
+    sandbox: Any = None,
+    demo: Any = None,
+    factory: Any = None,
 ) -> asyncio.Task[None] | None:
-    """Fill the workspace with the demo accounts, all served by one in-process sandbox."""
+    """Fill the workspace with the demo accounts, all served by one in-process sandbox.
+
+    `demo` is a ready `DemoWorkspace` (seeded elsewhere); `factory(account, credentials, transport)`
+    replaces `open_platform` (the benchmark opens the client's rate limiter with it)."""
     from audience_manager.api.clients import open_platform
     from audience_manager.sandbox.demo import demo_workspace
     from audience_manager.ui.workspace import AccountEntry
 
-    demo = demo_workspace(sandbox, enforce_limits=enforce_limits)
+    demo = demo or demo_workspace(sandbox, enforce_limits=enforce_limits)
     transport = demo.transport
 
-    def factory(account: Any, credentials: Any) -> Any:
+    def open_account(account: Any, credentials: Any) -> Any:
+        if factory is not None:
+            return factory(account, credentials, transport)
         return open_platform(account, credentials, transport=transport)
 
     async def close() -> None:
