@@ -29,6 +29,7 @@ from PySide6.QtWidgets import QApplication, QTableView
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.ui.results_model import (
     Column,
+    OutcomeRole,
     ResultsFilter,
     ResultsFilterModel,
     ResultsModel,
@@ -101,7 +102,7 @@ class PythonFilterProxy(QSortFilterProxyModel):
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:
         model = self.sourceModel()
         if self.reason is None:
-            return bool(model.data(model.index(source_row, Column.OUTCOME)) == "failed")
+            return bool(model.data(model.index(source_row, Column.OUTCOME), OutcomeRole) is Outcome.FAILED)
         return bool(
             model.data(model.index(source_row, Column.REASON), Qt.ItemDataRole.ToolTipRole) == self.reason
         )
@@ -233,7 +234,7 @@ def main() -> None:
             assert count == (failed_rows if reason is None else reason_rows), count
         regex = QSortFilterProxyModel()
         regex.setFilterKeyColumn(Column.OUTCOME)
-        regex.setFilterFixedString("failed")
+        regex.setFilterFixedString("Failed")  # the table's label for Outcome.FAILED
 
         def run_regex() -> int:
             regex.setSourceModel(model)
