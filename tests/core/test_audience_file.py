@@ -261,3 +261,39 @@ def test_a_workbook_without_sheets_is_a_file_error(tmp_path: Path) -> None:
             out.writestr(name, content)
     with pytest.raises(AudienceFileError, match="no sheets"):
         inspect_file(damaged)
+
+
+def test_a_list_on_one_line_is_read_whole_unless_a_column_is_picked(tmp_path: Path) -> None:
+    path = tmp_path / "ids.csv"
+    path.write_text("1001,1002,1003\n1004\n", encoding="utf-8")
+    preview = inspect_file(path)
+    assert (preview.guessed_column, preview.guessed_by) == (None, "list")
+    calls: list[tuple[int, int]] = []
+    audience = read_audience(path, progress=lambda done, total: calls.append((done, total)))
+    assert [(r.row, r.identifier) for r in audience.rows] == [
+        (1, "1001"),
+        (2, "1002"),
+        (3, "1003"),
+        (4, "1004"),
+    ]
+    assert audience.source == "ids.csv"
+    assert calls == [(preview.size, preview.size)]
+    assert [r.identifier for r in read_audience(path, 1).rows] == ["1002"]
+
+
+def test_a_person_per_row_with_id_and_email_is_a_table_not_a_list(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("1001,jane@x.com\n1002,bob@x.com\n", encoding="utf-8")
+    preview = inspect_file(path)
+    assert (preview.guessed_column, preview.guessed_by) == (0, "contents")
+    assert len(read_audience(path).rows) == 2
+
+
+def test_a_list_too_big_to_read_at_once_asks_for_one_per_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audience_file, "MAX_LIST_BYTES", 10)
+    path = tmp_path / "ids.csv"
+    path.write_text("1001,1002,1003\n", encoding="utf-8")
+    with pytest.raises(AudienceFileError, match="Put one identifier per line"):
+        read_audience(path)

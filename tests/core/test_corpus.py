@@ -44,6 +44,8 @@ Rows are "row:identifier"; problems are "row:text as given". "Kit" = subscriber 
 | emails_caps_and_spaces.csv | all | 1:jane@ 3:bob@; duplicate 2; row 4 "space inside" |
 | mixed_ids_and_emails.txt | all | 4 sent, row 5 duplicate of row 1 |
 | garbage_lines.csv | all | 1:jane@ 4:bob@; 6 problems with reasons |
+| one_line_list.csv | all | a list, not a table: every cell read, 1001..1004, row 5 duplicate |
+| ragged_list.csv | all | lines of 2, 1 and 3 emails: all 6 read, numbered by identifier |
 | duplicates.csv | all | 1001, 1002, 1003 sent; rows 3, 4, 6 duplicates |
 | several_sheets.xlsx | all | first sheet is a summary, so sheet Subscribers: 1001, 1002 |
 | first_sheet_empty.xlsx | all | sheet Data: a@b.co |
@@ -181,6 +183,16 @@ CASES: dict[str, Expect] = {
             "no dot",
             "Nothing before",
         ],
+    ),
+    "one_line_list.csv": Expect(
+        rows=["1:1001", "2:1002", "3:1003", "4:1004"],
+        duplicates=["5:1002"],
+        source="one_line_list.csv",
+        note="a list of identifiers rather than a table",
+    ),
+    "ragged_list.csv": Expect(
+        rows=["1:a@b.co", "2:c@d.co", "3:e@f.co", "4:g@h.co", "5:i@j.co", "6:k@l.co"],
+        note="numbered by identifier",
     ),
     "duplicates.csv": Expect(rows=["1:1001", "2:1002", "5:1003"], duplicates=["3:1001", "4:1001", "6:1002"]),
     "several_sheets.xlsx": Expect(

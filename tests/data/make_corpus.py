@@ -145,6 +145,8 @@ def main() -> None:
         "email\njane@example.com\n#N/A\n-----\nbob@example.com\n=SUM(A1:A3)\nnot an email\n"
         "cara@example\n@example.com\n",
     )
+    text("one_line_list.csv", "1001,1002,1003,1004,1002\n")
+    text("ragged_list.csv", "a@b.co, c@d.co\ne@f.co\ng@h.co;i@j.co;k@l.co\n")
     text("duplicates.csv", "id\n1001\n1002\n1001\n1001\n1003\n1002\n")
 
     # Workbooks.

@@ -31,7 +31,7 @@ from typing import BinaryIO, TextIO
 
 from audience_manager.core.audience import Audience
 from audience_manager.core.audience_builder import AudienceBuilder
-from audience_manager.core.cells import ALL_KINDS, heading_key
+from audience_manager.core.cells import ALL_KINDS, CellReader, heading_key
 from audience_manager.core.columns import guess_column, is_heading_row
 from audience_manager.core.delimiters import LABELS, ONE_COLUMN, sniff_delimiter
 from audience_manager.core.encoding import (
@@ -49,8 +49,10 @@ from audience_manager.core.workbook import Workbook, WorkbookError
 
 MAX_FILE_BYTES = 1_000_000_000
 MAX_ROWS = 2_000_000
+MAX_LIST_BYTES = 200_000_000  # a list on long lines is parsed in memory, like pasted text
 PREVIEW_ROWS = 20
 _EXCEL_SEP_RE = re.compile(r"sep=([^\r\n\"])[ \t]*(?:\r\n|\r|\n)", re.IGNORECASE)
+_LIST_SEPARATORS_RE = re.compile(r"[,;\s|]+")
 _CHECK_EVERY = 4096  # records between progress reports and cancellation checks
 
 Progress = Callable[[int, int], None]
@@ -86,8 +88,11 @@ class FilePreview:
     has_header: bool
     columns: list[str]  # the headings, or "Column 1", "Column 2"... when there is no heading
     rows: list[list[str]]  # the first data rows, as text, not padded
-    guessed_column: int | None  # 0-based; None when we cannot tell (the user must pick)
-    guessed_by: str  # "heading", "contents", "only column" or ""
+    # 0-based; None when we cannot tell (the user must pick), or for a list (see `guessed_by`).
+    guessed_column: int | None
+    # "heading", "contents", "only column", "" (no guess), or "list": every cell is an identifier
+    # (`1001,1002,1003`), and `read_audience` with no column reads them all.
+    guessed_by: str
     sheets: list[str] = field(default_factory=list)  # workbooks: every sheet, in order
     sheet: str | None = None  # workbooks: the sheet previewed
     size: int = 0  # bytes on disk
@@ -190,6 +195,47 @@ def _headings(first: list[str], width: int) -> list[str]:
     return names
 
 
+def _is_identifier_list(rows: list[list[str]], accepted: frozenset[IdentifierKind]) -> bool:
+    """A file like `1001,1002,1003` is a list written on one line, not a table with three columns:
+    every cell is an identifier of one kind (a table of an id and an email per person is not)."""
+    reader = CellReader(accepted)
+    kinds: set[IdentifierKind] = set()
+    widest = 0
+    for row in rows:
+        identifiers = [part for cell in row for part in _LIST_SEPARATORS_RE.split(cell) if part]
+        for part in identifiers:
+            kind = reader.read(part).kind
+            if kind is None:
+                return False
+            kinds.add(kind)
+        widest = max(widest, len(identifiers))
+    return len(kinds) == 1 and widest >= 2
+
+
+def _read_list(
+    path: Path, plan: _Plan, accepted: frozenset[IdentifierKind], progress: Progress | None
+) -> Audience:
+    """Every cell of an identifier list, read with the pasted-text rules (see `core.paste`)."""
+    preview = plan.preview
+    if preview.size > MAX_LIST_BYTES:
+        raise _fail(
+            path,
+            "{name} lists several identifiers on a line, and is "
+            f"bigger than {MAX_LIST_BYTES // 1_000_000} MB. Put one identifier per line and load it again.",
+        )
+    assert plan.text_encoding is not None
+    with _open_text(path, plan.text_encoding) as (text, _):
+        content = text.read()
+    audience = parse_text(content, accepted, source=path.name)
+    audience.notes[:0] = [
+        *preview.notes,
+        "The file is a list of identifiers rather than a table, so every cell was read.",
+    ]
+    if progress:
+        progress(preview.size, preview.size)
+    return audience
+
+
 def _plan_from_records(
     path: Path,
     records: Iterator[list[str]],
@@ -234,6 +280,8 @@ def _plan_from_records(
     width = max(len(row) for row in head)
     columns = _headings(head[0], width) if header else [f"Column {i + 1}" for i in range(width)]
     guessed, guessed_by = guess_column(columns if header else None, data_rows, accepted)
+    if not header and fmt == "csv" and _is_identifier_list(data_rows, accepted):
+        guessed, guessed_by = None, "list"
     notes = [encoding.note] if encoding is not None and encoding.note else []
     preview = FilePreview(
         path=path,
@@ -417,6 +465,10 @@ def read_audience(
     path = Path(path)
     plan = _plan(path, accepted=accepted, sheet=sheet, has_header=has_header, whole_file=True)
     preview = plan.preview
+    if column is None and preview.guessed_by == "list":
+        if cancel is not None and cancel():
+            raise ReadCancelled()
+        return _read_list(path, plan, accepted, progress)
     index = _resolve_column(preview, column)
     name = preview.columns[index]
     # A plain list without a heading is named by its file alone ("emails.txt").
