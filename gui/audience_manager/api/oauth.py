@@ -206,24 +206,42 @@ async def sign_in(
 
 
 async def refresh(config: OAuthConfig, credentials: Credentials, *, http: httpx.AsyncClient) -> Credentials:
-    """Exchange the (single-use) refresh token for a new pair."""
+    """Exchange the (single-use) refresh token for a new pair.
+
+    A network failure is raised as the httpx error it is, so the caller's transport retries it like
+    any other dropped request (the refresh token was not spent if the request never arrived).
+    """
     if not credentials.refresh_token:
-        raise OAuthRefusedError(401, ["No refresh token"], hint="Sign in to Kit again.")
-    response = await _post_token(
-        http, config, {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token}
+        raise OAuthRefusedError(401, ["No refresh token is saved"], hint="Sign in to Kit again.")
+    response = await http.post(
+        config.token_url,
+        json={
+            "client_id": config.client_id,
+            "grant_type": "refresh_token",
+            "refresh_token": credentials.refresh_token,
+        },
     )
     if response.status_code >= 400:
         message = _token_error(response)
         raise OAuthRefusedError(
             response.status_code, [message], hint="Kit no longer accepts this sign-in; sign in to Kit again."
         )
-    return _credentials_from(response.json(), credentials)
+    try:
+        return _credentials_from(response.json(), credentials)
+    except (ValueError, SignInError) as exc:
+        raise OAuthRefusedError(
+            response.status_code, ["Kit's token endpoint gave no usable answer"], hint="Sign in to Kit again."
+        ) from exc
 
 
 class RefreshingAuth(httpx.Auth):
-    """Bearer auth that refreshes before expiry and once on a 401 "The access token expired"."""
+    """Bearer auth that refreshes before expiry and once on a 401 "The access token expired".
 
-    requires_response_body = True
+    A new pair is used only once `on_rotated` has saved it. If saving fails (a locked keyring), the
+    pair is held here, unused, the request fails with a message that says so, and the next request
+    tries the save again first: the single-use refresh token is never spent twice, and never lost
+    as long as the app runs.
+    """
 
     def __init__(
         self,
@@ -240,27 +258,48 @@ class RefreshingAuth(httpx.Auth):
         self._token_transport = token_transport
         self._clock = clock
         self._lock = asyncio.Lock()
+        self._unsaved: Credentials | None = None
+
+    def __repr__(self) -> str:
+        return f"RefreshingAuth(client_id={self.config.client_id!r})"
 
     def _expiring(self) -> bool:
         expires = self.credentials.expires_at
         return bool(expires) and expires - REFRESH_MARGIN_S <= self._clock()
 
+    async def _save(self, fresh: Credentials) -> None:
+        try:
+            await self._on_rotated(fresh)
+        except Exception as exc:
+            self._unsaved = fresh
+            raise AuthenticationError(
+                401,
+                ["Kit issued a new sign-in but it could not be saved to the keyring"],
+                hint=f"Unlock the keyring and try again ({type(exc).__name__})",
+            ) from None
+        self._unsaved = None
+        self.credentials = fresh
+
     async def _refresh(self, stale_token: str) -> None:
         async with self._lock:
+            if self._unsaved is not None:
+                await self._save(self._unsaved)
+                return
             if self.credentials.token != stale_token:
                 return  # another request refreshed while we waited
             async with httpx.AsyncClient(transport=self._token_transport, timeout=30) as http:
                 fresh = await refresh(self.config, self.credentials, http=http)
-            await self._on_rotated(fresh)  # persisted before anyone uses it
-            self.credentials = fresh
+            await self._save(fresh)  # persisted before anyone uses it
 
     async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        if self._expiring():
+        if self._unsaved is not None or self._expiring():
             await self._refresh(self.credentials.token)
         sent_with = self.credentials.token
         request.headers["Authorization"] = f"Bearer {sent_with}"
         response = yield request
-        if response.status_code == 401 and EXPIRED_MESSAGE.encode() in response.content:
-            await self._refresh(sent_with)
-            request.headers["Authorization"] = f"Bearer {self.credentials.token}"
-            yield request
+        if response.status_code == 401:
+            await response.aread()
+            if EXPIRED_MESSAGE.encode() in response.content:
+                await self._refresh(sent_with)
+                request.headers["Authorization"] = f"Bearer {self.credentials.token}"
+                yield request
