@@ -217,3 +217,10 @@ def test_addresses_copied_from_a_mail_client_keep_only_the_address() -> None:
     text = 'Jane Doe <Jane@X.com>, "Roe, Bob" <bob@y.io>; <cara@z.org>\nDan <dan@x.com>'
     assert sent(text) == [(1, "jane@x.com"), (2, "bob@y.io"), (3, "cara@z.org"), (4, "dan@x.com")]
     assert parse_text("Dan <dan@x.com>").rows[0].row == 1
+
+
+def test_an_account_that_takes_no_identifiers_says_so() -> None:
+    audience = parse_text("1001\na@b.co", frozenset())
+    assert audience.rows == []
+    reasons = {p.reason for p in audience.invalid}
+    assert reasons == {"This account takes no identifiers; pick another account."}

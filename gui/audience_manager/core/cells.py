@@ -91,10 +91,8 @@ def _describe(accepted: frozenset[IdentifierKind]) -> str:
         names.append("a contact id (20 letters and digits)")
     if IdentifierKind.EMAIL in accepted:
         names.append("an email address")
-    if not names:
-        return "nothing (this account accepts no identifiers)"
-    if len(names) == 1:
-        return names[0]
+    if len(names) <= 1:
+        return "".join(names) or "no identifiers"
     return ", ".join(names[:-1]) + " or " + names[-1]
 
 
@@ -129,6 +127,8 @@ class CellReader:
         text = _unwrap(raw)
         if not text:
             return Verdict(text, reason="Empty: there is no identifier in this row.")
+        if not self.accepted:
+            return Verdict(text, reason="This account takes no identifiers; pick another account.")
         if "@" in text:
             return self._email(text)
         if SUBSCRIBER_ID_RE.match(text):
