@@ -39,6 +39,11 @@ class Served:
         self.secrets.add(token)
         return {TOKEN_VAR: token}
 
+    def fresh_tag(self, name: str = "Spring launch 2026") -> str:
+        """A Kit tag nobody has yet, so every tagging is reported `succeeded`."""
+        self.sb.state.kit.create_tag(name)
+        return name
+
     def v3_env(self) -> dict[str, str]:
         c = self.sb.credentials
         self.secrets |= {c.kit_v3_key, c.kit_v3_secret}

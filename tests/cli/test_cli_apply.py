@@ -161,7 +161,7 @@ def test_skipped_rows_are_reported_but_do_not_fail_the_run(served: Served, tmp_p
             "--action",
             "tag",
             "--target",
-            "VIP",
+            served.fresh_tag(),
             "--report",
             str(report),
             str(path),
@@ -191,7 +191,7 @@ def test_emails_are_looked_up_and_unknown_ones_skipped(served: Served, tmp_path:
             "--action",
             "tag",
             "--target",
-            "VIP",
+            served.fresh_tag(),
             "--report",
             str(report),
             str(path),
@@ -237,7 +237,7 @@ def test_report_to_stdout_keeps_the_summary_on_stderr(served: Served, tmp_path: 
             "--action",
             "tag",
             "--target",
-            "VIP",
+            served.fresh_tag(),
             "--report",
             "-",
             str(write_ids(tmp_path / "ids.txt", ids)),
@@ -288,6 +288,7 @@ def test_wrong_token_is_an_authentication_error_with_exit_2(served: Served, tmp_
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.slow  # the transport retries a refused connection for about 25 s before giving up
 def test_unreachable_platform_is_exit_2_without_traceback(tmp_path: Path) -> None:
     from io import StringIO
 
@@ -390,7 +391,17 @@ def test_stdin_input_through_the_console_entry(served: Served) -> None:
     ids = served.sb.known_subscriber_ids(3) + served.sb.unknown_subscriber_ids(1)
     token = served.env()[TOKEN_VAR]
     proc = _cli_process(
-        ["apply", *served.kit_args(), "--action", "tag", "--target", "VIP", "--report", "-", "-"],
+        [
+            "apply",
+            *served.kit_args(),
+            "--action",
+            "tag",
+            "--target",
+            served.fresh_tag(),
+            "--report",
+            "-",
+            "-",
+        ],
         token,
         stdin=subprocess.PIPE,
     )
