@@ -304,3 +304,24 @@ def test_rate_limit_headers_slow_us_down(fake_time: FakeTime) -> None:
 
     asyncio.run(main())
     assert fake_time.now >= 1060.0  # waited for the server's window to pass
+
+
+def test_certificate_problem_is_not_retried(fake_time: FakeTime) -> None:
+    handler, seen = sequence(httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"))
+    with pytest.raises(ConnectionFailedError, match="could not be verified"):
+        run(make(handler, fake_time))
+    assert len(seen) == 1
+
+
+def test_redirect_is_an_error_not_a_reply(fake_time: FakeTime) -> None:
+    handler, _ = sequence(httpx.Response(301, headers={"Location": "http://elsewhere.example/v4?api_key=zz"}))
+    with pytest.raises(ApiError) as info:
+        run(make(handler, fake_time))
+    assert info.value.status == 301 and "zz" not in str(info.value)
+
+
+def test_other_httpx_errors_become_a_plain_reason(fake_time: FakeTime) -> None:
+    handler, _ = sequence(httpx.UnsupportedProtocol(f"bad proxy for {TOKEN}"))
+    with pytest.raises(GaveUpError) as info:
+        run(make(handler, fake_time))
+    assert "Could not send" in info.value.reason and TOKEN not in info.value.reason

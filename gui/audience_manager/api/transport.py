@@ -258,12 +258,24 @@ class Transport:
                 await self._wait_or_give_up(failures, self.retry.attempts, self.retry.base_delay, reason)
                 continue
             except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+                if _is_certificate_problem(exc):  # retrying cannot fix it, and it must not be bypassed
+                    raise ConnectionFailedError(
+                        f"The secure connection to {self.platform_name} could not be verified (its "
+                        "certificate was refused). Check the address, or a proxy or antivirus that "
+                        "intercepts HTTPS."
+                    ) from None
                 failures += 1
                 reason = self._gave_up_reason("connection", failures, exc)
                 if failures >= self.retry.attempts and isinstance(exc, httpx.ConnectError):
                     raise ConnectionFailedError(reason) from None
                 await self._wait_or_give_up(failures, self.retry.attempts, self.retry.base_delay, reason)
                 continue
+            except httpx.HTTPError as exc:  # our side of HTTP went wrong (a proxy setting, a bad URL)
+                raise GaveUpError(
+                    self._redact(
+                        f"Could not send the request to {self.platform_name} ({type(exc).__name__}: {exc})."
+                    )
+                ) from None
 
             self._observe(response)
             status = response.status_code
@@ -296,6 +308,13 @@ class Transport:
                 continue
             if status >= 400:
                 self._raise_client_error(response)
+            if status >= 300:
+                where = redact_url(response.headers.get("location", "?"), self._secrets)
+                raise ApiError(
+                    status,
+                    [f"{self.platform_name} redirected the request to {where}"],
+                    hint="Check the account's base address.",
+                )
             try:
                 body = self._parse_json(response)
             except _ServerFault as fault:
@@ -416,6 +435,11 @@ class Transport:
             redact_headers(response.headers.items(), self._secrets),
             redact_body(response.content, self._secrets, limit=500),
         )
+
+
+def _is_certificate_problem(exc: Exception) -> bool:
+    text = f"{exc} {exc.__cause__ or ''} {exc.__context__ or ''}".upper()
+    return "CERTIFICATE_VERIFY_FAILED" in text or "CERTIFICATE VERIFY FAILED" in text
 
 
 def _looks_like_json(response: httpx.Response) -> bool:
