@@ -181,7 +181,12 @@ def wants_cli(argv: Sequence[str]) -> bool:
     first = next((a for a in argv if not a.startswith("-")), None)
     if first is None:
         return False
-    return first in _command_names()
+    commands = _command_names()
+    if first in commands:
+        return True
+    # `audience-manager aply ...` is a typo to report, not a reason to open a window. Only the first
+    # argument counts: a later one may be the value of a Qt option (`-platform offscreen`).
+    return argv[0] == first and bool(difflib.get_close_matches(first, commands, n=1, cutoff=0.75))
 
 
 def _command_names() -> set[str]:

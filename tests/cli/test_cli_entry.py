@@ -29,6 +29,8 @@ from audience_manager.jobs.events import JobState, Progress
         (["sandbox", "--port", "0"], True),
         (["jobs", "list"], True),
         (["some-file.csv"], False),
+        (["-platform", "offscreen"], False),
+        (["aply", "--platform", "kit-v4"], True),  # a typo gets argparse's "invalid choice", not a window
     ],
 )
 def test_which_arguments_run_headless(argv: list[str], headless: bool) -> None:
