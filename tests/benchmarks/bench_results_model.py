@@ -35,7 +35,7 @@ from audience_manager.ui.results_model import (
     ResultsFilterModel,
     ResultsModel,
 )
-from audience_manager.ui.results_panel import outcomes_as_tsv, write_report_rows
+from audience_manager.ui.results_panel import COPY_MAX_ROWS, outcomes_as_tsv, write_report_rows
 
 REASONS = (
     "Subscriber not found",
@@ -251,9 +251,10 @@ def main() -> None:
         assert written == args.rows
         size = report.stat().st_size / 2**20
         results[-1] = (*results[-1][:2], f"{results[-1][2]}; file {size:.0f} MiB")
+    copy_rows = min(args.rows, COPY_MAX_ROWS)
     in_worker(
-        f"copy: TSV text of all {args.rows:,} rows (worker thread)",
-        lambda: len(outcomes_as_tsv(snapshot.outcomes())),
+        f"copy: TSV text of {copy_rows:,} rows, the most Copy takes (worker thread)",
+        lambda: len(outcomes_as_tsv(snapshot.outcomes(range(copy_rows)))),
     )
 
     if not args.skip_proxy:

@@ -279,3 +279,14 @@ def test_outcome_colours_follow_a_palette_switch(panel: ResultsPanel) -> None:
     panel.setPalette(light)
     on_light = panel.model.data(index, Qt.ItemDataRole.ForegroundRole).color()
     assert on_dark.lightness() > 128 > on_light.lightness()
+
+
+def test_copying_too_many_rows_points_to_export(panel: ResultsPanel, qtbot, monkeypatch) -> None:
+    monkeypatch.setattr("audience_manager.ui.results_panel.COPY_MAX_ROWS", 10)
+    run_job(panel)
+    panel.select_all_rows()
+    QGuiApplication.clipboard().setText("before")
+    with qtbot.assertNotEmitted(panel.rows_copied):
+        assert panel.copy_action() is None
+    assert QGuiApplication.clipboard().text() == "before"
+    assert "use Export CSV" in panel.export_label.text()

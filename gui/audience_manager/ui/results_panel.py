@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 REASONS_REFRESH_MS = 1000
 # Above this many rows, Copy formats the text in a worker thread so the window keeps answering.
 COPY_IN_PLACE_ROWS = 20_000
+# A clipboard of more rows than this is slow to build and to paste anywhere: Export CSV is the tool.
+COPY_MAX_ROWS = 100_000
 
 
 def count_text(n: int) -> str:
@@ -376,6 +378,13 @@ class ResultsPanel(QWidget):
         """Selected rows to the clipboard as TSV; a big selection is formatted in a worker thread."""
         rows = self.selected_source_rows()
         if not rows:
+            return None
+        if len(rows) > COPY_MAX_ROWS:
+            self.export_label.setText(
+                self.tr("{n} rows are too many to copy (at most {max}): use Export CSV for them.").format(
+                    n=count_text(len(rows)), max=count_text(COPY_MAX_ROWS)
+                )
+            )
             return None
         if len(rows) <= COPY_IN_PLACE_ROWS:
             QGuiApplication.clipboard().setText(outcomes_as_tsv(self.model.outcomes(rows)))
