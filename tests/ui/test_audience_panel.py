@@ -95,3 +95,21 @@ def test_clear_goes_back_to_an_empty_paste_box(panel: AudiencePanel, qtbot, tmp_
     panel.clear_button.click()
     assert panel.stack.currentIndex() == 0 and panel.audience is None and panel.file_path is None
     assert panel.counts_label.text() == "No subscribers yet."
+
+
+def test_a_huge_paste_is_kept_aside_not_laid_out(panel: AudiencePanel, qtbot) -> None:
+    from PySide6.QtCore import QMimeData
+
+    from audience_manager.ui.audience_panel import BIG_PASTE_CHARS, BIG_PASTE_SHOWN_LINES
+
+    lines = [str(1_000_000 + n) for n in range(BIG_PASTE_CHARS // 7)]
+    mime = QMimeData()
+    mime.setText("\n".join(lines))
+    panel.paste_box.insertFromMimeData(mime)  # what Ctrl+V in the box does
+    shown = panel.paste_box.toPlainText().splitlines()
+    assert len(shown) == BIG_PASTE_SHOWN_LINES + 1 and "more lines (not shown)" in shown[-1]
+    assert panel.paste_box.isReadOnly()
+    qtbot.waitUntil(lambda: panel.audience is not None and not panel.busy, timeout=10000)
+    assert len(panel.audience.rows) == len(lines)
+    panel.clear_action()
+    assert not panel.paste_box.isReadOnly() and panel.paste_box.toPlainText() == ""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -47,6 +47,10 @@ DEBOUNCE_MS = 250
 # Below this many characters a paste parses in well under a frame, on the GUI thread.
 INLINE_PARSE_LIMIT = 50_000
 PREVIEW_ROWS = 8
+# A paste bigger than this is kept aside rather than laid out in the text box (laying out 100,000
+# lines takes Qt about half a second on the GUI thread); the box shows its first lines.
+BIG_PASTE_CHARS = 200_000
+BIG_PASTE_SHOWN_LINES = 200
 
 
 def dropped_files(urls: Sequence[QUrl]) -> list[Path]:
@@ -105,6 +109,20 @@ class FileDropFilter(QObject):
         return False
 
 
+class PasteBox(QPlainTextEdit):
+    """The paste box; a huge paste (Ctrl+V or a text drop) goes to the panel instead of the layout."""
+
+    big_paste = Signal(str)
+
+    def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 (Qt's name)
+        if source.hasText() and not source.hasUrls():
+            text = source.text()
+            if len(text) > BIG_PASTE_CHARS:
+                self.big_paste.emit(text)
+                return
+        super().insertFromMimeData(source)
+
+
 class AudiencePanel(QWidget):
     """Paste box or file, the live counts, and the parsed `Audience` the window runs jobs on."""
 
@@ -136,7 +154,9 @@ class AudiencePanel(QWidget):
         self.clear_button = QPushButton(icon("clear"), self.tr("Clear"), self)
         self.clear_button.clicked.connect(self.clear_action)
 
-        self.paste_box = QPlainTextEdit(self)
+        self.paste_box = PasteBox(self)
+        self.paste_box.big_paste.connect(self.paste_action)
+        self._big_text: str | None = None
         self.paste_box.setPlaceholderText(
             self.tr(
                 "Paste subscriber IDs or email addresses here, one per line "
@@ -250,6 +270,9 @@ class AudiencePanel(QWidget):
         """Ctrl+V anywhere in the window: the clipboard goes into the paste box."""
         if self.file_path is not None:
             self.clear_action()
+        if self._big_text is not None or len(text) > BIG_PASTE_CHARS:
+            self._set_big_text((self._big_text or self.paste_box.toPlainText()), text)
+            return
         self.paste_box.setFocus()
         cursor = self.paste_box.textCursor()
         if self.paste_box.toPlainText() and not self.paste_box.toPlainText().endswith("\n"):
@@ -268,8 +291,23 @@ class AudiencePanel(QWidget):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
+    def _set_big_text(self, before: str, text: str) -> None:
+        joined = f"{before}\n{text}" if before and not before.endswith("\n") else before + text
+        self._big_text = joined
+        first = joined.split("\n", BIG_PASTE_SHOWN_LINES)[:BIG_PASTE_SHOWN_LINES]
+        shown = "\n".join(first)
+        rest = joined.count("\n") + 1 - BIG_PASTE_SHOWN_LINES
+        note = self.tr("… and {0:,} more lines (not shown). Clear to start again.").format(rest) if rest > 0 else ""
+        self.paste_box.blockSignals(True)
+        self.paste_box.setPlainText(f"{shown}\n{note}" if note else shown)
+        self.paste_box.blockSignals(False)
+        self.paste_box.setReadOnly(True)
+        self.reparse()
+
     def clear_action(self) -> None:
         self.cancel_parse_action()
+        self._big_text = None
+        self.paste_box.setReadOnly(False)
         self.file_path = None
         self.file_info = None
         self.paste_box.clear()
@@ -307,7 +345,7 @@ class AudiencePanel(QWidget):
         self._debounce.stop()
         if self.file_path is not None:
             return self._read_file(self.column_box.currentData())
-        text = self.paste_box.toPlainText()
+        text = self._big_text if self._big_text is not None else self.paste_box.toPlainText()
         self._generation += 1
         if len(text) <= INLINE_PARSE_LIMIT:
             self._set_audience(parse_text(text, self.accepted) if text.strip() else None)
