@@ -11,7 +11,7 @@ import textwrap
 
 import keyring.backends.fail
 import pytest
-from keyring.backend import KeyringBackend
+from memory_keyring import MemoryKeyring
 
 from audience_manager.core.accounts import Credentials
 from audience_manager.store.secrets import (
@@ -22,30 +22,7 @@ from audience_manager.store.secrets import (
     is_secure,
 )
 
-
-class MemoryKeyring(KeyringBackend):
-    """A keyring that keeps entries in a dict: the OS behaviour without the OS."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.entries: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.entries.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.entries[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        import keyring.errors
-
-        if (service, username) not in self.entries:
-            raise keyring.errors.PasswordDeleteError("not found")
-        del self.entries[(service, username)]
-
-
+FAIL = keyring.backends.fail.Keyring()  # type: ignore[no-untyped-call]
 CREDS = Credentials(token="tok-123-secret", secret="sec-456", refresh_token="ref-789", expires_at=42.0)
 
 
@@ -61,8 +38,8 @@ def test_round_trip_is_one_entry_per_account() -> None:
 
 
 def test_fail_backend_is_refused_with_instructions() -> None:
-    store = KeyringSecrets(keyring.backends.fail.Keyring())
-    assert not is_secure(keyring.backends.fail.Keyring())
+    store = KeyringSecrets(FAIL)
+    assert not is_secure(FAIL)
     with pytest.raises(KeyringUnavailableError, match="keyring"):
         store.save("Shop", CREDS)
 
@@ -73,7 +50,7 @@ def test_plaintext_backend_is_not_secure() -> None:
 
 
 def test_session_only_keeps_the_token_in_memory() -> None:
-    secrets = Secrets(KeyringSecrets(keyring.backends.fail.Keyring()))
+    secrets = Secrets(KeyringSecrets(FAIL))
     assert secrets.keyring_problem() is not None
     secrets.save("Shop", CREDS, session_only=True)
     assert secrets.load("Shop") == CREDS

@@ -15,9 +15,10 @@ on a dedicated thread with a timeout: a hung call costs one thread, never the wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from typing import Any, Protocol
 
 import keyring
@@ -90,7 +91,14 @@ class KeyringSecrets:
     """Secrets in the OS keyring through the `keyring` package."""
 
     def __init__(self, backend: KeyringBackend | None = None) -> None:
-        self._backend = backend or keyring.get_keyring()
+        # Resolved on first use: finding the backend may talk to D-Bus, which is not for the GUI thread.
+        self._given = backend
+
+    @property
+    def _backend(self) -> KeyringBackend:
+        if self._given is None:
+            self._given = keyring.get_keyring()
+        return self._given
 
     @property
     def backend_name(self) -> str:
@@ -151,14 +159,39 @@ class Secrets:
     def __init__(self, keyring_store: KeyringSecrets | None = None) -> None:
         self.keyring = keyring_store or KeyringSecrets()
         self.session = SessionSecrets()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="keyring")
 
     def keyring_problem(self) -> str | None:
+        """Why secrets cannot be kept in the keyring, with how to fix it; None when they can.
+
+        Only the backend is judged here (a locked collection shows when it is used)."""
         try:
             self.keyring.check()
         except KeyringUnavailableError as exc:
             return str(exc)
+        except Exception as exc:  # a broken keyring installation is one more "no keyring"
+            return f"The keyring cannot be used ({type(exc).__name__}). {how_to_fix()}"
         return None
+
+    async def keyring_problem_async(self) -> str | None:
+        try:
+            result: str | None = await self._off_thread(self.keyring_problem)
+        except KeyringUnavailableError as exc:
+            return str(exc)
+        return result
+
+    def is_session_only(self, account: str) -> bool:
+        """The user chose to keep this account's secrets in memory (no keyring)."""
+        return self.session.load(account) is not None
+
+    def rename(self, old: str, new: str) -> None:
+        """Move an account's secrets to its new name (the entry is keyed by the name)."""
+        if old == new:
+            return
+        credentials = self.load(old)
+        if credentials is None:
+            return
+        self.save(new, credentials, session_only=self.is_session_only(old))
+        self.delete(old)
 
     def save(self, account: str, credentials: Credentials, *, session_only: bool = False) -> None:
         if session_only:
@@ -179,8 +212,28 @@ class Secrets:
             self.keyring.delete(account)
 
     async def _off_thread(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run `fn` on its own daemon thread: a call that hangs on a locked keyring is abandoned
+        after the timeout and can neither block later calls nor keep the app from quitting."""
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, lambda: fn(*args, **kwargs))
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def settle(ok: bool, value: Any) -> None:
+            if future.done():
+                return
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+        def work() -> None:
+            try:
+                value, ok = fn(*args, **kwargs), True
+            except BaseException as exc:  # handed to the awaiting task, raised there
+                value, ok = exc, False
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits
+                loop.call_soon_threadsafe(settle, ok, value)
+
+        threading.Thread(target=work, name="keyring-call", daemon=True).start()
         try:
             return await asyncio.wait_for(future, KEYRING_TIMEOUT_S)
         except TimeoutError as exc:
@@ -198,3 +251,24 @@ class Secrets:
 
     async def delete_async(self, account: str) -> None:
         await self._off_thread(self.delete, account)
+
+    async def rename_async(self, old: str, new: str) -> None:
+        await self._off_thread(self.rename, old, new)
+
+
+_shared: Secrets | None = None
+
+
+def shared_secrets() -> Secrets:
+    """The app's one `Secrets`: "for this session only" memory must be the same for every window
+    and dialog of the process."""
+    global _shared
+    if _shared is None:
+        _shared = Secrets()
+    return _shared
+
+
+def set_shared_secrets(secrets: Secrets | None) -> None:
+    """Tests put an in-memory keyring here; None goes back to the OS keyring on next use."""
+    global _shared
+    _shared = secrets
