@@ -447,3 +447,60 @@ def test_ctrl_c_cancels_cleanly_and_still_writes_the_report(served: Served, tmp_
     assert by["succeeded"] + by["unchanged"] >= 20 and by["cancelled"] > 100
     assert sum(by.values()) == 400
     assert {r["reason"] for r in rows if r["outcome"] == "cancelled"} == {"Cancelled before sending"}
+
+
+def test_token_refused_mid_job_stops_with_exit_2_and_a_complete_report(
+    served: Served, tmp_path: Path
+) -> None:
+    ids = served.sb.known_subscriber_ids(1500)  # 15 bulk requests: more than are ever in flight at once
+    served.sb.faults.expire_token_after = 4  # list tags + 3 bulk requests, then the token is refused
+    report = tmp_path / "r.csv"
+    run = served.run(
+        [
+            "apply",
+            *served.kit_args(),
+            "--action",
+            "tag",
+            "--target",
+            served.fresh_tag(),
+            "--report",
+            str(report),
+            str(write_ids(tmp_path / "ids.txt", ids)),
+        ]
+    )
+    assert run.code == 2, run.stderr
+    rows = read_report(report)
+    assert len(rows) == 1500
+    assert {r["outcome"] for r in rows} == {"succeeded", "failed"}
+    failed = [r for r in rows if r["outcome"] == "failed"]
+    assert failed and all("Reconnect the account, then Retry failed." in r["reason"] for r in failed)
+    assert any(r["reason"].startswith("Not sent: Kit refused the token") for r in failed)
+    assert "Stopped: Kit refused the token" in run.stdout
+
+
+@pytest.mark.slow  # the transport backs off between retries
+def test_flaky_platform_still_gives_every_row_one_outcome(served: Served, tmp_path: Path) -> None:
+    sb = served.sb
+    sb.faults.status_rates = {500: 0.3, 429: 0.2}
+    sb.faults.drop_rate = 0.1
+    ids = sb.known_subscriber_ids(600) + sb.unknown_subscriber_ids(50)
+    report = tmp_path / "r.csv"
+    run = served.run(
+        [
+            "apply",
+            *served.kit_args(),
+            "--action",
+            "tag",
+            "--target",
+            served.fresh_tag(),
+            "--report",
+            str(report),
+            str(write_ids(tmp_path / "ids.txt", ids)),
+        ]
+    )
+    assert run.code in (0, 1), run.stderr
+    rows = read_report(report)
+    assert sorted(int(r["identifier"]) for r in rows) == sorted(ids)
+    assert {r["identifier"] for r in rows if r["reason"] == "Subscriber does not exist"} <= set(
+        map(str, ids[600:])
+    )
