@@ -111,6 +111,7 @@ class _Plan:
     text_encoding: TextEncoding | None
     reader_delimiter: str
     skip_records: int  # leading blank records, Excel's `sep=` line and the heading
+    book: Workbook | None = None  # kept open for `read_audience`: loading a big workbook is slow
 
 
 def _fail(path: Path, message: str) -> AudienceFileError:
@@ -364,6 +365,7 @@ def _plan(
     sheet: str | int | None,
     has_header: bool | None,
     whole_file: bool,
+    keep_open: bool = False,
 ) -> _Plan:
     size = _check_size(path)
     try:
@@ -371,8 +373,17 @@ def _plan(
             head = stream.read(SAMPLE_BYTES)
         kind = file_kind(head, path)
         if kind == "xlsx":
-            with Workbook(path) as book:
-                return _plan_workbook(path, book, sheet, size=size, accepted=accepted, has_header=has_header)
+            book = Workbook(path)
+            try:
+                plan = _plan_workbook(path, book, sheet, size=size, accepted=accepted, has_header=has_header)
+            except BaseException:
+                book.close()
+                raise
+            if keep_open:
+                plan.book = book
+            else:
+                book.close()
+            return plan
         encoding = text_encoding(head, path, whole_file=whole_file)
         with _open_text(path, encoding) as (text, _):
             sample = text.read(SAMPLE_BYTES)
@@ -463,12 +474,30 @@ def read_audience(
     Raises `AudienceFileError` (with a message for the user) or `ReadCancelled` (a subclass).
     """
     path = Path(path)
-    plan = _plan(path, accepted=accepted, sheet=sheet, has_header=has_header, whole_file=True)
+    plan = _plan(path, accepted=accepted, sheet=sheet, has_header=has_header, whole_file=True, keep_open=True)
+    try:
+        return _read_planned(path, plan, column, accepted, progress, cancel)
+    finally:
+        if plan.book is not None:
+            plan.book.close()
+
+
+def _read_planned(
+    path: Path,
+    plan: _Plan,
+    column: str | int | None,
+    accepted: frozenset[IdentifierKind],
+    progress: Progress | None,
+    cancel: Cancel | None,
+) -> Audience:
     preview = plan.preview
     if column is None and preview.guessed_by == "list":
         if cancel is not None and cancel():
             raise ReadCancelled()
-        return _read_list(path, plan, accepted, progress)
+        try:
+            return _read_list(path, plan, accepted, progress)
+        except OSError as exc:
+            raise _fail(path, f"{{name}} could not be read to the end: {exc.strerror or exc}.") from exc
     index = _resolve_column(preview, column)
     name = preview.columns[index]
     # A plain list without a heading is named by its file alone ("emails.txt").
@@ -485,18 +514,19 @@ def read_audience(
     try:
         if preview.format == "xlsx":
             sheet_name = preview.sheet or ""
-            with Workbook(path) as book:
-                total = book.row_estimate(sheet_name)
-                rows_read, blank = _feed(
-                    builder,
-                    book.rows(sheet_name),
-                    plan,
-                    index,
-                    name,
-                    path,
-                    cancel,
-                    lambda done: progress(done, total) if progress else None,
-                )
+            book = plan.book
+            assert book is not None
+            total = book.row_estimate(sheet_name)
+            rows_read, blank = _feed(
+                builder,
+                book.rows(sheet_name),
+                plan,
+                index,
+                name,
+                path,
+                cancel,
+                lambda done: progress(done, total) if progress else None,
+            )
             if progress:
                 progress(rows_read, max(total, rows_read))
         else:
