@@ -549,3 +549,24 @@ def test_response_schema_quirks_are_read_both_ways(contacts_spec: dict[str, Any]
     )
     assert outcomes(results)[2][1:] == (Outcome.FAILED, "contact does not belong to location")
     assert outcomes(results)[3][1:] == (Outcome.FAILED, NO_ANSWER)
+
+
+def test_a_remove_all_tags_job_runs_end_to_end_through_the_runner(rig: Rig) -> None:
+    """`JobSpec.remove_all_tags` reaches the client as the planning's ALL_TAGS target."""
+    from audience_manager.core.audience import Audience, AudienceRow
+    from audience_manager.core.job_spec import JobSpec
+    from audience_manager.core.planning import ALL_TAGS
+    from audience_manager.jobs.runner import Runner
+
+    cids = [c for c in rig.sandbox.known_contact_ids(60) if contact_tags(rig, c)][:5]
+    email = rig.sandbox.state.highlevel.contacts[cids[0]].email
+    rows = [AudienceRow(n + 1, c, IdentifierKind.CONTACT_ID) for n, c in enumerate(cids[1:])]
+    rows.append(AudienceRow(10, email, IdentifierKind.EMAIL))
+    spec = JobSpec("Studio", Action.UNTAG, (), Audience(rows=rows), remove_all_tags=True)
+    outcomes_ = run(rig.client(), lambda c: Runner(c, spec).run())
+    assert [(o.row, o.outcome) for o in outcomes_] == [(r.row, Outcome.SUCCEEDED) for r in rows]
+    assert all(contact_tags(rig, c) == [] for c in cids)
+    bodies = [b for _, b in rig.bulk_bodies()]
+    assert len(bodies) == 1 and bodies[0]["removeAllTags"] is True and bodies[0]["tags"] == []
+    refused = run(rig.client(), lambda c: c.apply(Action.TAG, items(cids[:1], ALL_TAGS)))
+    assert (refused[0].outcome, refused[0].reason) == (Outcome.FAILED, "Choose a tag to add.")

@@ -43,6 +43,7 @@ from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.identifiers import CONTACT_ID_RE, EMAIL_RE, IdentifierKind, normalise_email
 from audience_manager.core.outcomes import Outcome
+from audience_manager.core.planning import ALL_TAGS
 from audience_manager.core.platforms import Capabilities, PlatformKind, RateLimit
 from audience_manager.core.work import ItemResult, WorkItem
 
@@ -402,8 +403,10 @@ class HighLevel:
     ) -> list[ItemResult]:
         """Tag or untag in bulk: one request per tag per chunk of `items_per_request` contacts.
 
-        `remove_all_tags=True` (UNTAG only) removes every tag from the contacts, whatever the items'
-        target; `previous` then holds the contacts' old tags.
+        Removing every tag from the contacts (`removeAllTags: true`) happens only when asked: with
+        `remove_all_tags=True`, or for items whose target is `core.planning.ALL_TAGS`, the target a
+        job gets from `JobSpec.remove_all_tags` (set only after the user confirmed). Both go with
+        UNTAG only; `previous` then holds each contact's old tags.
         """
         if not items:
             return []
@@ -413,20 +416,26 @@ class HighLevel:
         if remove_all_tags and action is not Action.UNTAG:
             raise ValueError("Removing all tags goes with the untag action only.")
         results: dict[tuple[int, str], ItemResult] = {}
-        ready = await self._with_contact_ids(items, results)
-        groups: dict[str, list[WorkItem]] = {}
+        for item in items:
+            if item.target == ALL_TAGS and action is Action.TAG:
+                results[(item.row, item.target.id)] = ItemResult(item, Outcome.FAILED, "Choose a tag to add.")
+        ready = await self._with_contact_ids(
+            [i for i in items if (i.row, i.target.id) not in results], results
+        )
+        groups: dict[tuple[str, bool], list[WorkItem]] = {}
         for item in ready:
-            key = "*" if remove_all_tags else (item.target.name or item.target.id)
+            everything = remove_all_tags or item.target == ALL_TAGS
+            key = ("*", True) if everything else (item.target.name or item.target.id, False)
             groups.setdefault(key, []).append(item)
         size = self._caps.items_per_request
-        for tag, group in groups.items():
+        for (tag, everything), group in groups.items():
             chunks: list[list[WorkItem]] = []
             for item in group:  # chunk by distinct contact ids: repeats ride along for free
                 if not chunks or len({i.subject for i in chunks[-1]} | {item.subject}) > size:
                     chunks.append([])
                 chunks[-1].append(item)
             for chunk in chunks:
-                for r in await self._bulk(action, chunk, tag, remove_all_tags):
+                for r in await self._bulk(action, chunk, tag, everything):
                     results[(r.item.row, r.item.target.id)] = r
         return [results[(i.row, i.target.id)] for i in items]
 
