@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from pathlib import Path
 
@@ -290,3 +291,16 @@ def test_copying_too_many_rows_points_to_export(panel: ResultsPanel, qtbot, monk
         assert panel.copy_action() is None
     assert QGuiApplication.clipboard().text() == "before"
     assert "use Export CSV" in panel.export_label.text()
+
+
+def test_a_big_reopened_job_is_shown_in_steps(panel: ResultsPanel, qtbot, qloop) -> None:
+    inserts: list[tuple[int, int]] = []
+    panel.model.rowsInserted.connect(lambda _parent, first, last: inserts.append((first, last)))
+    task = asyncio.ensure_future(
+        panel.show_job_in_steps("old", outcomes(1, 20), "finished", elapsed=12.0, step=7)
+    )
+    qtbot.waitUntil(task.done, timeout=3000)
+    assert inserts == [(0, 6), (7, 13), (14, 19)]
+    assert panel.model.outcomes() == outcomes(1, 20)
+    assert panel.summary_label.text() == "15 succeeded · 4 failed · 1 skipped in 12 s"
+    assert panel.progress_bar.text() == "Finished"

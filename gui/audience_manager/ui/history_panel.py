@@ -459,7 +459,12 @@ class HistoryPanel(QWidget):
             self._report_error(self.tr("Could not read job {job}: {error}").format(job=job.id, error=exc))
             return
         self._shown_job = job
-        self.results_panel.show_job(job.id, outcomes, job.state.value, job.reason)
+        elapsed = job.ended_at - job.started_at if job.ended_at and job.started_at else None
+        await self.results_panel.show_job_in_steps(
+            job.id, outcomes, job.state.value, job.reason, elapsed=elapsed
+        )
+        if self._shown_job is not job:
+            return  # the user opened another job meanwhile
         self.status_label.setText(
             self.tr("Job {job}: {n} rows").format(job=job.id, n=count_text(len(outcomes)))
         )

@@ -47,6 +47,8 @@ REASONS_REFRESH_MS = 1000
 COPY_IN_PLACE_ROWS = 20_000
 # A clipboard of more rows than this is slow to build and to paste anywhere: Export CSV is the tool.
 COPY_MAX_ROWS = 100_000
+# Rows appended at a time when a finished job is reopened (History).
+SHOW_STEP_ROWS = 20_000
 
 
 def count_text(n: int) -> str:
@@ -291,12 +293,48 @@ class ResultsPanel(QWidget):
             self._undo_reason = reason
             self._update_actions()
 
-    def show_job(self, job_id: str, outcomes: list[RowOutcome], state: str, reason: str = "") -> None:
-        """Show a finished job's outcomes (reopened from history) as if it had just run."""
+    def show_job(
+        self,
+        job_id: str,
+        outcomes: Sequence[RowOutcome],
+        state: str,
+        reason: str = "",
+        *,
+        elapsed: float | None = None,
+    ) -> None:
+        """Show a finished job's outcomes (reopened from history) as if it had just run.
+
+        `elapsed` is how long it ran, for the summary line (None leaves the time out)."""
         self.job_started_event(job_id, len(outcomes))
-        self._started_at = None
         self.model.append(outcomes)
+        self._finish_reopened(job_id, state, reason, elapsed)
+
+    async def show_job_in_steps(
+        self,
+        job_id: str,
+        outcomes: Sequence[RowOutcome],
+        state: str,
+        reason: str = "",
+        *,
+        elapsed: float | None = None,
+        step: int = SHOW_STEP_ROWS,
+    ) -> None:
+        """`show_job` for big jobs: appends `step` rows at a time and lets the window breathe
+        between them (a million rows in one go would hold the GUI thread for about a second)."""
+        self.job_started_event(job_id, len(outcomes))
+        for start in range(0, len(outcomes), step):
+            self.model.append(outcomes[start : start + step])
+            self.progress_bar.setValue(min(start + step, len(outcomes)))
+            await asyncio.sleep(0)
+            if self._job_id != job_id:
+                return  # another job was shown meanwhile
+        self._finish_reopened(job_id, state, reason, elapsed)
+
+    def _finish_reopened(self, job_id: str, state: str, reason: str, elapsed: float | None) -> None:
+        self._started_at = None
         self.job_finished_event(job_id, state, reason)
+        self._elapsed = elapsed
+        self.summary_label.setText(self.summary_text(reason))
 
     def clear_results(self) -> None:
         """Show nothing (the job shown was deleted); a running job cannot be cleared."""
