@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO, cast
@@ -95,14 +95,15 @@ class _Parser(argparse.ArgumentParser):
 def _connection_options() -> _Parser:
     common = _Parser(add_help=False)
     group = common.add_argument_group("connection")
-    group.add_argument("--platform", required=True, choices=[p.value for p in PlatformKind])
+    group.add_argument("--account", metavar="NAME", help="a saved account (see: accounts list), instead of:")
+    group.add_argument("--platform", choices=[p.value for p in PlatformKind])
     group.add_argument("--base-url", default="", help="the API's address (default: the platform's own)")
     group.add_argument(
         "--auth",
         choices=[a.value for a in AuthKind],
         help="kit-v4: oauth (bulk requests) or api-key (one request per row); others need not say",
     )
-    group.add_argument("--token-env", required=True, metavar="VAR", help="variable holding the token")
+    group.add_argument("--token-env", metavar="VAR", help="variable holding the token")
     group.add_argument("--secret-env", metavar="VAR", help="kit-v3: variable holding the api_secret")
     group.add_argument("--location", default="", metavar="ID", help="highlevel: the location id")
     return common
@@ -166,6 +167,9 @@ def _add_extensions(commands: argparse._SubParsersAction[Any], apply: argparse.A
         if exc.name != "audience_manager.cli_jobs":
             raise
         return
+    from audience_manager.cli_accounts import add_accounts_commands
+
+    add_accounts_commands(commands)
     add_jobs = getattr(cli_jobs, "add_jobs_commands", None)
     if add_jobs is not None:
         add_jobs(commands)
@@ -204,9 +208,18 @@ def _command_names() -> set[str]:
 class Connection:
     account: Account
     credentials: Credentials
+    # A saved account opens through the store (its OAuth token refreshes and is saved back).
+    opener: Callable[[], Platform] | None = None
 
 
-def read_connection(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> Connection:
+def read_connection(args: argparse.Namespace, environ: Mapping[str, str]) -> Connection:
+    if getattr(args, "account", None):
+        from audience_manager.cli_accounts import check_account_option, connection_for_account
+
+        check_account_option(args)
+        return connection_for_account(args.account)
+    if not args.platform or not args.token_env:
+        raise UsageError("give --account NAME (a saved account), or --platform with --token-env VAR")
     platform = PlatformKind(args.platform)
     auth = AuthKind(args.auth) if args.auth else DEFAULT_AUTH.get(platform)
     if auth is None:
@@ -232,7 +245,7 @@ def read_connection(args: argparse.Namespace, environ: dict[str, str] | os._Envi
     return Connection(account, Credentials(token=token, secret=secret))
 
 
-def _secret_from(environ: dict[str, str] | os._Environ[str], var: str, option: str) -> str:
+def _secret_from(environ: Mapping[str, str], var: str, option: str) -> str:
     value = environ.get(var, "").strip()
     if not value:
         raise UsageError(
@@ -282,6 +295,8 @@ def _logging(verbose: bool, secrets: Sequence[str], stream: IO[str]) -> Iterator
 async def _open(connection: Connection) -> Platform:
     from audience_manager.api.clients import open_platform
 
+    if connection.opener is not None:
+        return connection.opener()
     return open_platform(connection.account, connection.credentials)
 
 
