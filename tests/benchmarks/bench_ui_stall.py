@@ -49,6 +49,31 @@ BEAT_MS = 10
 WHY = "--why" in sys.argv
 
 
+class GcWatch:
+    """Longest garbage-collector pause per generation during a phase (a full collection walks every
+    tracked object, and 100,000 outcomes are a lot of objects)."""
+
+    def __init__(self) -> None:
+        import gc
+
+        self.pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self._started = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.pauses[info["generation"]].append((time.perf_counter() - self._started) * 1000)
+
+    def take(self) -> str:
+        text = ", ".join(
+            f"gen{g}: {len(p)} x, max {max(p):.0f} ms" for g, p in self.pauses.items() if p
+        )
+        self.pauses = {0: [], 1: [], 2: []}
+        return f"GC {text}" if text else "no GC"
+
+
 class StallWatch:
     """With --why: a thread that prints the GUI thread's stack whenever a beat is 100 ms late."""
 
@@ -119,15 +144,19 @@ async def bench(window: MainWindow, rows: int) -> list[str]:
     await wait_for(lambda: bool(ws.catalog) and not ws.catalog_busy, 60)
     ids = ws.sandbox.known_subscriber_ids(rows, state=None)
     heart = Heartbeat()
+    gcw = GcWatch()
     if WHY:
         StallWatch(heart)
     lines = []
 
+    gcw.take()
     heart.start()
     started = time.perf_counter()
     window.audience_panel.paste_action("\n".join(map(str, ids)))
     await wait_for(lambda: window.audience_panel.audience is not None and not window.audience_panel.busy, 60)
-    lines.append(summary(f"paste {rows:,} ids (parsed off-thread)", heart.stop(), time.perf_counter() - started))
+    lines.append(
+        summary(f"paste {rows:,} ids (parsed off-thread)", heart.stop(), time.perf_counter() - started, gcw.take())
+    )
 
     window.action_bar.set_action(Action.TAG)
     window.catalog_panel.set_checked(TargetKind.TAG, {ws.catalog[TargetKind.TAG][0].id})
@@ -135,6 +164,7 @@ async def bench(window: MainWindow, rows: int) -> list[str]:
     window.job_finished.connect(lambda *a: finished.done() or finished.set_result(a))
     dialog = window.run_action()
     assert dialog is not None, window.run_blocker()
+    gcw.take()
     heart.start()
     started = time.perf_counter()
     dialog.run_button.click()
@@ -147,7 +177,7 @@ async def bench(window: MainWindow, rows: int) -> list[str]:
             f"tag job, {rows:,} rows streaming into the table",
             stalls,
             seconds,
-            f"{state}, {shown:,} outcomes, {rows / seconds:,.0f} rows/s",
+            f"{state}, {shown:,} outcomes, {rows / seconds:,.0f} rows/s; {gcw.take()}",
         )
     )
     return lines
