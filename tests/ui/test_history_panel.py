@@ -237,3 +237,14 @@ def test_history_model_is_empty_and_valid_without_jobs(qtmodeltester) -> None:
     model = HistoryModel()
     qtmodeltester.check(model, force_py=True)
     assert model.rowCount() == 0
+
+
+def test_a_job_not_ended_cannot_be_undone_or_deleted(qtbot, panel, journal: Journal) -> None:
+    pending = journal.create_job(job(3, account="shop"), ACCOUNTS["shop"])  # recorded, never run
+    refresh(qtbot, panel)
+    assert panel.select_job(pending)
+    assert panel.model.data(panel.model.index(0, 4)) == "Pending"
+    assert panel.open_button.isEnabled()
+    assert not panel.undo_button.isEnabled()
+    assert not panel.delete_button.isEnabled()
+    assert panel.delete_selected_action() is None
