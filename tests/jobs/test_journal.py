@@ -65,18 +65,15 @@ def test_batch_mark_is_committed_before_the_request_and_outcomes_before_the_next
         async def apply(
             self, action: Action, items: Sequence[WorkItem], value: str | None = None
         ) -> list[ItemResult]:
-            other = sqlite3.connect(path)
-            sent = set()
-            for (text,) in other.execute("SELECT items FROM batches"):
-                sent |= {(int(line.split("\t")[0]), line.split("\t")[1]) for line in text.split("\n")}
-            done = set(other.execute("SELECT row, target_id FROM outcomes"))
-            other.close()
+            sent = set(spy.sends(job_id))
+            done = set(spy.outcome_records(job_id))
             assert {(i.row, i.target.id) for i in items} <= sent, "request sent before its batch was marked"
             seen.append(len(sent - done))
             return await super().apply(action, items, value)
 
     job = spec(id_audience(range(1, 3001)))
     job_id = journal.create_job(job, ACCOUNT)
+    spy = Journal(path)  # another connection: sees only what is committed
     platform = Watched(subscribers=3000, latency=0.002)
     asyncio.run(Runner(platform, job, recorder=journal, job_id=job_id, concurrency=concurrency).run())
     assert len(seen) == 30
@@ -152,5 +149,5 @@ def test_history_filters_and_deletes_old_jobs(tmp_path: Path) -> None:
         assert [j.id for j in history.list_jobs(journal)] == [c, b]
         with pytest.raises(UnknownJobError):
             history.job_outcomes(journal, a)
-        for table in ("audience", "batches", "outcomes"):
+        for table in ("audience", "batches", "results"):
             assert journal.read().execute(f"SELECT count(*) FROM {table} WHERE job_id='a'").fetchone() == (0,)

@@ -210,9 +210,8 @@ def test_sigkill_at_ten_random_moments_loses_nothing_and_resends_only_in_flight_
         record = journal.job(job_id)
         # A kill while the CLI was still starting up comes before the job (re)started.
         assert record.state.value == "finished" and 1 <= record.starts <= KILLS + 1
-        rows = (
-            journal.read().execute("SELECT row, outcome FROM outcomes WHERE job_id=?", (job_id,)).fetchall()
-        )
+        assert record.done == record.succeeded + record.unchanged == ROWS
+        rows = [(r.row, r.outcome.value) for r in journal.outcome_records(job_id).values()]
         assert len(rows) == ROWS and {r for r, _ in rows} == set(range(1, ROWS + 1))
         assert {o for _, o in rows} <= {"succeeded", "unchanged"}
         sends = journal.sends(job_id)

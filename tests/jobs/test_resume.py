@@ -104,4 +104,6 @@ def test_a_cancelled_job_resumes_its_cancelled_rows(tmp_path: Path) -> None:
         outcomes = history.job_outcomes(journal, job_id)
         assert len(outcomes) == 2000
         assert {o.outcome for o in outcomes} <= {Outcome.SUCCEEDED, Outcome.UNCHANGED, Outcome.FAILED}
-        assert journal.job(job_id).state is JobState.FINISHED
+        record = journal.job(job_id)
+        assert record.state is JobState.FINISHED and record.starts == 2
+        assert (record.done, record.cancelled) == (2000, 0)

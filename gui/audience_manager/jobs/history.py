@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from audience_manager.core.actions import Action
-from audience_manager.core.outcomes import Outcome, RowOutcome
+from audience_manager.core.outcomes import RowOutcome
 from audience_manager.core.planning import job_targets, target_label
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.journal import _JOB_COLUMNS, JobRecord, Journal, job_record
@@ -73,20 +73,19 @@ def iter_job_outcomes(journal: Journal, job_id: str) -> Iterator[RowOutcome]:
     spec_targets = job_targets(journal.spec_header(job_id))
     order = {t.id: k for k, t in enumerate(spec_targets)}
     labels = {t.id: target_label(t) for t in spec_targets}
-    rows = journal.read().execute(
-        "SELECT o.row, a.identifier, o.target_id, o.outcome, o.reason FROM outcomes o"
-        " JOIN audience a ON a.job_id = o.job_id AND a.row = o.row WHERE o.job_id = ?",
-        (job_id,),
+    identifiers: dict[int, str] = dict(
+        journal.read().execute("SELECT row, identifier FROM audience WHERE job_id=?", (job_id,)).fetchall()
     )
-    for row, identifier, target_id, outcome, reason in sorted(rows, key=lambda r: (r[0], order.get(r[2], 0))):
-        yield RowOutcome(row, identifier, labels.get(target_id, target_id), Outcome(outcome), reason)
+    records = journal.outcome_records(job_id)
+    for (row, target_id), r in sorted(records.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0))):
+        identifier = identifiers.get(row, r.subject or "")
+        yield RowOutcome(row, identifier, labels.get(target_id, target_id), r.outcome, r.reason)
 
 
 def missing_rows(journal: Journal, job_id: str) -> int:
     """Row x target pairs of the job with no outcome yet (an interrupted job)."""
     record = journal.job(job_id)
-    (recorded,) = journal.read().execute("SELECT count(*) FROM outcomes WHERE job_id=?", (job_id,)).fetchone()
-    return max(0, record.total - int(recorded))
+    return max(0, record.total - len(journal.outcome_records(job_id)))
 
 
 def children(journal: Journal, job_id: str) -> list[JobRecord]:

@@ -55,14 +55,13 @@ def retry_spec(journal: Journal, job_id: str, *, reasons: Iterable[str] = ()) ->
     original = journal.spec(job_id)
     failed_rows: set[int] = set()
     failed_targets: set[str] = set()
-    for row, target_id, reason in journal.read().execute(
-        "SELECT row, target_id, reason FROM outcomes WHERE job_id=? AND outcome=?",
-        (job_id, str(Outcome.FAILED)),
-    ):
-        if wanted and not any(w in str(reason).lower() for w in wanted):
+    for record in journal.outcome_records(job_id).values():
+        if record.outcome is not Outcome.FAILED:
             continue
-        failed_rows.add(int(row))
-        failed_targets.add(str(target_id))
+        if wanted and not any(w in record.reason.lower() for w in wanted):
+            continue
+        failed_rows.add(record.row)
+        failed_targets.add(record.target_id)
     sendable = {r.row for r in original.audience.rows}
     failed_rows &= sendable  # invalid and duplicate rows never fail (they are skipped)
     if not failed_rows:

@@ -91,7 +91,8 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
         lambda: defaultdict(list)
     )
     kept_already = unknown = failed = 0
-    for row, target_id, _subject, outcome, previous in journal.previous_states(job_id):
+    for rec in sorted(journal.outcome_records(job_id).values(), key=lambda r: r.row):
+        row, target_id, outcome, previous = rec.row, rec.target_id, rec.outcome, rec.previous
         if row not in rows or target_id not in targets:
             continue
         if outcome == Outcome.UNCHANGED:
