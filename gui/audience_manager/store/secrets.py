@@ -41,8 +41,7 @@ def how_to_fix() -> str:
     if sys.platform.startswith("linux"):
         return (
             "Install and unlock a Secret Service keyring (GNOME Keyring or KWallet), for example "
-            "`sudo apt install gnome-keyring`, then log out and in again. Until then you can keep "
-            "the token for this session only."
+            "`sudo apt install gnome-keyring`, then log out and in again."
         )
     if sys.platform == "darwin":
         return "Unlock your login keychain in Keychain Access, then try again."
@@ -102,9 +101,7 @@ class KeyringSecrets:
 
     @property
     def backend_name(self) -> str:
-        return type(self._backend).__name__ if len(_backends(self._backend)) == 1 else ", ".join(
-            type(b).__name__ for b in _backends(self._backend)
-        )
+        return ", ".join(f"{type(b).__module__}.{type(b).__name__}" for b in _backends(self._backend))
 
     def check(self) -> None:
         if not is_secure(self._backend):
