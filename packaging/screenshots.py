@@ -19,13 +19,13 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("AUDIENCE_MANAGER_HOME", tempfile.mkdtemp(prefix="am-shots-"))
 
-import qasync  # noqa: E402
+import qasync
 
-from audience_manager.app import make_application, open_demo, settings  # noqa: E402
-from audience_manager.core.actions import Action, TargetKind  # noqa: E402
-from audience_manager.store.paths import journal_path  # noqa: E402
-from audience_manager.ui.main_window import MainWindow  # noqa: E402
-from audience_manager.ui.workspace import Workspace  # noqa: E402
+from audience_manager.app import make_application, open_demo, settings
+from audience_manager.core.actions import Action, TargetKind
+from audience_manager.store.paths import journal_path
+from audience_manager.ui.main_window import MainWindow
+from audience_manager.ui.workspace import Workspace
 
 OUT = Path(__file__).resolve().parents[1] / "resources" / "screenshots"
 SIZE = (1360, 860)
@@ -45,7 +45,9 @@ def sample_csv(sandbox: object, folder: Path) -> Path:
     lines = ["First name,Last name,Email,Subscriber ID,Signed up"]
     for person in people:
         last = person.fields.get("last_name") or ""
-        lines.append(f"{person.first_name},{last},{person.email_address},{person.id},{person.created_at[:10]}")
+        lines.append(
+            f"{person.first_name},{last},{person.email_address},{person.id},{person.created_at[:10]}"
+        )
     lines.insert(7, "Dana,Reyes,dana.reyes@@example.com,,2024-03-02")
     lines.insert(12, "Sam,Okafor,sam okafor at example dot com,,2024-05-14")
     lines.append(lines[3])

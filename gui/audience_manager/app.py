@@ -63,7 +63,8 @@ def make_application(argv: Sequence[str]) -> Any:
 
     from audience_manager.ui.icons import app_icon
 
-    app = QApplication.instance() or QApplication(list(argv))
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("Audience Manager")
@@ -118,7 +119,10 @@ def open_demo(
         await transport.aclose()
 
     entries = [AccountEntry(account, credentials) for account, credentials in demo.accounts]
-    return workspace.set_entries(entries, open_account, demo=True, sandbox=demo.sandbox, on_close=close)
+    task: asyncio.Task[None] | None = workspace.set_entries(
+        entries, open_account, demo=True, sandbox=demo.sandbox, on_close=close
+    )
+    return task
 
 
 async def open_configured(workspace: Any) -> bool:
@@ -147,7 +151,8 @@ async def open_configured(workspace: Any) -> bool:
     def factory(account: Any, credentials: Any) -> Any:
         if credentials is None:
             raise RuntimeError(
-                "No token is saved for this account in the system keyring. Open Account › Accounts… to add it."
+                "No token is saved for this account in the system keyring. "
+                "Open Account › Accounts… to add it."
             )
         return open_platform(account, credentials)
 
@@ -191,14 +196,19 @@ async def smoke(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS) -> int:
     window.catalog_panel.set_checked(TargetKind.TAG, {tags[0].id})
 
     finished: asyncio.Future[tuple[str, str, str]] = asyncio.get_running_loop().create_future()
-    window.job_finished.connect(lambda *args: finished.done() or finished.set_result(args))
+
+    def job_finished(*args: str) -> None:
+        if not finished.done():
+            finished.set_result((args[0], args[1], args[2]))
+
+    window.job_finished.connect(job_finished)
     dialog = window.run_action()
     if dialog is None:
         print(f"smoke: Run was refused: {window.run_blocker()}", file=sys.stderr)
         return 1
     dialog.run_button.click()
     try:
-        job_id, state, reason = await asyncio.wait_for(finished, max(1.0, deadline - time.monotonic()))
+        job_id, state, _reason = await asyncio.wait_for(finished, max(1.0, deadline - time.monotonic()))
     except TimeoutError:
         print("smoke: the job did not finish in time", file=sys.stderr)
         return 1
@@ -216,9 +226,8 @@ async def smoke(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS) -> int:
     got = [(o.row, o.target) for o in outcomes]
     counts = window.results_panel.model.counts()
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-    print(
-        f"smoke: job {job_id} {state}: {len(outcomes)} outcomes for {len(expected)} row x target pairs ({summary})"
-    )
+    pairs = len(expected)
+    print(f"smoke: job {job_id} {state}: {len(outcomes)} outcomes for {pairs} row x target pairs ({summary})")
     if len(got) != len(set(got)) or set(got) != expected:
         missing = expected - set(got)
         print(
@@ -270,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         with loop:
-            code = loop.run_until_complete(run())
+            code: int = loop.run_until_complete(run())
             loop.run_until_complete(workspace.aclose())
     except KeyboardInterrupt:
         code = 130

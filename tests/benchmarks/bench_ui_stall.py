@@ -31,19 +31,19 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("AUDIENCE_MANAGER_HOME", tempfile.mkdtemp(prefix="am-stall-"))
 
-import qasync  # noqa: E402
-from PySide6.QtCore import QTimer  # noqa: E402
+import qasync
+from PySide6.QtCore import QTimer
 
-from audience_manager.api.kit_v4 import KitV4  # noqa: E402
-from audience_manager.api.pacing import RateLimiter  # noqa: E402
-from audience_manager.app import make_application, open_demo, settings  # noqa: E402
-from audience_manager.core.actions import Action, TargetKind  # noqa: E402
-from audience_manager.core.platforms import RateLimit  # noqa: E402
-from audience_manager.sandbox.demo import demo_workspace  # noqa: E402
-from audience_manager.sandbox.sandbox import Sandbox  # noqa: E402
-from audience_manager.store.paths import journal_path  # noqa: E402
-from audience_manager.ui.main_window import MainWindow  # noqa: E402
-from audience_manager.ui.workspace import AccountEntry, Workspace  # noqa: E402
+from audience_manager.api.kit_v4 import KitV4
+from audience_manager.api.pacing import RateLimiter
+from audience_manager.app import make_application, open_demo, settings
+from audience_manager.core.actions import Action, TargetKind
+from audience_manager.core.platforms import RateLimit
+from audience_manager.sandbox.demo import demo_workspace
+from audience_manager.sandbox.sandbox import Sandbox
+from audience_manager.store.paths import journal_path
+from audience_manager.ui.main_window import MainWindow
+from audience_manager.ui.workspace import AccountEntry, Workspace
 
 BEAT_MS = 10
 WHY = "--why" in sys.argv
@@ -67,9 +67,7 @@ class GcWatch:
             self.pauses[info["generation"]].append((time.perf_counter() - self._started) * 1000)
 
     def take(self) -> str:
-        text = ", ".join(
-            f"gen{g}: {len(p)} x, max {max(p):.0f} ms" for g, p in self.pauses.items() if p
-        )
+        text = ", ".join(f"gen{g}: {len(p)} x, max {max(p):.0f} ms" for g, p in self.pauses.items() if p)
         self.pauses = {0: [], 1: [], 2: []}
         return f"GC {text}" if text else "no GC"
 
@@ -91,7 +89,7 @@ class StallWatch:
             time.sleep(0.05)
             late = time.perf_counter() - self.heart.last
             if self.heart.timer.isActive() and late > 0.06:
-                frame = sys._current_frames().get(self.main)  # noqa: SLF001 (a debugging aid)
+                frame = sys._current_frames().get(self.main)
                 where = traceback.extract_stack(frame)[-14:]
                 print(f"--- GUI thread {late * 1000:.0f} ms late, in:", file=sys.stderr)
                 for f in where:
@@ -155,7 +153,9 @@ async def bench(window: MainWindow, rows: int) -> list[str]:
     window.audience_panel.paste_action("\n".join(map(str, ids)))
     await wait_for(lambda: window.audience_panel.audience is not None and not window.audience_panel.busy, 60)
     lines.append(
-        summary(f"paste {rows:,} ids (parsed off-thread)", heart.stop(), time.perf_counter() - started, gcw.take())
+        summary(
+            f"paste {rows:,} ids (parsed off-thread)", heart.stop(), time.perf_counter() - started, gcw.take()
+        )
     )
 
     window.action_bar.set_action(Action.TAG)

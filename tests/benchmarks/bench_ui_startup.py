@@ -58,7 +58,10 @@ def main() -> int:
     }
     compiled = {k: v for k, v in base.items() if k != "PYTHONDONTWRITEBYTECODE"}
     rows = [measure(f"{args.platform}, bytecode compiled (installed)", compiled, args.runs)]
-    print(f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    print(
+        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}"
+    )
     print("| case | runs | median s to window shown | min | max | median s to exit |")
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))

@@ -11,7 +11,9 @@ import asyncio
 import os
 from collections.abc import Iterator
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication; QT_QPA_PLATFORM=xcb still wins
+os.environ.setdefault(
+    "QT_QPA_PLATFORM", "offscreen"
+)  # before any QApplication; QT_QPA_PLATFORM=xcb still wins
 
 import pytest
 import qasync
@@ -66,7 +68,9 @@ def sandbox() -> object:
 
 
 @pytest.fixture
-def window(qtbot: object, qloop: asyncio.AbstractEventLoop, sandbox: object, tmp_path: object) -> Iterator[object]:
+def window(
+    qtbot: object, qloop: asyncio.AbstractEventLoop, sandbox: object, tmp_path: object
+) -> Iterator[object]:
     """The real main window on the demo workspace, catalog loaded, settings and journal in tmp."""
     from pathlib import Path
 

@@ -71,7 +71,11 @@ def test_drop_a_csv_guesses_the_column_and_runs(window: MainWindow, qtbot, sandb
 
     emails = sandbox.known_emails(4)
     csv = tmp_path / "export.csv"
-    csv.write_text("Name,E-mail address,Plan\n" + "".join(f"P{i},{e},pro\n" for i, e in enumerate(emails)) + "Q,nope,pro\n")
+    csv.write_text(
+        "Name,E-mail address,Plan\n"
+        + "".join(f"P{i},{e},pro\n" for i, e in enumerate(emails))
+        + "Q,nope,pro\n"
+    )
     panel = window.audience_panel
     assert drop_files(window.centralWidget(), [csv]) == (True, True)
     qtbot.waitUntil(lambda: panel.audience is not None, timeout=5000)
@@ -88,7 +92,9 @@ def test_drop_a_csv_guesses_the_column_and_runs(window: MainWindow, qtbot, sandb
     assert sorted(o.outcome for o in outcomes) == sorted([Outcome.SUCCEEDED] * 4 + [Outcome.SKIPPED])
 
 
-def test_drop_on_the_paste_box_reads_the_file_instead_of_pasting_its_path(window: MainWindow, qtbot, tmp_path) -> None:
+def test_drop_on_the_paste_box_reads_the_file_instead_of_pasting_its_path(
+    window: MainWindow, qtbot, tmp_path
+) -> None:
     from window_helpers import drop_files
 
     txt = tmp_path / "ids.txt"
@@ -110,7 +116,9 @@ def test_files_of_other_kinds_are_not_taken(window: MainWindow, tmp_path) -> Non
 
 def test_cancel_mid_job_ends_every_row(window: MainWindow, qtbot, sandbox) -> None:
     window.catalog_panel.account_box.setCurrentIndex(1)  # the API key account sends one request per row
-    qtbot.waitUntil(lambda: window.workspace.current_index == 1 and not window.workspace.catalog_busy, timeout=5000)
+    qtbot.waitUntil(
+        lambda: window.workspace.current_index == 1 and not window.workspace.catalog_busy, timeout=5000
+    )
     sandbox.faults.latency = 0.02
     ids = [str(i) for i in sandbox.known_subscriber_ids(300)]
     paste(window, ids)
@@ -142,7 +150,10 @@ def test_retry_failed_runs_only_the_failed_rows(window: MainWindow, qtbot, sandb
 
     window.results_panel.retry_button.click()
     dialog = window.confirm_dialog
-    assert dialog is not None and "Retry" in dialog.windowTitle() + dialog.findChildren(type(dialog.account_label))[0].text()
+    assert (
+        dialog is not None
+        and "Retry" in dialog.windowTitle() + dialog.findChildren(type(dialog.account_label))[0].text()
+    )
     with qtbot.waitSignal(window.job_finished, timeout=5000) as finished:
         dialog.run_button.click()
     assert finished.args[0] != first_job

@@ -15,7 +15,9 @@ from audience_manager.ui.icons import app_icon
 
 def version_text() -> str:
     py = ".".join(map(str, sys.version_info[:3]))
-    return f"Audience Manager {__version__}\nPython {py} · PySide6 {PySide6.__version__} · Qt {qVersion()} · {platform.system()}"
+    system = platform.system()
+    versions = f"Python {py} · PySide6 {PySide6.__version__} · Qt {qVersion()} · {system}"
+    return f"Audience Manager {__version__}\n{versions}"
 
 
 class AboutDialog(QDialog):

@@ -36,10 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from audience_manager.core.audience import Audience, Problem
-from audience_manager.core.audience_file import FilePreview
+from audience_manager.core.audience_file import FilePreview, inspect_file, read_audience
 from audience_manager.core.cells import ALL_KINDS
 from audience_manager.core.identifiers import IdentifierKind
-from audience_manager.core.audience_file import inspect_file, read_audience
 from audience_manager.core.paste import parse_text
 from audience_manager.ui.icons import icon
 
@@ -131,7 +130,7 @@ class PasteBox(QPlainTextEdit):
 
     big_paste = Signal(str)
 
-    def insertFromMimeData(self, source: QMimeData) -> None:  # noqa: N802 (Qt's name)
+    def insertFromMimeData(self, source: QMimeData) -> None:
         if source.hasText() and not source.hasUrls():
             text = source.text()
             if len(text) > BIG_PASTE_CHARS:
@@ -314,7 +313,11 @@ class AudiencePanel(QWidget):
         first = joined.split("\n", BIG_PASTE_SHOWN_LINES)[:BIG_PASTE_SHOWN_LINES]
         shown = "\n".join(first)
         rest = joined.count("\n") + 1 - BIG_PASTE_SHOWN_LINES
-        note = self.tr("… and {0:,} more lines (not shown). Clear to start again.").format(rest) if rest > 0 else ""
+        note = (
+            self.tr("… and {0:,} more lines (not shown). Clear to start again.").format(rest)
+            if rest > 0
+            else ""
+        )
         self.paste_box.blockSignals(True)
         self.paste_box.setPlainText(f"{shown}\n{note}" if note else shown)
         self.paste_box.blockSignals(False)
@@ -386,7 +389,9 @@ class AudiencePanel(QWidget):
     async def _open_file(self, path: Path, generation: int) -> None:
         loop = asyncio.get_running_loop()
         try:
-            info = await loop.run_in_executor(None, functools.partial(inspect_file, path, accepted=self.accepted))
+            info = await loop.run_in_executor(
+                None, functools.partial(inspect_file, path, accepted=self.accepted)
+            )
         except Exception as exc:  # bad files get a message, never a crash
             if generation == self._generation:
                 self._file_failed(path, exc)
@@ -400,14 +405,14 @@ class AudiencePanel(QWidget):
             return
         await self._read(path, self.column_box.currentData(), generation)
 
-    def _read_file(self, column: object) -> asyncio.Task[None] | None:
+    def _read_file(self, column: int | None) -> asyncio.Task[None] | None:
         if self.file_path is None or column is None:
             return None
         self.cancel_parse_action()
         self._generation += 1
         return self._start(self._read(self.file_path, column, self._generation))
 
-    async def _read(self, path: Path, column: object, generation: int) -> None:
+    async def _read(self, path: Path, column: int | None, generation: int) -> None:
         loop = asyncio.get_running_loop()
         self._cancel = cancel = threading.Event()
         self._progress_value = 0.0
@@ -421,7 +426,12 @@ class AudiencePanel(QWidget):
                 None,
                 without_collector,
                 functools.partial(
-                    read_audience, path, column, accepted=self.accepted, progress=progress, cancel=cancel.is_set
+                    read_audience,
+                    path,
+                    column,
+                    accepted=self.accepted,
+                    progress=progress,
+                    cancel=cancel.is_set,
                 ),
             )
         except Exception as exc:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
@@ -73,9 +74,10 @@ class DemoBanner(QFrame):
         palette = self.palette()
         tint = palette.color(QPalette.ColorRole.Highlight)
         self.icon_label.setPixmap(icon("sandbox", tint).pixmap(20, 20))
+        rgb = f"{tint.red()}, {tint.green()}, {tint.blue()}"
         self.setStyleSheet(
-            "#demoBanner { background: rgba(%d, %d, %d, 40); border: 1px solid rgba(%d, %d, %d, 110); border-radius: 6px; }"
-            % (tint.red(), tint.green(), tint.blue(), tint.red(), tint.green(), tint.blue())
+            f"#demoBanner {{ background: rgba({rgb}, 40); border: 1px solid rgba({rgb}, 110);"
+            " border-radius: 6px; }"
         )
 
 
@@ -172,7 +174,10 @@ class MainWindow(QMainWindow):
 
     def _make_actions(self) -> None:
         def act(
-            text: str, slot: Any, shortcut: QKeySequence | str | None = None, icon_name: str = ""
+            text: str,
+            slot: Any,
+            shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+            icon_name: str = "",
         ) -> QAction:
             action = QAction(icon(icon_name), text, self) if icon_name else QAction(text, self)
             if shortcut is not None:
@@ -257,7 +262,9 @@ class MainWindow(QMainWindow):
         history.undo_accepted.connect(self.undo_plan_accepted)
         history.error_event.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
         history.report_exported.connect(
-            lambda path, n: self.statusBar().showMessage(self.tr("Saved {0:,} rows to {1}").format(n, path), 8000)
+            lambda path, n: self.statusBar().showMessage(
+                self.tr("Saved {0:,} rows to {1}").format(n, path), 8000
+            )
         )
         self.bottom_tabs.currentChanged.connect(self._tab_changed)
 
@@ -359,7 +366,10 @@ class MainWindow(QMainWindow):
             return None
         rows = {o.row for o in failed}
         failed_targets = {o.target for o in failed}
-        targets = tuple(t for t in spec.targets if str(t) in failed_targets or t.id in failed_targets) or spec.targets
+        targets = (
+            tuple(t for t in spec.targets if str(t) in failed_targets or t.id in failed_targets)
+            or spec.targets
+        )
         retry = dataclasses.replace(spec, audience=spec.audience.subset(rows), targets=targets)
         return self._confirm_and_start(retry, retry=True, parent_id=job_id, kind="retry")
 
@@ -369,7 +379,9 @@ class MainWindow(QMainWindow):
         specs = list(plan.specs)
         if current is None or any(spec.account != current.account.name for spec in specs):
             account = specs[0].account if specs else ""
-            self.statusBar().showMessage(self.tr("Switch to the account {0} to undo this job.").format(account), 10000)
+            self.statusBar().showMessage(
+                self.tr("Switch to the account {0} to undo this job.").format(account), 10000
+            )
             return
         self._queued.extend((spec, plan.job_id, plan.kind) for spec in specs)
         if not self.workspace.job_running:
@@ -409,7 +421,9 @@ class MainWindow(QMainWindow):
         self, spec: JobSpec, *, retry: bool, parent_id: str | None = None, kind: str = "run"
     ) -> ConfirmDialog:
         entry = self.workspace.current
-        summary = JobSummary.of(spec, entry.label if entry else spec.account, demo=self.workspace.demo, retry=retry)
+        summary = JobSummary.of(
+            spec, entry.label if entry else spec.account, demo=self.workspace.demo, retry=retry
+        )
         dialog = ConfirmDialog(summary, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.start_job(spec, parent_id=parent_id, kind=kind))
@@ -463,8 +477,8 @@ class MainWindow(QMainWindow):
         if self.bottom_tabs.currentWidget() is self.history_panel:
             self.history_panel.refresh_action()
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -475,11 +489,15 @@ class MainWindow(QMainWindow):
         if QSystemTrayIcon.isSystemTrayAvailable() and QSystemTrayIcon.supportsMessages():
             if self._tray is None:
                 self._tray = QSystemTrayIcon(app_icon(), self)
-                self._tray.activated.connect(lambda *_: (self.raise_(), self.activateWindow()))
+                self._tray.activated.connect(self._bring_to_front)
             self._tray.show()
             self._tray.showMessage(title, message, app_icon(), 8000)
         else:
             QApplication.alert(self)
+
+    def _bring_to_front(self, *_args: object) -> None:
+        self.raise_()
+        self.activateWindow()
 
     # -- keeping the widgets in step --------------------------------------------------------
 

@@ -30,7 +30,7 @@ from audience_manager.ui.job_adapter import JobAdapter
 
 log = logging.getLogger(__name__)
 
-PlatformFactory = Callable[[Account, Credentials], "Platform | Awaitable[Platform]"]
+PlatformFactory = Callable[[Account, "Credentials | None"], "Platform | Awaitable[Platform]"]
 
 # The catalog lists each kind only when the account can act on it (HighLevel has no forms).
 _KIND_ACTION = {
@@ -45,7 +45,7 @@ class AccountEntry:
     """An account the switcher offers, with the credentials to open it (never shown or saved here)."""
 
     account: Account
-    credentials: Credentials
+    credentials: Credentials | None  # None: not in the keyring (opening it says so, with Retry)
 
     @property
     def label(self) -> str:
@@ -80,7 +80,7 @@ class Workspace(QObject):
         self.sandbox: Any = None  # the demo's simulated platforms, when the demo is open
         self.journal_path = journal_path
         self._platform_factory: PlatformFactory | None = None
-        self._on_close: Callable[[], Awaitable[None]] | None = None
+        self._on_close: Callable[[], Coroutine[Any, Any, None]] | None = None
         self._index = -1
         self._platform: Platform | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -127,7 +127,7 @@ class Workspace(QObject):
         *,
         demo: bool = False,
         sandbox: Any = None,
-        on_close: Callable[[], Awaitable[None]] | None = None,
+        on_close: Callable[[], Coroutine[Any, Any, None]] | None = None,
         select: int = 0,
     ) -> asyncio.Task[None] | None:
         """Offer `entries` in the switcher (at start, or after the Accounts dialog saved changes)
