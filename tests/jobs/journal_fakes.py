@@ -6,6 +6,8 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from runner_fakes import MemoryPlatform, caps
 
@@ -96,4 +98,45 @@ class DyingRecorder:
             self.journal.job_ended(job_id, state, reason)
 
 
-__all__ = ["ACCOUNT", "CountingPlatform", "Died", "DyingRecorder", "caps"]
+__all__ = ["ACCOUNT", "CliRig", "CountingPlatform", "Died", "DyingRecorder", "caps"]
+
+
+# -- the CLI against the sandbox on loopback ------------------------------------------------------
+
+
+@dataclass
+class CliRig:
+    """A sandbox on 127.0.0.1 and the CLI run in-process with its data directory in a temp folder."""
+
+    sandbox: Any
+    base_url: str
+    capsys: Any
+
+    def connection(self) -> list[str]:
+        return [
+            "--platform",
+            "kit-v4",
+            "--auth",
+            "oauth",
+            "--token-env",
+            "AM_JOBS_TOKEN",
+            "--base-url",
+            self.base_url,
+        ]
+
+    def run(self, *argv: str) -> tuple[int, str, str]:
+        from audience_manager import cli
+
+        self.capsys.readouterr()
+        code = cli.main(list(argv))
+        out, err = self.capsys.readouterr()
+        assert self.sandbox.credentials.kit_oauth_token not in out + err
+        return code, out, err
+
+    def apply(self, *argv: str) -> tuple[int, str, str]:
+        return self.run("apply", *argv, *self.connection())
+
+    def ids_file(self, folder: Path, ids: Sequence[object], extra: Sequence[str] = ()) -> str:
+        path = folder / "audience.txt"
+        path.write_text("\n".join([*map(str, ids), *extra]) + "\n")
+        return str(path)

@@ -443,7 +443,7 @@ class Journal:
             [r.item.row, r.item.target.id, r.item.subject, r.outcome.value, r.reason, r.previous]
             for r in results
         ]
-        self._tally.setdefault(job_id, Counter()).update(r.outcome.value for r in results)
+        self._tally.setdefault(job_id, Counter()).update(r.outcome for r in results)
         with self._lock:
             if not self._held and not self._unsent:
                 self._held_since = time.monotonic()

@@ -145,7 +145,7 @@ async def preview(platform: Platform, spec: JobSpec, *, limit: int | None = DEFA
                 state.update(got)
         tp = _count(spec, target, items, state, readable, len(unresolved))
         if readable:
-            row_not_found |= {i.row for i in items if i.row not in state}
+            row_not_found |= {i.row for i in items if _not_found(spec.action, i.row, state)}
         previews.append(_with_requests(tp, math.ceil(sendable / size)))
 
     notes: list[str] = []
@@ -179,6 +179,15 @@ def _with_requests(tp: TargetPreview, requests: int) -> TargetPreview:
     return replace(tp, requests=requests)
 
 
+def _not_found(action: Action, row: int, state: dict[int, str | None]) -> bool:
+    """A row the platform does not know. Tag membership reads "yes"/"no" for every subscriber that
+    exists, so None there means not found; a form or field value of None only means "not known" or
+    "empty" (Kit answers None for a field nobody set)."""
+    if row not in state:
+        return True
+    return state[row] is None and action in (Action.TAG, Action.UNTAG)
+
+
 def _count(
     spec: JobSpec,
     target: Target,
@@ -192,7 +201,7 @@ def _count(
     already = change = missing = unknown = 0
     examples: list[str] = []
     for item in items:
-        if item.row not in state:
+        if _not_found(spec.action, item.row, state):
             missing += 1
             continue
         now = state[item.row]
