@@ -3,7 +3,7 @@
 Runs the real app on the demo workspace and drives it like a user (drop a file, tick tags, Run,
 confirm), then saves `QWidget.grab()` images. Works offscreen or on a display:
 
-    python packaging/screenshots.py [OUT_DIR]                      # offscreen (default)
+    python packaging/screenshots.py [OUT_DIR] [--dark]             # offscreen (default)
     Xvfb :99 -screen 0 1440x900x24 & DISPLAY=:99 QT_QPA_PLATFORM=xcb python packaging/screenshots.py
 """
 
@@ -20,6 +20,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("AUDIENCE_MANAGER_HOME", tempfile.mkdtemp(prefix="am-shots-"))
 
 import qasync
+from PySide6.QtGui import QColor, QPalette
 
 from audience_manager.app import make_application, open_demo, settings
 from audience_manager.core.actions import Action, TargetKind
@@ -56,7 +57,7 @@ def sample_csv(sandbox: object, folder: Path) -> Path:
     return path
 
 
-async def shoot(window: MainWindow, out: Path) -> list[Path]:
+async def shoot(window: MainWindow, out: Path, suffix: str = "") -> list[Path]:
     ws = window.workspace
     await wait_for(lambda: bool(ws.catalog) and not ws.catalog_busy)
     written = []
@@ -69,12 +70,12 @@ async def shoot(window: MainWindow, out: Path) -> list[Path]:
     window.action_bar.set_action(Action.TAG)
     window.catalog_panel.set_checked(TargetKind.TAG, {tags[1].id, tags[4].id})
     await asyncio.sleep(0.2)
-    written.append(save(window, out / "audience-loaded.png"))
+    written.append(save(window, out / f"audience-loaded{suffix}.png"))
 
     dialog = window.run_action()
     assert dialog is not None, window.run_blocker()
     await asyncio.sleep(0.2)
-    written.append(save(dialog, out / "confirm-run.png"))
+    written.append(save(dialog, out / f"confirm-run{suffix}.png"))
 
     # A second audience with some ids the account does not have, to show failures and Retry.
     window.audience_panel.clear_action()
@@ -92,7 +93,7 @@ async def shoot(window: MainWindow, out: Path) -> list[Path]:
     panel = window.results_panel
     panel.outcome_combo.setCurrentIndex(panel.outcome_combo.findData("failed"))
     await asyncio.sleep(0.3)
-    written.append(save(window, out / "job-finished-with-failures.png"))
+    written.append(save(window, out / f"job-finished-with-failures{suffix}.png"))
     return written
 
 
@@ -104,9 +105,43 @@ def save(widget: object, path: Path) -> Path:
     return path
 
 
+def dark_palette() -> QPalette:
+    """A dark theme like the desktops' (to check every colour comes from the palette)."""
+    p = QPalette()
+    for role, color in (
+        (QPalette.ColorRole.Window, "#2b2b2e"),
+        (QPalette.ColorRole.WindowText, "#e6e6e6"),
+        (QPalette.ColorRole.Base, "#1f1f22"),
+        (QPalette.ColorRole.AlternateBase, "#28282c"),
+        (QPalette.ColorRole.Text, "#e6e6e6"),
+        (QPalette.ColorRole.Button, "#35353a"),
+        (QPalette.ColorRole.ButtonText, "#e6e6e6"),
+        (QPalette.ColorRole.Highlight, "#3d7eff"),
+        (QPalette.ColorRole.HighlightedText, "#ffffff"),
+        (QPalette.ColorRole.ToolTipBase, "#35353a"),
+        (QPalette.ColorRole.ToolTipText, "#e6e6e6"),
+        (QPalette.ColorRole.Link, "#7aa7ff"),
+        (QPalette.ColorRole.PlaceholderText, "#8a8a8f"),
+        (QPalette.ColorRole.Light, "#505056"),
+        (QPalette.ColorRole.Midlight, "#45454a"),
+        (QPalette.ColorRole.Mid, "#3a3a3f"),
+        (QPalette.ColorRole.Dark, "#18181a"),
+        (QPalette.ColorRole.Shadow, "#000000"),
+    ):
+        p.setColor(role, QColor(color))
+    for role in (QPalette.ColorRole.WindowText, QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7c7c80"))
+    return p
+
+
 def main(argv: list[str]) -> int:
+    dark = "--dark" in argv
+    argv = [a for a in argv if a != "--dark"]
     out = Path(argv[0]) if argv else OUT
     app = make_application(["screenshots"])
+    if dark:
+        app.setStyle("Fusion")
+        app.setPalette(dark_palette())
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     workspace = Workspace(journal_path=journal_path())
@@ -115,7 +150,7 @@ def main(argv: list[str]) -> int:
     window.show()
     open_demo(workspace)
     with loop:
-        loop.run_until_complete(shoot(window, out))
+        loop.run_until_complete(shoot(window, out, "-dark" if dark else ""))
         loop.run_until_complete(workspace.aclose())
     return 0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QBrush, QDragEnterEvent, QDropEvent, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -473,6 +473,10 @@ class AudiencePanel(QWidget):
         for values in rows:
             self.preview_model.appendRow([QStandardItem(str(v)) for v in values])
         self._highlight_column()
+        self.preview_table.resizeColumnsToContents()  # eight rows: cheap, and emails stay readable
+        for index in range(self.preview_model.columnCount()):
+            width = self.preview_table.columnWidth(index)
+            self.preview_table.setColumnWidth(index, min(max(width + 12, 80), 320))
         self.stack.setCurrentIndex(1)
         self.source_label.setText(path.name)
         described = [self.tr("{0:,} KB").format(max(1, info.size // 1024))]
@@ -482,6 +486,11 @@ class AudiencePanel(QWidget):
             described.append(info.delimiter_label)
         if info.sheet:
             described.append(self.tr("sheet {0}").format(info.sheet))
+        if info.guessed_column is not None and info.guessed_by in ("heading", "contents"):
+            how = self.tr("its heading") if info.guessed_by == "heading" else self.tr("what it holds")
+            described.append(self.tr("column chosen by {0}: pick another above if needed").format(how))
+        elif info.guessed_column is None:
+            described.append(self.tr("pick the column that holds the IDs or emails"))
         self.file_note.setText(" · ".join(described))
 
     def _highlight_column(self) -> None:
@@ -492,8 +501,15 @@ class AudiencePanel(QWidget):
                 font = header.font()
                 font.setBold(index == column)
                 header.setFont(font)
+        # The chosen column is tinted with the palette's highlight, legible in light and dark themes.
+        tint = self.palette().color(QPalette.ColorRole.Highlight)
+        tint.setAlpha(45)
+        for row in range(self.preview_model.rowCount()):
+            for index in range(self.preview_model.columnCount()):
+                item = self.preview_model.item(row, index)
+                if item is not None:
+                    item.setBackground(QBrush(tint) if index == column else QBrush())
         if column >= 0:
-            self.preview_table.selectColumn(column)
             self.preview_table.scrollTo(self.preview_model.index(0, column))
 
     def _column_chosen(self, _index: int) -> None:
