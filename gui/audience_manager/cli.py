@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import contextlib
 import difflib
-import importlib
 import logging
 import os
 import signal
@@ -160,22 +159,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_extensions(commands: argparse._SubParsersAction[Any], apply: argparse.ArgumentParser) -> None:
-    """Commands that live elsewhere (history, retry, undo, --dry-run), when they are installed."""
-    try:
-        cli_jobs = importlib.import_module("audience_manager.cli_jobs")
-    except ModuleNotFoundError as exc:
-        if exc.name != "audience_manager.cli_jobs":
-            raise
-        return
+    """Commands that live in their own modules: accounts, history/retry/undo, --dry-run, diagnose."""
     from audience_manager.cli_accounts import add_accounts_commands
+    from audience_manager.cli_diagnose import add_diagnose_command
+    from audience_manager.cli_jobs import add_dry_run_option, add_jobs_commands
 
     add_accounts_commands(commands)
-    add_jobs = getattr(cli_jobs, "add_jobs_commands", None)
-    if add_jobs is not None:
-        add_jobs(commands)
-    add_dry_run = getattr(cli_jobs, "add_dry_run_option", None)
-    if add_dry_run is not None:
-        add_dry_run(apply)
+    add_jobs_commands(commands)
+    add_dry_run_option(apply)
+    add_diagnose_command(commands)
 
 
 def wants_cli(argv: Sequence[str]) -> bool:
@@ -579,11 +571,9 @@ async def _apply(args: argparse.Namespace, connection: Connection, stdout: IO[st
 def _dry_run_hook(args: argparse.Namespace) -> Callable[..., Any] | None:
     if not getattr(args, "dry_run", False):
         return None
-    cli_jobs = importlib.import_module("audience_manager.cli_jobs")
-    hook: Callable[..., Any] | None = getattr(cli_jobs, "dry_run", None)
-    if hook is None:
-        raise UsageError("--dry-run is not available in this build")
-    return hook
+    from audience_manager.cli_jobs import dry_run
+
+    return dry_run
 
 
 async def _list(args: argparse.Namespace, connection: Connection, stdout: IO[str]) -> int:
