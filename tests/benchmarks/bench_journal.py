@@ -167,8 +167,8 @@ async def _with_ticker(work: Callable[[], Any]) -> tuple[Any, float]:
 
 def run_once(
     make_platform: Callable[[], Platform], spec: JobSpec, journal_dir: Path | None
-) -> tuple[float, float, TimedJournal | None, float]:
-    """(seconds, loop lateness, timed journal, create_job seconds) of one job."""
+) -> tuple[float, float, TimedJournal | None, float, float]:
+    """(seconds, loop lateness, timed journal, create_job seconds, CPU seconds of this process)."""
     timed: TimedJournal | None = None
     job_id = None
     create = 0.0
@@ -191,10 +191,12 @@ def run_once(
         assert len(outcomes) == len(spec.audience.rows)
         return elapsed
 
+    cpu = time.process_time()
     seconds, late = asyncio.run(_with_ticker(job))
+    cpu = time.process_time() - cpu
     if timed is not None:
         timed.journal.close()
-    return seconds, late, timed, create
+    return seconds, late, timed, create, cpu
 
 
 def compare(
@@ -209,6 +211,8 @@ def compare(
     late_journal: list[float] = []
     calls: dict[str, list[float]] = defaultdict(list)
     creates: list[float] = []
+    cpu_plain: list[float] = []
+    cpu_journal: list[float] = []
     rows = 0
     with tempfile.TemporaryDirectory(prefix="bench-journal-") as folder:
         for n in range(repeats):
@@ -216,7 +220,7 @@ def compare(
                 make_platform, spec, done = make_run()
                 rows = len(spec.audience.rows)
                 try:
-                    seconds, late, timed, create = run_once(
+                    seconds, late, timed, create, cpu = run_once(
                         make_platform, spec, Path(folder) if with_journal else None
                     )
                 finally:
@@ -224,7 +228,9 @@ def compare(
                 if timed is None:
                     plain.append(seconds)
                     late_plain.append(late)
+                    cpu_plain.append(cpu)
                     continue
+                cpu_journal.append(cpu)
                 journaled.append(seconds)
                 late_journal.append(late)
                 creates.append(create)
@@ -249,6 +255,10 @@ def compare(
         "journal_seconds": sum(sum(v) for v in calls.values()) / repeats,
         "create_s": statistics.median(creates),
         "resume_load_s": load,
+        "cpu_overhead": statistics.median(cpu_journal) / statistics.median(cpu_plain) - 1,
+        "cpu_plain": statistics.median(cpu_plain),
+        "cpu_journal": statistics.median(cpu_journal),
+        "wall_median": med_journal,
         "plain_runs": plain,
         "journal_runs": journaled,
     }
@@ -274,7 +284,11 @@ def sandbox_case(repeats: int) -> dict[str, Any]:
         def make() -> Platform:
             return KitV4(account, Credentials(served.token), limiter=RateLimiter(RateLimit(10**9, 60.0)))
 
-        return make, spec_of(served.ids, served.tag), served.stop
+        def done() -> None:
+            served.report()  # the sandbox process answers "report" before it waits for "stop"
+            served.stop()
+
+        return make, spec_of(served.ids, served.tag), done
 
     return compare("Kit v4 bulk on the sandbox (loopback HTTP, limits lifted)", make_run, repeats)
 
@@ -293,7 +307,12 @@ def print_result(r: dict[str, Any]) -> None:
     runs = ", ".join(f"{s:.2f}" for s in r["journal_runs"])
     print(f"with journal:    {r['journal_rows_s']:,.0f} rows/s (runs: {runs} s)")
     print(f"overhead: {r['overhead_best']:+.1%} (best runs), {r['overhead_median']:+.1%} (median runs)")
-    print(f"time inside recorder calls per job: {r['journal_seconds']:.3f} s")
+    print(
+        f"client CPU per job (median): {r['cpu_plain']:.2f} s without, {r['cpu_journal']:.2f} s with"
+        f" ({r['cpu_overhead']:+.1%})"
+    )
+    share = r["journal_seconds"] / r["wall_median"]
+    print(f"time inside recorder calls per job: {r['journal_seconds']:.3f} s ({share:.1%} of the job's time)")
     late = f"{r['late_plain_ms']:.1f} ms without, {r['late_journal_ms']:.1f} ms with"
     print(f"loop lateness (10 ms ticker), worst: {late}")
     for name, (count, worst, p99) in sorted(r["calls"].items()):

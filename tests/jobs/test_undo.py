@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 from journal_fakes import ACCOUNT, CountingPlatform
@@ -98,3 +99,18 @@ def test_add_to_form_cannot_be_undone_and_the_plan_says_why(tmp_path: Path) -> N
         plan = undo_spec(journal, job_id)
         assert not plan.possible and plan.impossible_reason == NO_FORM_REMOVAL
         assert plan.summary() == NO_FORM_REMOVAL
+
+
+def test_undo_says_when_the_platform_did_not_report_the_state_before(tmp_path: Path) -> None:
+    class Silent(CountingPlatform):
+        def _apply_one(self, action, item, value):  # type: ignore[no-untyped-def]
+            result = super()._apply_one(action, item, value)
+            return replace(result, previous=None)
+
+    platform = Silent(subscribers=10)
+    platform.tags = {"1": {"1", "2", "3"}}
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        job_id = run(journal, platform, spec(id_audience(range(1, 6)), action=Action.UNTAG))
+        plan = undo_spec(journal, job_id)
+        assert [len(s.audience.rows) for s in plan.specs] == [3]
+        assert any("3 rows are reverted on the platform's word" in n for n in plan.notes)

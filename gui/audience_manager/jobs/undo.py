@@ -90,7 +90,7 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
     groups: dict[tuple[Action, str | None], dict[str, list[AudienceRow]]] = defaultdict(
         lambda: defaultdict(list)
     )
-    kept_already = unknown = failed = 0
+    kept_already = unknown = failed = unsure = 0
     for rec in sorted(journal.outcome_records(job_id).values(), key=lambda r: r.row):
         row, target_id, outcome, previous = rec.row, rec.target_id, rec.outcome, rec.previous
         if row not in rows or target_id not in targets:
@@ -106,11 +106,13 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
             if previous == HAD:
                 kept_already += 1
                 continue
+            unsure += previous is None
             groups[(Action.UNTAG, None)][target_id].append(audience_row)
         elif action is Action.UNTAG:
             if previous == HAD_NOT:
                 kept_already += 1
                 continue
+            unsure += previous is None
             groups[(Action.TAG, None)][target_id].append(audience_row)
         elif action is Action.SET_FIELD:
             if previous is None:
@@ -155,6 +157,13 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
     if record.state is JobState.INTERRUPTED:
         notes.append(
             "The job was interrupted: rows in flight when it stopped may have changed and are not undone."
+        )
+    if unsure:
+        # Kit's bulk untag, for one, lists failures only: it does not say who had the tag.
+        had = "had the tag" if action is Action.UNTAG else "did not have the tag"
+        notes.append(
+            f"{unsure} rows are reverted on the platform's word that the job changed them; it did not"
+            f" say whether they {had} before."
         )
     if unknown:
         notes.append(f"{unknown} rows cannot be restored: the platform did not report their previous value.")
