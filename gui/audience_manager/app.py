@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import os
 import sys
@@ -126,38 +125,11 @@ def open_demo(
 
 
 async def open_configured(workspace: Any) -> bool:
-    """Offer the accounts the user added (secrets from the keyring); False when there are none."""
-    from audience_manager.api.clients import open_platform
-    from audience_manager.store.accounts import AccountBook
-    from audience_manager.store.paths import settings_path
-    from audience_manager.store.secrets import Secrets
-    from audience_manager.ui.workspace import AccountEntry
+    """Offer the accounts the user added (secrets from the keyring) beside the demo ones; False when
+    there are none."""
+    from audience_manager.ui.accounts_dialog import offer_saved_accounts
 
-    try:
-        accounts = AccountBook(settings_path()).accounts()
-    except Exception as exc:  # an unreadable settings file: say so, fall back to the demo
-        log.warning("%s", exc)
-        return False
-    if not accounts:
-        return False
-    secrets = Secrets()
-    entries = []
-    for account in accounts:
-        credentials = None
-        with contextlib.suppress(Exception):  # a locked keyring: the account shows an error with Retry
-            credentials = await secrets.load_async(account.name)
-        entries.append(AccountEntry(account, credentials))
-
-    def factory(account: Any, credentials: Any) -> Any:
-        if credentials is None:
-            raise RuntimeError(
-                "No token is saved for this account in the system keyring. "
-                "Open Account › Accounts… to add it."
-            )
-        return open_platform(account, credentials)
-
-    workspace.set_entries(entries, factory, demo=False)
-    return True
+    return await offer_saved_accounts(workspace)
 
 
 async def open_accounts(workspace: Any, *, demo: bool) -> None:

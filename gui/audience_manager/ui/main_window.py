@@ -41,6 +41,12 @@ from audience_manager.core.actions import Action, Target
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import RowOutcome
 from audience_manager.ui.about_dialog import AboutDialog
+from audience_manager.ui.accounts_dialog import (
+    AccountsDialog,
+    KeyringBanner,
+    keyring_trouble,
+    offer_saved_accounts,
+)
 from audience_manager.ui.action_bar import ActionBar
 from audience_manager.ui.audience_panel import AudiencePanel
 from audience_manager.ui.catalog_panel import CatalogPanel
@@ -110,6 +116,8 @@ class MainWindow(QMainWindow):
         self.results_panel = ResultsPanel(self)
         self.banner = DemoBanner(self)
         self.banner.setVisible(workspace.demo)
+        self.accounts_dialog: AccountsDialog | None = None
+        self.keyring_banner = KeyringBanner(self, with_checkbox=False)
 
         self.bottom_tabs = QTabWidget(self)
         self.bottom_tabs.setDocumentMode(True)
@@ -141,6 +149,7 @@ class MainWindow(QMainWindow):
         top_layout.setContentsMargins(10, 8, 10, 4)
         top_layout.setSpacing(8)
         top_layout.addWidget(self.banner)
+        top_layout.addWidget(self.keyring_banner)
         top_layout.addWidget(self.action_bar)
         line = QFrame(self)
         line.setFrameShape(QFrame.Shape.HLine)
@@ -234,6 +243,7 @@ class MainWindow(QMainWindow):
         ws.tag_creation_failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.catalog_panel.targets_changed.connect(self._targets_changed)
         self.catalog_panel.accounts_requested.connect(self.open_accounts_action)
+        self.keyring_banner.session_requested.connect(self.open_accounts_action)
         self.action_bar.action_changed.connect(self._action_changed)
         self.action_bar.value_edit.textChanged.connect(self._update_run_state)
         self.action_bar.preview_requested.connect(self.preview_action)
@@ -270,9 +280,23 @@ class MainWindow(QMainWindow):
 
     # -- what the user asked for ------------------------------------------------------------
 
-    def open_accounts_action(self) -> None:
-        """Account › Accounts…: the accounts dialog connects here when it exists."""
-        self.statusBar().showMessage(self.tr("Managing accounts is not available yet."), 5000)
+    def open_accounts_action(self) -> AccountsDialog:
+        """Account › Accounts…: add, edit, test, remove; the switcher follows what was saved."""
+        dialog = AccountsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accounts_changed.connect(
+            lambda name: self._spawn(offer_saved_accounts(self.workspace, select=name, always=True))
+        )
+        entry = self.workspace.current
+        if entry is not None and not entry.account.demo:
+            dialog.select_account(entry.account.name)
+        self.accounts_dialog = dialog
+        dialog.open()
+        return dialog
+
+    async def _check_keyring(self) -> None:
+        """Saved accounts with no keyring to read their tokens from: say so and offer the way out."""
+        self.keyring_banner.show_problem(await keyring_trouble(self.workspace))
 
     def about_action_triggered(self) -> None:
         self.about_dialog = AboutDialog(self)
@@ -506,11 +530,14 @@ class MainWindow(QMainWindow):
 
     def _accounts_changed(self) -> None:
         self.banner.setVisible(self.workspace.demo)
+        self._spawn(self._check_keyring())
         title = self.tr("Audience Manager")
         self.setWindowTitle(self.tr("{0} — Demo").format(title) if self.workspace.demo else title)
         self._show_status()
 
     def _account_switched(self) -> None:
+        entry = self.workspace.current
+        self.banner.setVisible(self.workspace.demo or bool(entry and entry.account.demo))
         caps = self.workspace.capabilities
         self.action_bar.set_capabilities(caps)
         if caps is not None:
