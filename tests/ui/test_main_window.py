@@ -33,6 +33,7 @@ def test_paste_ids_tag_and_unknown_ids_say_they_do_not_exist(window: MainWindow,
     unknown = [str(i) for i in sandbox.unknown_subscriber_ids(2)]
     QGuiApplication.clipboard().setText("\n".join([*known, *unknown]))
     window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=2000)
     window.results_panel.table.setFocus()
     qtbot.keyClick(window.results_panel.table, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     assert window.audience_panel.paste_box.toPlainText().split() == [*known, *unknown]
