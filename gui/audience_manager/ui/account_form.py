@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -49,28 +48,30 @@ KINDS = (
         PlatformKind.KIT_V4,
         AuthKind.API_KEY,
         "API key",
-        "Kit › Settings › Developer › API keys (v4). One request per subscriber.",
+        "From Kit › Settings › Developer › API keys (v4).\nJobs send one request per subscriber.",
     ),
     AccountKind(
         "Kit — sign in with Kit (OAuth)",
         PlatformKind.KIT_V4,
         AuthKind.OAUTH,
         "",
-        "Signs in through your browser. Needed for bulk requests (100 subscribers at a time).",
+        "Signs in through your browser, with your Kit app's client ID.\n"
+        "Jobs send bulk requests of 100 subscribers.",
     ),
     AccountKind(
         "Kit API v3 (legacy) — API key and secret",
         PlatformKind.KIT_V3,
         AuthKind.LEGACY_KEY,
         "API key",
-        "Kit › Settings › Developer › API keys (v3): both the key and the secret.",
+        "From Kit › Settings › Developer › API keys (v3):\nboth the API key and the API secret.",
     ),
     AccountKind(
         "HighLevel — Private Integration Token",
         PlatformKind.HIGHLEVEL,
         AuthKind.PRIVATE_TOKEN,
         "Private Integration Token",
-        "HighLevel sub-account › Settings › Private Integrations, with the Contacts and Tags scopes.",
+        "From the sub-account's Settings › Private Integrations,\n"
+        "with the contacts and locations/tags scopes.",
     ),
 )
 
@@ -108,10 +109,7 @@ class AccountForm(QWidget):
         self.name_edit.setPlaceholderText(self.tr("e.g. Shop newsletter"))
         self.token_edit = _secret_edit(self)
         self.token_help = QLabel(self)
-        self.token_help.setWordWrap(True)
         self.token_help.setEnabled(False)  # drawn in the palette's muted text colour
-        self.token_help.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.token_help.setMinimumWidth(320)
         self.secret_edit = _secret_edit(self)
         self.location_edit = QLineEdit(self)
         self.location_edit.setPlaceholderText(self.tr("e.g. ve9EPM428h8vShlRW1KT"))
@@ -137,13 +135,13 @@ class AccountForm(QWidget):
         self.form.setVerticalSpacing(10)
         self.form.setHorizontalSpacing(14)
         self.form.addRow(self.tr("Kind"), self.kind_box)
+        self.form.addRow("", self.token_help)
         self.form.addRow(self.tr("Name"), self.name_edit)
         self.form.addRow(self.tr("API key"), self.token_edit)
         self.form.addRow(self.tr("API secret"), self.secret_edit)
         self.form.addRow(self.tr("Location ID"), self.location_edit)
         self.form.addRow(self.tr("OAuth client ID"), self.client_id_edit)
         self.form.addRow(self.tr("Kit account"), sign_in_row)
-        self.form.addRow("", self.token_help)
         self.form.addRow("", self.advanced_box)
         self.form.addRow(self.tr("Base URL"), self.base_url_edit)
         self.form.addRow(self.tr("Authorize URL"), self.authorize_url_edit)

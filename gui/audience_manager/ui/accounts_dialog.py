@@ -292,7 +292,7 @@ class AccountsDialog(QDialog):
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.buttonClicked.connect(lambda button: button is remove and self._run(self._remove(name)))
-        self.remove_box = box
+        self.remove_box, self.remove_confirm = box, remove
         box.open()
         return box
 

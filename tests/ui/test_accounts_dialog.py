@@ -1,0 +1,316 @@
+"""The Accounts dialog against the sandbox on loopback, with an in-memory keyring: a new user adds
+a Kit API-key account and a HighLevel account, sees them verified, runs a job on each from the
+window, restarts and finds them; OAuth sign-in end to end; no keyring: says what to do and still
+works for the session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import keyring.backends.fail
+import pytest
+from PySide6.QtCore import QSettings
+from pytestqt.qtbot import QtBot
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
+from memory_keyring import MemoryKeyring  # type: ignore[import-not-found]
+
+from audience_manager.core.actions import Action, TargetKind
+from audience_manager.sandbox import Sandbox
+from audience_manager.sandbox.server import serve
+from audience_manager.store.accounts import AccountBook
+from audience_manager.store.paths import settings_path
+from audience_manager.store.secrets import SERVICE, KeyringSecrets, Secrets, set_shared_secrets
+from audience_manager.ui.accounts_dialog import AccountsDialog, offer_saved_accounts
+from audience_manager.ui.main_window import MainWindow
+from audience_manager.ui.workspace import Workspace
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "resources" / "screenshots" / "accounts-dialog.png"
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[Sandbox, str]]:
+    sb = Sandbox(subscribers=400, contacts=120)
+    with serve(sb) as url:
+        yield sb, url
+
+
+@pytest.fixture
+def backend() -> Iterator[MemoryKeyring]:
+    memory = MemoryKeyring()
+    set_shared_secrets(Secrets(KeyringSecrets(memory)))
+    yield memory
+    set_shared_secrets(None)
+
+
+def fill(
+    dialog: AccountsDialog,
+    kind: int,
+    name: str,
+    token: str,
+    *,
+    base_url: str,
+    secret: str = "",
+    location: str = "",
+) -> None:
+    form = dialog.form
+    dialog.add_action()
+    form.kind_box.setCurrentIndex(kind)
+    form.name_edit.setText(name)
+    form.token_edit.setText(token)
+    form.secret_edit.setText(secret)
+    form.location_edit.setText(location)
+    form.advanced_box.setChecked(True)
+    form.base_url_edit.setText(base_url)
+
+
+def save(qtbot: QtBot, dialog: AccountsDialog) -> str:
+    with qtbot.waitSignal(dialog.verified, timeout=10000) as blocker:
+        dialog.save_button.click()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5000)
+    return str(blocker.args[0])
+
+
+def make_window(qtbot: QtBot, home: Path) -> MainWindow:
+    workspace = Workspace(journal_path=home / "journal.sqlite3")
+    window = MainWindow(workspace, QSettings(str(home / "window.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+def close_window(qtbot: QtBot, window: MainWindow) -> None:
+    closing = asyncio.ensure_future(window.workspace.aclose())
+    qtbot.waitUntil(closing.done, timeout=5000)
+
+
+def run_job_in(qtbot: QtBot, window: MainWindow, ids: list[str], tag_id: str) -> tuple[str, Any]:
+    ws = window.workspace
+    qtbot.waitUntil(lambda: bool(ws.catalog) and not ws.catalog_busy, timeout=10000)
+    assert not ws.catalog_error
+    window.audience_panel.paste_action("\n".join(ids))
+    qtbot.waitUntil(
+        lambda: window.audience_panel.audience is not None and not window.audience_panel.busy, timeout=5000
+    )
+    window.action_bar.set_action(Action.TAG)
+    window.catalog_panel.set_checked(TargetKind.TAG, {tag_id})
+    dialog = window.run_action()
+    assert dialog is not None, window.run_blocker()
+    with qtbot.waitSignal(window.job_finished, timeout=20000) as blocker:
+        dialog.run_button.click()
+    return str(blocker.args[1]), window.results_panel.model.counts()
+
+
+def test_a_new_user_adds_kit_and_highlevel_runs_jobs_restarts_and_finds_them(
+    qtbot: QtBot,
+    qloop: asyncio.AbstractEventLoop,
+    served: tuple[Sandbox, str],
+    backend: MemoryKeyring,
+    tmp_path: Path,
+) -> None:
+    sb, url = served
+    c = sb.credentials
+    home = Path(str(settings_path().parent))
+    window = make_window(qtbot, home)
+    dialog = window.open_accounts_action()
+    qtbot.waitSignal(dialog.keyring_checked, timeout=5000)
+    assert not dialog.banner.isVisible()
+
+    fill(dialog, 0, "Shop", c.kit_api_key, base_url=url)
+    said = save(qtbot, dialog)
+    assert "Sandbox Demo Co." in said and "owner@sandbox-demo.example" in said
+    fill(dialog, 3, "Agency", c.highlevel_token, base_url=url, location=c.highlevel_location)
+    said = save(qtbot, dialog)
+    assert "Sandbox Demo Studio" in said
+    assert dialog.list.count() == 2
+    dialog.form.advanced_box.setChecked(False)
+    qtbot.wait(300)  # let the layout settle and the clear button fade before the picture
+    dialog.grab().save(str(SCREENSHOT))
+
+    # The switcher lists both, then the demo accounts.
+    qtbot.waitUntil(lambda: len(window.workspace.entries) == 6, timeout=5000)
+    names = [e.account.name for e in window.workspace.entries]
+    assert names[:2] == ["Shop", "Agency"] and all(e.account.demo for e in window.workspace.entries[2:])
+    assert window.workspace.current is not None and window.workspace.current.account.name == "Agency"
+    dialog.close()
+
+    # A job on each account, through the window's own Run path.
+    contacts = sb.known_contact_ids(4)
+    ws = window.workspace
+    qtbot.waitUntil(lambda: bool(ws.catalog) and not ws.catalog_busy, timeout=10000)
+    assert not ws.catalog_error
+    hl_tag = window.workspace.catalog[TargetKind.TAG][0]
+    state, counts = run_job_in(qtbot, window, contacts, hl_tag.id)
+    assert state == "finished" and counts.get("succeeded", 0) + counts.get("unchanged", 0) == 4
+    window.workspace.switch_account(0)
+    qtbot.waitUntil(lambda: getattr(window.workspace.current, "account", None) is not None, timeout=5000)
+    assert window.workspace.current is not None and window.workspace.current.account.name == "Shop"
+    tag, _ = sb.state.kit.create_tag("Added from the dialog test")
+    qtbot.waitUntil(lambda: not window.workspace.catalog_busy, timeout=10000)
+    window.workspace.refresh_catalog()
+    qtbot.waitUntil(lambda: not window.workspace.catalog_busy, timeout=10000)
+    state, counts = run_job_in(qtbot, window, [str(i) for i in sb.known_subscriber_ids(3)], str(tag.id))
+    assert state == "finished" and counts.get("succeeded") == 3
+    close_window(qtbot, window)
+
+    # Restart: a new window and workspace find both accounts with their tokens.
+    again = make_window(qtbot, home)
+    offered = asyncio.ensure_future(offer_saved_accounts(again.workspace))
+    qtbot.waitUntil(offered.done, timeout=10000)
+    assert offered.result() is True
+    assert [e.account.name for e in again.workspace.entries][:2] == ["Shop", "Agency"]
+    qtbot.waitUntil(lambda: bool(again.workspace.catalog), timeout=10000)
+    assert not again.workspace.catalog_error
+    close_window(qtbot, again)
+
+    # The tokens are in the keyring and nowhere on disk.
+    stored = {k[1]: json.loads(v) for k, v in backend.entries.items() if k[0] == SERVICE}
+    assert stored["Shop"]["token"] == c.kit_api_key and stored["Agency"]["token"] == c.highlevel_token
+    for path in home.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for secret in (c.kit_api_key, c.highlevel_token):
+                assert secret.encode() not in data, path
+
+
+def test_a_wrong_token_says_what_is_wrong_and_nothing_is_saved(
+    qtbot: QtBot,
+    qloop: asyncio.AbstractEventLoop,
+    served: tuple[Sandbox, str],
+    backend: MemoryKeyring,
+) -> None:
+    sb, url = served
+    dialog = AccountsDialog(book=AccountBook(settings_path()))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    fill(
+        dialog, 3, "Agency", "pit-wrong-token-0000", base_url=url, location=sb.credentials.highlevel_location
+    )
+    with qtbot.waitSignal(dialog.check_failed, timeout=10000) as blocker:
+        dialog.save_button.click()
+    assert "invalid" in blocker.args[0] and "Private Integrations" in blocker.args[0]
+    assert "pit-wrong-token-0000" not in dialog.status.text()
+    other = next(loc for loc in sb.state.highlevel.locations if loc != sb.credentials.highlevel_location)
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5000)
+    fill(dialog, 3, "Agency", sb.credentials.highlevel_token, base_url=url, location=other)
+    with qtbot.waitSignal(dialog.check_failed, timeout=10000) as blocker:
+        dialog.test_button.click()
+    assert other in blocker.args[0]
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5000)
+    assert backend.entries == {} and dialog.list.count() == 0
+
+
+def test_edit_keeps_the_saved_secret_and_remove_deletes_it(
+    qtbot: QtBot,
+    qloop: asyncio.AbstractEventLoop,
+    served: tuple[Sandbox, str],
+    backend: MemoryKeyring,
+) -> None:
+    sb, url = served
+    c = sb.credentials
+    dialog = AccountsDialog(book=AccountBook(settings_path()))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    fill(dialog, 2, "Legacy", c.kit_v3_key, secret=c.kit_v3_secret, base_url=url)
+    save(qtbot, dialog)
+    dialog.select_account("Legacy")
+    assert dialog.form.token_edit.text() == ""  # never read back into a widget
+    dialog.form.name_edit.setText("Legacy list")
+    save(qtbot, dialog)  # the secret is taken from the keyring, the entry follows the new name
+    assert [k[1] for k in backend.entries] == ["Legacy list"]
+    assert [a.name for a in AccountBook(settings_path()).accounts()] == ["Legacy list"]
+
+    box = dialog.remove_action()
+    assert box is not None
+    with qtbot.waitSignal(dialog.accounts_changed, timeout=5000):
+        dialog.remove_confirm.click()
+    assert backend.entries == {} and AccountBook(settings_path()).accounts() == []
+
+
+def test_oauth_sign_in_end_to_end(
+    qtbot: QtBot,
+    qloop: asyncio.AbstractEventLoop,
+    served: tuple[Sandbox, str],
+    backend: MemoryKeyring,
+) -> None:
+    sb, url = served
+    opened: list[str] = []
+    followers: list[asyncio.Future[None]] = []
+
+    def browser(address: str) -> None:
+        opened.append(address)
+
+        async def follow() -> None:
+            async with httpx.AsyncClient(follow_redirects=True) as client:
+                await client.get(address)
+
+        followers.append(asyncio.ensure_future(follow()))
+
+    dialog = AccountsDialog(book=AccountBook(settings_path()), open_browser=browser)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    form = dialog.form
+    form.kind_box.setCurrentIndex(1)
+    assert not form.token_edit.isVisible() and form.client_id_edit.isVisible()
+    form.name_edit.setText("Shop (OAuth)")
+    form.client_id_edit.setText(sb.credentials.oauth_client_id)
+    form.advanced_box.setChecked(True)
+    form.base_url_edit.setText(url)
+    form.authorize_url_edit.setText(f"{url}/oauth/authorize")
+    form.token_url_edit.setText(f"{url}/oauth/token")
+    with qtbot.waitSignal(dialog.signed_in, timeout=10000):
+        form.sign_in_button.click()
+    assert opened and "code_challenge=" in opened[0]
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5000)
+    said = save(qtbot, dialog)
+    assert "Sandbox Demo Co." in said
+    stored = json.loads(backend.entries[(SERVICE, "Shop (OAuth)")])
+    assert stored["refresh_token"].startswith("sbx_kit_rt_") and stored["expires_at"] > 0
+    saved = AccountBook(settings_path()).get("Shop (OAuth)")
+    assert saved is not None and saved.oauth_client_id == sb.credentials.oauth_client_id
+    assert saved.oauth_token_url == f"{url}/oauth/token"
+
+
+def test_no_keyring_says_what_to_do_and_works_for_the_session(
+    qtbot: QtBot,
+    qloop: asyncio.AbstractEventLoop,
+    served: tuple[Sandbox, str],
+) -> None:
+    sb, url = served
+    secrets = Secrets(KeyringSecrets(keyring.backends.fail.Keyring()))  # type: ignore[no-untyped-call]
+    set_shared_secrets(secrets)
+    try:
+        home = Path(str(settings_path().parent))
+        window = make_window(qtbot, home)
+        dialog = window.open_accounts_action()
+        qtbot.waitUntil(lambda: dialog.banner.isVisible(), timeout=5000)
+        assert "gnome-keyring" in dialog.banner.text.text()
+        fill(dialog, 0, "Shop", sb.credentials.kit_api_key, base_url=url)
+        with qtbot.waitSignal(dialog.check_failed, timeout=10000) as blocker:
+            dialog.save_button.click()
+        assert "session only" in blocker.args[0]
+        qtbot.waitUntil(lambda: not dialog.busy, timeout=5000)
+        dialog.banner.session_box.setChecked(True)
+        said = save(qtbot, dialog)
+        assert "in memory for this session" in dialog.status.text() and "Sandbox Demo Co." in said
+        assert secrets.is_session_only("Shop")
+        qtbot.waitUntil(
+            lambda: bool(window.workspace.entries) and window.workspace.entries[0].account.name == "Shop",
+            timeout=5000,
+        )
+        qtbot.waitUntil(
+            lambda: bool(window.workspace.catalog) and not window.workspace.catalog_busy, timeout=10000
+        )
+        assert not window.workspace.catalog_error
+        qtbot.waitUntil(window.keyring_banner.isVisible, timeout=5000)  # the window says so too
+        dialog.close()
+        close_window(qtbot, window)
+        assert sb.credentials.kit_api_key.encode() not in settings_path().read_bytes()
+    finally:
+        set_shared_secrets(None)
