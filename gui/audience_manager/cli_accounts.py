@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import os
 import sys
+import threading
 import webbrowser
 from collections.abc import Callable, Mapping
 from typing import IO, Any
@@ -249,7 +250,9 @@ def _browser_sign_in(
     def show(url: str) -> None:
         err.write(f"Sign in to Kit in your browser. If it does not open, visit:\n  {url}\n")
         err.flush()
-        (open_browser or webbrowser.open)(url)
+        # On its own thread: a browser command may wait for the browser, and the redirect it brings
+        # back is served by this process's event loop.
+        threading.Thread(target=open_browser or webbrowser.open, args=(url,), daemon=True).start()
 
     async def go() -> Credentials:
         async with httpx.AsyncClient(timeout=30) as http:

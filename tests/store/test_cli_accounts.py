@@ -4,7 +4,6 @@ authorize page's redirect, as a browser would."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,12 +220,8 @@ def test_oauth_sign_in_in_the_browser_then_a_job_refreshes_and_saves_the_rotated
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
-    def browser(url: str) -> None:
-        async def follow() -> None:
-            async with httpx.AsyncClient(follow_redirects=True) as client:
-                await client.get(url)
-
-        asyncio.get_running_loop().create_task(follow())
+    def browser(url: str) -> None:  # called on its own thread, as a real browser command would be
+        httpx.get(url, follow_redirects=True)
 
     monkeypatch.setattr(cli_accounts.webbrowser, "open", browser)
     code, out = run(
