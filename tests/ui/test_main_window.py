@@ -378,3 +378,19 @@ def test_catalog_error_shows_retry_and_recovers(qtbot, qloop, sandbox, tmp_path)
     assert panel.tabs.tabText(0).startswith("Tags (")
     closing = asyncio.ensure_future(workspace.aclose())
     qtbot.waitUntil(closing.done, timeout=5000)
+
+
+def test_highlevel_account_disables_what_it_lacks_and_asks_for_contact_ids(window: MainWindow, qtbot) -> None:
+    labels = [
+        window.catalog_panel.account_box.itemText(i) for i in range(window.catalog_panel.account_box.count())
+    ]
+    window.catalog_panel.account_box.setCurrentIndex(labels.index("Demo · HighLevel"))
+    qtbot.waitUntil(
+        lambda: window.workspace.platform is not None and not window.workspace.catalog_busy, timeout=5000
+    )
+    bar = window.action_bar
+    form = bar.action_box.model().item(bar.action_box.findData(Action.ADD_TO_FORM))
+    assert not form.isEnabled() and "HighLevel" in form.toolTip()
+    assert window.catalog_panel.tabs.count() == 1  # tags only
+    assert "contact IDs" in window.audience_panel.paste_box.placeholderText()
+    assert "200,000 left today" in window.budget_status.text()

@@ -173,13 +173,7 @@ class AudiencePanel(QWidget):
         self.paste_box = PasteBox(self)
         self.paste_box.big_paste.connect(self.paste_action)
         self._big_text: str | None = None
-        self.paste_box.setPlaceholderText(
-            self.tr(
-                "Paste subscriber IDs or email addresses here, one per line "
-                "(or straight from a spreadsheet column).\n\n"
-                "Or drop a .csv, .tsv, .txt or .xlsx file anywhere on this window."
-            )
-        )
+        self._show_placeholder()
         self.paste_box.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.paste_box.textChanged.connect(self._text_changed)
         self._drop_filter = FileDropFilter(self)
@@ -273,10 +267,26 @@ class AudiencePanel(QWidget):
     def task(self) -> asyncio.Task[None] | None:
         return self._task
 
+    def _show_placeholder(self) -> None:
+        ids = (
+            self.tr("contact IDs")
+            if IdentifierKind.CONTACT_ID in self.accepted
+            and IdentifierKind.SUBSCRIBER_ID not in self.accepted
+            else self.tr("subscriber IDs")
+        )
+        what = self.tr("{0} or email addresses").format(ids) if IdentifierKind.EMAIL in self.accepted else ids
+        self.paste_box.setPlaceholderText(
+            self.tr(
+                "Paste {0} here, one per line (or straight from a spreadsheet column).\n\n"
+                "Or drop a .csv, .tsv, .txt or .xlsx file anywhere on this window."
+            ).format(what)
+        )
+
     def set_accepted(self, kinds: frozenset[IdentifierKind]) -> None:
         """The identifiers the account takes; a change re-reads the input against them."""
         if kinds != self.accepted:
             self.accepted = kinds
+            self._show_placeholder()
             if self.file_path is not None or self.paste_box.toPlainText():
                 self.reparse()
 
