@@ -10,8 +10,8 @@ implements `JobRecorder` for the runner:
   the rows that went out without a committed outcome are at most one batch per worker: exactly the
   batches in flight. A SIGKILL loses nothing else, and resuming re-sends only those.
 
-A batch's items and a batch's outcomes are each stored as one row (compact JSON), not one row per
-item: the per-item cost of binding SQL parameters was most of the journal's price, and every reader
+A batch's items (tab-separated lines) and a batch's outcomes (compact JSON) are each stored as one
+row, not one row per item: the per-item cost of binding SQL parameters was most of the journal's price, and every reader
 wants a whole job's outcomes anyway. When one pair has several recorded outcomes (a cancelled row
 sent again by a resume), the latest wins.
 
@@ -19,7 +19,7 @@ Why writes happen on the calling thread (the asyncio loop) and not on a writer t
 "mark committed, then request sent, then outcome committed before the next request" is what bounds
 what a crash re-sends, and a queue to another thread would let an unknown number of batches slip
 past that. A commit in WAL mode with `synchronous=NORMAL` is a `write()` to the WAL file without
-fsync (a few hundred microseconds for a 100-row batch); it survives the process being killed (the OS
+fsync (about 0.1 ms for a 100-row batch, see tests/benchmarks/RESULTS.md); it survives the process being killed (the OS
 has the data), though not a power cut, which costs at most re-sending idempotent requests. The WAL is
 checkpointed by a background thread so no commit on the loop ever pays for a checkpoint.
 
