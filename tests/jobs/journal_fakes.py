@@ -24,10 +24,6 @@ ACCOUNT = Account(
 )
 
 
-class Died(Exception):
-    """Stands for SIGKILL in-process: nothing after it reaches the journal or the platform."""
-
-
 @dataclass
 class CountingPlatform(MemoryPlatform):
     """Counts how many times each (subject, target) pair reached the platform, and can die."""
@@ -98,7 +94,7 @@ class DyingRecorder:
             self.journal.job_ended(job_id, state, reason)
 
 
-__all__ = ["ACCOUNT", "CliRig", "CountingPlatform", "Died", "DyingRecorder", "caps"]
+__all__ = ["ACCOUNT", "CliRig", "CountingPlatform", "DyingRecorder", "caps"]
 
 
 # -- the CLI against the sandbox on loopback ------------------------------------------------------

@@ -55,6 +55,11 @@ def test_list_and_show_give_the_same_report_as_apply(rig: CliRig, tmp_path: Path
     assert [line.split()[0] for line in out.splitlines()] == [job_id]
     code, _, err = rig.run("jobs", "show", "nosuchjob")
     assert code == 2 and "No job nosuchjob" in err
+    code, out, _ = rig.run("jobs", "delete", "--older-than", "1")
+    assert code == 0 and out == "0 jobs deleted\n"
+    code, out, _ = rig.run("jobs", "delete", "--older-than", "0")
+    assert code == 0 and out == "2 jobs deleted\n"
+    assert rig.run("jobs", "list")[1] == ""
 
 
 def test_retry_sends_only_failed_rows_with_the_reason_asked_for(rig: CliRig, tmp_path: Path) -> None:
