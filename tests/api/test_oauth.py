@@ -324,3 +324,24 @@ def test_a_failed_save_keeps_the_new_pair_unused_until_it_is_saved(sandbox: Sand
 
     assert asyncio.run(go())
     assert len(attempts) == 2 and attempts[0] == attempts[1]
+
+
+def test_short_lived_tokens_are_not_refreshed_before_every_request(sandbox: Sandbox, base_url: str) -> None:
+    sandbox.oauth.expires_in = 60  # shorter than the 2-minute margin
+    account = account_for(sandbox, base_url)
+    start = _issued(sandbox)
+    start = Credentials(start.token, refresh_token=start.refresh_token, expires_at=1.0)  # long expired
+    saved = Saved()
+    auth = RefreshingAuth(OAuthConfig.for_account(account), start, saved)
+    saved.auth = auth
+
+    async def go() -> None:
+        kit = KitV4(account, start, auth=auth)
+        try:
+            for _ in range(5):
+                await kit.whoami()
+        finally:
+            await kit.aclose()
+
+    asyncio.run(go())
+    assert len(saved.pairs) == 1  # refreshed once, then the 60 s token is used

@@ -259,13 +259,17 @@ class RefreshingAuth(httpx.Auth):
         self._clock = clock
         self._lock = asyncio.Lock()
         self._unsaved: Credentials | None = None
+        self._lifetime = REFRESH_MARGIN_S * 4  # learnt from the first refresh
 
     def __repr__(self) -> str:
         return f"RefreshingAuth(client_id={self.config.client_id!r})"
 
     def _expiring(self) -> bool:
+        """Refresh a little before the expiry: 2 minutes, or a quarter of a short token's life (a
+        fixed margin longer than the lifetime would refresh before every request)."""
         expires = self.credentials.expires_at
-        return bool(expires) and expires - REFRESH_MARGIN_S <= self._clock()
+        margin = min(REFRESH_MARGIN_S, self._lifetime / 4)
+        return bool(expires) and expires - margin <= self._clock()
 
     async def _save(self, fresh: Credentials) -> None:
         try:
@@ -278,6 +282,8 @@ class RefreshingAuth(httpx.Auth):
                 hint=f"Unlock the keyring and try again ({type(exc).__name__})",
             ) from None
         self._unsaved = None
+        if fresh.expires_at:
+            self._lifetime = max(fresh.expires_at - self._clock(), 0.0)
         self.credentials = fresh
 
     async def _refresh(self, stale_token: str) -> None:
