@@ -570,3 +570,48 @@ def test_a_remove_all_tags_job_runs_end_to_end_through_the_runner(rig: Rig) -> N
     assert len(bodies) == 1 and bodies[0]["removeAllTags"] is True and bodies[0]["tags"] == []
     refused = run(rig.client(), lambda c: c.apply(Action.TAG, items(cids[:1], ALL_TAGS)))
     assert (refused[0].outcome, refused[0].reason) == (Outcome.FAILED, "Choose a tag to add.")
+
+
+def test_a_refused_search_falls_back_to_the_duplicate_lookup(rig: Rig) -> None:
+    """If HighLevel rejects the search body (documented only second-hand), emails are still found."""
+
+    class RefuseSearch(httpx.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self.inner = httpx.AsyncHTTPTransport()
+            self.paths: list[str] = []
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            self.paths.append(request.url.path)
+            if request.url.path == "/contacts/search":
+                body = {"statusCode": 422, "message": ["property filters should not exist"]}
+                return httpx.Response(422, json=body)
+            return await self.inner.handle_async_request(request)
+
+        async def aclose(self) -> None:
+            await self.inner.aclose()
+
+    sb = rig.sandbox
+    known = sb.known_contact_ids(2)
+    emails = [sb.state.highlevel.contacts[c].email for c in known]
+    transport = RefuseSearch()
+    account = Account(
+        "Studio",
+        PlatformKind.HIGHLEVEL,
+        AuthKind.PRIVATE_TOKEN,
+        base_url=rig.base_url,
+        location_id=sb.credentials.highlevel_location,
+    )
+    client = HighLevel(account, Credentials(sb.credentials.highlevel_token), transport=transport)
+    asked = [*emails, "nobody@nowhere.example"]
+
+    async def work(c: HighLevel) -> tuple[dict[str, str | None], int, dict[str, str | None]]:
+        first = await c.resolve(asked)
+        searches = transport.paths.count("/contacts/search")
+        return first, searches, await c.resolve(["another.one@nowhere.example"])
+
+    found, searches, later = run(client, work)
+    assert found == {emails[0]: known[0], emails[1]: known[1], "nobody@nowhere.example": None}
+    assert later == {"another.one@nowhere.example": None}
+    assert 1 <= searches <= 3  # lookups already in flight when the first refusal came back
+    assert transport.paths.count("/contacts/search") == searches  # then never asked again
+    assert transport.paths.count("/contacts/search/duplicate") == 4

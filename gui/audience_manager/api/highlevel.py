@@ -15,7 +15,8 @@ answer is a list, so an email shared by several contacts (locations that allow d
 noticed instead of silently matched to whichever one the duplicate rule prefers, and its response
 shape (`contacts`, `total`) has been observed, where the duplicate endpoint's is undocumented.
 Its one drawback, a few seconds of index lag for contacts created moments ago, does not matter for
-a list the marketer exported earlier.
+a list the marketer exported earlier. Its request body, though, is documented only second-hand, so
+if HighLevel refuses it (400/422) the client switches to the duplicate lookup rather than fail.
 """
 
 from __future__ import annotations
@@ -271,6 +272,7 @@ class HighLevel:
             sleep=sleep,
         )
         self._contact_of: dict[str, str | None] = {}  # lower-cased email -> contact id (None: none)
+        self._search_refused = False  # the search body was refused once: use the duplicate lookup
 
     @property
     def capabilities(self) -> Capabilities:
@@ -341,15 +343,34 @@ class HighLevel:
         return {e: self._contact_of.get(normalise_email(e)) for e in emails}
 
     async def _search_email(self, email: str) -> str | None:
-        body = await self._request(
-            "POST",
-            "/contacts/search",
-            json={
-                "locationId": self.location_id,
-                "pageLimit": 10,
-                "filters": [{"field": "email", "operator": "eq", "value": email}],
-            },
-        )
+        """One email's contact: `POST /contacts/search`, or the duplicate lookup if search refuses us.
+
+        The search body is documented only second-hand, so a 400/422 about it switches this client
+        to `GET /contacts/search/duplicate` (the spec documents its parameters) instead of failing
+        the job.
+        """
+        if self._search_refused:
+            return await self._duplicate_email(email)
+        try:
+            body = await self._request(
+                "POST",
+                "/contacts/search",
+                json={
+                    "locationId": self.location_id,
+                    "pageLimit": 10,
+                    "filters": [{"field": "email", "operator": "eq", "value": email}],
+                },
+            )
+        except AuthenticationError:
+            raise
+        except ApiError as exc:
+            if exc.status not in (400, 422):
+                raise
+            log.warning(
+                "HighLevel refused the contact search (%s); looking emails up one by one instead", exc
+            )
+            self._search_refused = True
+            return await self._duplicate_email(email)
         contacts = [c for c in ((body or {}).get("contacts") or []) if isinstance(c, dict)]
         # The filter is HighLevel's; check the answer ourselves rather than trust a fuzzy match.
         matches = [c for c in contacts if normalise_email(str(c.get("email") or "")) == email and c.get("id")]
@@ -358,6 +379,16 @@ class HighLevel:
                 "%d HighLevel contacts share one email; using the first the search returned", len(matches)
             )
         return str(matches[0]["id"]) if matches else None
+
+    async def _duplicate_email(self, email: str) -> str | None:
+        params = {"locationId": self.location_id, "email": email}
+        body = await self._request("GET", "/contacts/search/duplicate", params=params)
+        contact = (body or {}).get("contact")
+        if not isinstance(contact, dict) or not contact.get("id"):
+            return None
+        if contact.get("email") and normalise_email(str(contact["email"])) != email:
+            return None  # matched on something else (a phone number); not this email's contact
+        return str(contact["id"])
 
     async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
         """Does each row's contact have its tag now: "yes"/"no", from `GET /contacts/{id}`.
