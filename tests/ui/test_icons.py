@@ -16,7 +16,9 @@ UI = Path(__file__).resolve().parents[2] / "gui" / "audience_manager" / "ui"
 def test_every_icon_named_in_the_ui_exists(qapp) -> None:
     names = set()
     for source in UI.glob("*.py"):
-        names |= set(re.findall(r"\bicon\(\s*\"([a-z_-]+)\"", source.read_text(encoding="utf-8")))
+        text = source.read_text(encoding="utf-8")
+        names |= set(re.findall(r"\bicon\(\s*\"([a-z_-]+)\"", text))
+        names |= set(re.findall(r"\bthemed\(.*, \"([a-z_-]+)\"\)", text))
     names |= {"tag", "form", "field"}  # the catalog tabs name theirs in a table
     assert {"run", "preview", "import"} <= names
     for name in names:

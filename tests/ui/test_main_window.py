@@ -394,3 +394,30 @@ def test_highlevel_account_disables_what_it_lacks_and_asks_for_contact_ids(windo
     assert window.catalog_panel.tabs.count() == 1  # tags only
     assert "contact IDs" in window.audience_panel.paste_box.placeholderText()
     assert "200,000 left today" in window.budget_status.text()
+
+
+def test_switching_to_a_dark_palette_repaints_the_icons(window: MainWindow, qapp) -> None:
+    from PySide6.QtGui import QColor, QPalette
+
+    def ink(button) -> set[str]:
+        image = button.icon().pixmap(24, 24).toImage()
+        return {
+            image.pixelColor(x, y).name()
+            for x in range(image.width())
+            for y in range(image.height())
+            if image.pixelColor(x, y).alpha() == 255
+        }
+
+    before = qapp.palette()
+    dark = QPalette(before)
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#eeeeee"))
+    dark.setColor(QPalette.ColorRole.Window, QColor("#202020"))
+    try:
+        qapp.setPalette(dark)
+        qapp.processEvents()  # palette changes reach widgets as posted events
+        assert ink(window.action_bar.preview_button) == {"#eeeeee"}
+        assert ink(window.catalog_panel.refresh_button) == {"#eeeeee"}
+    finally:
+        qapp.setPalette(before)
+        qapp.processEvents()
+    assert ink(window.action_bar.preview_button) == {before.color(QPalette.ColorRole.WindowText).name()}

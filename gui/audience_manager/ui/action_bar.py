@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushBu
 
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.platforms import Capabilities
-from audience_manager.ui.icons import icon
+from audience_manager.ui.icons import icon, themed
 
 _PLURAL = {
     TargetKind.TAG: ("tag", "tags"),
@@ -45,12 +45,12 @@ class ActionBar(QWidget):
         self.value_edit.setMinimumWidth(160)
         self.value_label.setBuddy(self.value_edit)
 
-        self.preview_button = QPushButton(icon("preview"), self.tr("Preview"), self)
+        self.preview_button = themed(QPushButton(self.tr("Preview"), self), "preview")
         self.preview_button.setToolTip(
             self.tr("Show the counts and the requests that would be sent, without writing")
         )
         self.preview_button.clicked.connect(self.preview_requested)
-        self.run_button = QPushButton(icon("run"), self.tr("Run…"), self)
+        self.run_button = themed(QPushButton(self.tr("Run…"), self), "run")
         self.run_button.setDefault(True)
         self.run_button.setMinimumWidth(96)
         self.run_button.clicked.connect(self.run_requested)

@@ -40,7 +40,7 @@ from audience_manager.core.audience_file import FilePreview, inspect_file, read_
 from audience_manager.core.cells import ALL_KINDS
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.paste import parse_text
-from audience_manager.ui.icons import icon
+from audience_manager.ui.icons import icon, themed
 
 T = TypeVar("T")
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
@@ -164,10 +164,10 @@ class AudiencePanel(QWidget):
         title.setFont(font)
         self.source_label = QLabel(self)
         self.source_label.setEnabled(False)
-        self.import_button = QPushButton(icon("import"), self.tr("Import file…"), self)
+        self.import_button = themed(QPushButton(self.tr("Import file…"), self), "import")
         self.import_button.setToolTip(self.tr("Read subscribers from a CSV, TSV, TXT or Excel file"))
         self.import_button.clicked.connect(self.import_action)
-        self.clear_button = QPushButton(icon("clear"), self.tr("Clear"), self)
+        self.clear_button = themed(QPushButton(self.tr("Clear"), self), "clear")
         self.clear_button.clicked.connect(self.clear_action)
 
         self.paste_box = PasteBox(self)
@@ -194,7 +194,7 @@ class AudiencePanel(QWidget):
         rows = self.preview_table.verticalHeader()
         rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         rows.setDefaultSectionSize(self.preview_table.fontMetrics().height() + 8)
-        self.back_button = QPushButton(icon("paste"), self.tr("Back to pasting"), self)
+        self.back_button = themed(QPushButton(self.tr("Back to pasting"), self), "paste")
         self.back_button.clicked.connect(self.clear_action)
         file_page = QWidget(self)
         column_row = QHBoxLayout()
@@ -226,7 +226,7 @@ class AudiencePanel(QWidget):
         self.notes_label.setEnabled(False)
         self.progress_bar = QProgressBar(self)
         self.progress_bar.setRange(0, 1000)
-        self.cancel_button = QPushButton(icon("cancel"), self.tr("Stop reading"), self)
+        self.cancel_button = themed(QPushButton(self.tr("Stop reading"), self), "cancel")
         self.cancel_button.clicked.connect(self.cancel_parse_action)
         self._progress_row = QWidget(self)
         progress_layout = QHBoxLayout(self._progress_row)

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from audience_manager.core.actions import Target, TargetKind
-from audience_manager.ui.icons import icon
+from audience_manager.ui.icons import icon, themed
 from audience_manager.ui.workspace import Workspace
 
 TARGET_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -115,14 +115,14 @@ class CatalogPanel(QWidget):
         self.account_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.account_box.setMinimumContentsLength(16)
         self.accounts_button = QToolButton(self)
-        self.accounts_button.setIcon(icon("account"))
+        themed(self.accounts_button, "account")
         self.accounts_button.setToolTip(self.tr("Manage accounts…"))
         self.accounts_button.clicked.connect(self.accounts_requested)
 
         self.search = QLineEdit(self)
         self.search.setPlaceholderText(self.tr("Search the catalog"))
         self.search.setClearButtonEnabled(True)
-        self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition)
+        themed(self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition), "search")
         self.search.textChanged.connect(self._filter)
 
         self.tabs = QTabWidget(self)
@@ -149,7 +149,7 @@ class CatalogPanel(QWidget):
         self.error_label = QLabel(self)
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.retry_button = QPushButton(icon("retry"), self.tr("Retry"), self)
+        self.retry_button = themed(QPushButton(self.tr("Retry"), self), "retry")
         self.retry_button.clicked.connect(self.refresh_action)
         error = QWidget(self)
         error_layout = QVBoxLayout(error)
@@ -163,10 +163,10 @@ class CatalogPanel(QWidget):
         self.stack.addWidget(busy)
         self.stack.addWidget(error)
 
-        self.refresh_button = QPushButton(icon("refresh"), self.tr("Refresh"), self)
+        self.refresh_button = themed(QPushButton(self.tr("Refresh"), self), "refresh")
         self.refresh_button.setToolTip(self.tr("Load the tags, forms and custom fields again"))
         self.refresh_button.clicked.connect(self.refresh_action)
-        self.new_tag_button = QPushButton(icon("add"), self.tr("New tag…"), self)
+        self.new_tag_button = themed(QPushButton(self.tr("New tag…"), self), "add")
         self.new_tag_button.clicked.connect(self.new_tag_action)
         self.hint = QLabel(self.tr("Tick the tags, forms or fields to act on."), self)
         self.hint.setWordWrap(True)
@@ -227,6 +227,10 @@ class CatalogPanel(QWidget):
         index = self.tabs.indexOf(view)
         if index >= 0:
             self.tabs.setCurrentIndex(index)
+
+    def refresh_view(self) -> None:
+        """Draw the catalog again from what the workspace holds (after a theme change)."""
+        self._show_catalog()
 
     # -- user actions -----------------------------------------------------------------------
 

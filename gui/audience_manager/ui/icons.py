@@ -8,13 +8,15 @@ screen's pixel ratio) instead of scaling a bitmap, so they stay crisp.
 from __future__ import annotations
 
 from functools import cache
+from typing import TypeVar
 from importlib import resources
 
-from PySide6.QtCore import QByteArray, QRectF, QSize, Qt
+from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 SIZES = (16, 20, 24, 32, 48)
+T = TypeVar("T")
 
 
 @cache
@@ -54,6 +56,27 @@ def icon(name: str, color: QColor | None = None) -> QIcon:
         for size in SIZES:
             result.addPixmap(_render(svg, size, ratio), mode)
     return result
+
+
+ICON_PROPERTY = "themedIcon"
+
+
+def themed(widget: T, name: str) -> T:
+    """Give `widget` (a button or an action) icon `name`, repainted by `retint` when the theme changes."""
+    widget.setIcon(icon(name))  # type: ignore[attr-defined]
+    widget.setProperty(ICON_PROPERTY, name)  # type: ignore[attr-defined]
+    return widget
+
+
+def retint(root: QObject) -> int:
+    """Repaint every `themed` icon under `root` in the palette's current text colour; returns how many."""
+    count = 0
+    for child in root.findChildren(QObject):
+        name = child.property(ICON_PROPERTY)
+        if isinstance(name, str) and name and hasattr(child, "setIcon"):
+            child.setIcon(icon(name))
+            count += 1
+    return count
 
 
 def app_icon() -> QIcon:

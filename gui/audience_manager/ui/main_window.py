@@ -52,7 +52,7 @@ from audience_manager.ui.audience_panel import AudiencePanel
 from audience_manager.ui.catalog_panel import CatalogPanel
 from audience_manager.ui.confirm_dialog import ConfirmDialog, JobSummary, PreviewDialog
 from audience_manager.ui.history_panel import HistoryPanel
-from audience_manager.ui.icons import app_icon, icon
+from audience_manager.ui.icons import app_icon, icon, retint, themed
 from audience_manager.ui.results_panel import ResultsPanel
 from audience_manager.ui.workspace import Workspace
 
@@ -188,7 +188,7 @@ class MainWindow(QMainWindow):
             shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
             icon_name: str = "",
         ) -> QAction:
-            action = QAction(icon(icon_name), text, self) if icon_name else QAction(text, self)
+            action = themed(QAction(text, self), icon_name) if icon_name else QAction(text, self)
             if shortcut is not None:
                 action.setShortcut(QKeySequence(shortcut))
                 action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
@@ -605,7 +605,13 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event: QEvent) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            # Light to dark (or back): the icons were painted in the old text colour.
             self.banner.restyle()
+            retint(self)
+            for index, name in ((0, "list"), (1, "history")):
+                self.bottom_tabs.setTabIcon(index, icon(name))
+            if not self.workspace.catalog_busy and not self.workspace.catalog_error:
+                self.catalog_panel.refresh_view()
         super().changeEvent(event)
 
     def restore_layout(self) -> None:
