@@ -14,6 +14,7 @@ from audience_manager.jobs.events import JobState
 from audience_manager.jobs.journal import Journal
 from audience_manager.jobs.resume import CannotResumeError, resume_plan
 from audience_manager.jobs.runner import Runner
+from audience_manager.jobs.undo import undo_spec
 
 
 async def run_until_dead(runner: Runner, platform: CountingPlatform) -> None:
@@ -72,6 +73,10 @@ def test_a_job_killed_mid_run_resumes_with_nothing_lost_and_only_in_flight_rows_
     assert all(
         by_row[r] is Outcome.UNCHANGED for r in range(1, 4001, 5) if platform.applied[(str(r), "1")] == 1
     )
+    # Undo cannot tell whether a re-sent row's first send landed, and says so.
+    notes = " ".join(undo_spec(journal, job_id).notes)
+    if twice:  # their first send landed, so the resume found them tagged
+        assert "rows were in flight when the job was interrupted" in notes
     journal.close()
 
 

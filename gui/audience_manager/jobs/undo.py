@@ -90,13 +90,19 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
     groups: dict[tuple[Action, str | None], dict[str, list[AudienceRow]]] = defaultdict(
         lambda: defaultdict(list)
     )
-    kept_already = unknown = failed = unsure = 0
+    kept_already = unknown = failed = unsure = ambiguous = 0
+    # Pairs sent twice were in flight when an earlier start of the job was killed: if the first send
+    # landed, the second one found the change already made and says "unchanged".
+    resent = {pair for pair, n in journal.sends(job_id).items() if n > 1}
     for rec in sorted(journal.outcome_records(job_id).values(), key=lambda r: r.row):
         row, target_id, outcome, previous = rec.row, rec.target_id, rec.outcome, rec.previous
         if row not in rows or target_id not in targets:
             continue
         if outcome == Outcome.UNCHANGED:
-            kept_already += 1
+            if (row, target_id) in resent:
+                ambiguous += 1
+            else:
+                kept_already += 1
             continue
         if outcome != Outcome.SUCCEEDED:
             failed += outcome in (Outcome.FAILED, Outcome.CANCELLED)
@@ -154,6 +160,11 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
         notes.append(f"{kept_already} rows were already so before the job and are left as they are.")
     if failed:
         notes.append(f"{failed} rows failed or were cancelled: the job did not change them.")
+    if ambiguous:
+        notes.append(
+            f"{ambiguous} rows were in flight when the job was interrupted and then reported unchanged:"
+            " the job may have made that change before it stopped. They are left as they are."
+        )
     if record.state is JobState.INTERRUPTED:
         notes.append(
             "The job was interrupted: rows in flight when it stopped may have changed and are not undone."
