@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushBu
 
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.platforms import Capabilities
-from audience_manager.ui.icons import icon, themed
+from audience_manager.ui.icons import themed
 
 _PLURAL = {
     TargetKind.TAG: ("tag", "tags"),

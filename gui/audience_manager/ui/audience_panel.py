@@ -40,7 +40,7 @@ from audience_manager.core.audience_file import FilePreview, inspect_file, read_
 from audience_manager.core.cells import ALL_KINDS
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.paste import parse_text
-from audience_manager.ui.icons import icon, themed
+from audience_manager.ui.icons import themed
 
 T = TypeVar("T")
 FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")

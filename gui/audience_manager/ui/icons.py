@@ -8,8 +8,8 @@ screen's pixel ratio) instead of scaling a bitmap, so they stay crisp.
 from __future__ import annotations
 
 from functools import cache
-from typing import TypeVar
 from importlib import resources
+from typing import TypeVar
 
 from PySide6.QtCore import QByteArray, QObject, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPixmap
