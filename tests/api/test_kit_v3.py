@@ -24,7 +24,7 @@ from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.outcomes import Outcome
 from audience_manager.core.platforms import AuthKind, PlatformKind
 from audience_manager.core.work import ItemResult, WorkItem
-from audience_manager.sandbox import ManualClock, Sandbox
+from audience_manager.sandbox import Faults, ManualClock, Sandbox
 from audience_manager.sandbox.server import serve
 
 T = TypeVar("T")
@@ -400,3 +400,13 @@ def test_error_bodies_are_read_in_both_halves() -> None:
     assert kit_v3_messages(response({"error": "Not Found"})) == ["Not Found"]
     assert kit_v3_messages(response({"message": "Email address is invalid"})) == ["Email address is invalid"]
     assert kit_v3_messages(httpx.Response(429, text="Retry later")) == ["Retry later"]
+
+
+def test_throttling_and_server_errors_lose_no_row(rig: Rig) -> None:
+    rig.sandbox.faults = Faults(status_rates={429: 0.3, 500: 0.1}, seed=5)
+    target = kit_tag(rig, 7)
+    ids = [i for i in rig.sandbox.known_subscriber_ids(60) if not has_tag(rig, i, target)][:20]
+    results = run(rig.client(), apply_each(Action.TAG, items(ids, target)))
+    assert rig.sandbox.stats.total_429 > 0 and rig.sandbox.stats.count(status=500) > 0
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED] * len(ids)
+    assert all(has_tag(rig, i, target) for i in ids)
