@@ -22,7 +22,15 @@ fi
 
 "$BIN" --version
 HOME="$HOME_DIR" timeout 120 "$BIN" --smoke
-HOME="$HOME_DIR" "$BIN" diagnose | tee "$HOME_DIR/diagnose.txt"
+# The Secret Service backend only loads when a Secret Service answers: start one for the check.
+mkdir -p "$HOME_DIR/.cache"
+if command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
+    HOME="$HOME_DIR" dbus-run-session -- sh -c \
+        'echo -n smoke | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$@"' \
+        sh "$BIN" diagnose | tee "$HOME_DIR/diagnose.txt"
+else
+    echo "FAIL: the keyring check needs dbus-run-session and gnome-keyring"; exit 1
+fi
 grep -q "keyring backends:.*SecretService" "$HOME_DIR/diagnose.txt" \
     || { echo "FAIL: the SecretService keyring backend is not in the bundle"; exit 1; }
 test -f "$PREFIX/usr/share/applications/io.github.audiencemanager.AudienceManager.desktop"
