@@ -421,3 +421,54 @@ def test_switching_to_a_dark_palette_repaints_the_icons(window: MainWindow, qapp
         qapp.setPalette(before)
         qapp.processEvents()
     assert ink(window.action_bar.preview_button) == {before.color(QPalette.ColorRole.WindowText).name()}
+
+
+def test_set_a_custom_field_for_pasted_ids(window: MainWindow, qtbot, sandbox) -> None:
+    ids = sandbox.known_subscriber_ids(2)
+    field = window.workspace.catalog[TargetKind.FIELD][0]
+    window.action_bar.set_action(Action.SET_FIELD)
+    window.catalog_panel.set_checked(TargetKind.FIELD, {field.id})
+    window.action_bar.value_edit.setText("Gold")
+    paste(window, [str(i) for i in ids])
+    dialog = window.run_action()
+    assert dialog is not None
+    with qtbot.waitSignal(window.job_finished, timeout=5000):
+        dialog.run_button.click()
+    assert window.last_spec.value == "Gold"
+    assert {o.outcome for o in window.results_panel.model.outcomes()} == {Outcome.SUCCEEDED}
+    assert all(sandbox.state.kit.subscribers[i].fields[field.key] == "Gold" for i in ids)
+
+
+def test_drop_an_excel_file(window: MainWindow, qtbot, sandbox, tmp_path) -> None:
+    from openpyxl import Workbook
+    from window_helpers import drop_files
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Subscriber", "Note"])
+    for sid in sandbox.known_subscriber_ids(3):
+        sheet.append([sid, "from the webinar"])
+    path = tmp_path / "list.xlsx"
+    book.save(path)
+    assert drop_files(window.centralWidget(), [path]) == (True, True)
+    panel = window.audience_panel
+    qtbot.waitUntil(lambda: panel.audience is not None, timeout=5000)
+    assert len(panel.audience.rows) == 3
+    assert panel.column_box.currentText() == "Subscriber"
+
+
+def test_closing_the_window_mid_job_cancels_it_cleanly(window: MainWindow, qtbot, sandbox) -> None:
+    window.catalog_panel.account_box.setCurrentIndex(1)
+    qtbot.waitUntil(
+        lambda: window.workspace.platform is not None and not window.workspace.catalog_busy, timeout=5000
+    )
+    sandbox.faults.latency = 0.02
+    paste(window, [str(i) for i in sandbox.known_subscriber_ids(200)])
+    window.catalog_panel.set_checked(TargetKind.TAG, tag_ids(window))
+    dialog = window.run_action()
+    with qtbot.waitSignal(window.results_panel.model.rowsInserted, timeout=5000):
+        dialog.run_button.click()
+    with qtbot.waitSignal(window.job_finished, timeout=8000) as finished:
+        window.close()
+    assert finished.args[1] == "cancelled"
+    assert window.results_panel.model.rowCount() == 200
