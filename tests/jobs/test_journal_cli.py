@@ -55,6 +55,10 @@ def test_list_and_show_give_the_same_report_as_apply(rig: CliRig, tmp_path: Path
     assert [line.split()[0] for line in out.splitlines()] == [job_id]
     code, _, err = rig.run("jobs", "show", "nosuchjob")
     assert code == 2 and "No job nosuchjob" in err
+    # The token never reaches the data directory (journal, WAL, anything else).
+    token = rig.sandbox.credentials.kit_oauth_token.encode()
+    files = [f for f in (tmp_path / "home").rglob("*") if f.is_file()]
+    assert files and not any(token in f.read_bytes() for f in files)
     code, out, _ = rig.run("jobs", "delete", "--older-than", "1")
     assert code == 0 and out == "0 jobs deleted\n"
     code, out, _ = rig.run("jobs", "delete", "--older-than", "0")
