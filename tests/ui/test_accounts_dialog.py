@@ -314,3 +314,76 @@ def test_no_keyring_says_what_to_do_and_works_for_the_session(
         assert sb.credentials.kit_api_key.encode() not in settings_path().read_bytes()
     finally:
         set_shared_secrets(None)
+
+
+def test_a_refused_refresh_asks_to_sign_in_again_and_the_job_is_retried(
+    qtbot: QtBot,
+    qloop: asyncio.AbstractEventLoop,
+    served: tuple[Sandbox, str],
+    backend: MemoryKeyring,
+) -> None:
+    from audience_manager.core.outcomes import Outcome
+
+    sb, url = served
+    followers: list[asyncio.Future[None]] = []
+
+    def browser(address: str) -> None:
+        async def follow() -> None:
+            async with httpx.AsyncClient(follow_redirects=True) as client:
+                await client.get(address)
+
+        followers.append(asyncio.ensure_future(follow()))
+
+    tag, _ = sb.state.kit.create_tag("Retried after signing in again")
+    home = Path(str(settings_path().parent))
+    window = make_window(qtbot, home)
+    dialog = AccountsDialog(window, open_browser=browser)
+    dialog.accounts_changed.connect(
+        lambda name: window._spawn(offer_saved_accounts(window.workspace, select=name, always=True))
+    )
+    dialog.show()
+    form = dialog.form
+    form.kind_box.setCurrentIndex(1)
+    form.name_edit.setText("Bulk")
+    form.client_id_edit.setText(sb.credentials.oauth_client_id)
+    form.advanced_box.setChecked(True)
+    form.base_url_edit.setText(url)
+    form.authorize_url_edit.setText(f"{url}/oauth/authorize")
+    form.token_url_edit.setText(f"{url}/oauth/token")
+    with qtbot.waitSignal(dialog.signed_in, timeout=10000):
+        form.sign_in_button.click()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5000)
+    save(qtbot, dialog)
+    ws = window.workspace
+    qtbot.waitUntil(lambda: ws.current is not None and ws.current.account.name == "Bulk", timeout=5000)
+    qtbot.waitUntil(lambda: bool(ws.catalog) and not ws.catalog_busy, timeout=10000)
+
+    # The sign-in is revoked elsewhere: its access token expires now and its refresh token is spent.
+    stored = json.loads(backend.entries[(SERVICE, "Bulk")])
+    sb.oauth.refresh_tokens[stored["refresh_token"]] = False
+    ids = [str(i) for i in sb.known_subscriber_ids(6)]
+    sb.faults.expire_token_after = sb.oauth.access_tokens[stored["token"]].uses  # the next request fails
+    try:
+        _state, counts = run_job_in(qtbot, window, ids, str(tag.id))
+    finally:
+        sb.faults.expire_token_after = None
+    failed = [o for o in window.results_panel.model.outcomes() if o.outcome is Outcome.FAILED]
+    assert failed and len(failed) + counts.get(Outcome.SUCCEEDED, 0) == 6  # every row has its outcome
+    assert "Sign in to Kit again" in failed[0].reason
+    assert stored["refresh_token"] not in failed[0].reason
+
+    # Sign in again in the dialog; the switcher reopens the account; Retry failed finishes the job.
+    dialog.select_account("Bulk")
+    with qtbot.waitSignal(dialog.signed_in, timeout=10000):
+        form.sign_in_button.click()
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5000)
+    save(qtbot, dialog)
+    dialog.close()
+    qtbot.waitUntil(lambda: ws.platform is not None and not ws.catalog_busy, timeout=10000)
+    confirm = window.retry_failed_action(failed)
+    assert confirm is not None
+    with qtbot.waitSignal(window.job_finished, timeout=20000):
+        confirm.run_button.click()
+    assert window.results_panel.model.counts().get(Outcome.FAILED, 0) == 0
+    close_window(qtbot, window)
+

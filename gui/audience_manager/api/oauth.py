@@ -28,6 +28,7 @@ from audience_manager.core.accounts import Account, Credentials
 
 REFRESH_MARGIN_S = 120.0  # refresh this long before the access token expires
 EXPIRED_MESSAGE = "The access token expired"
+SIGN_IN_AGAIN = "Sign in to Kit again in Account › Accounts…"
 
 
 class OAuthRefusedError(AuthenticationError):
@@ -224,7 +225,9 @@ async def refresh(config: OAuthConfig, credentials: Credentials, *, http: httpx.
     if response.status_code >= 400:
         message = _token_error(response)
         raise OAuthRefusedError(
-            response.status_code, [message], hint="Kit no longer accepts this sign-in; sign in to Kit again."
+            response.status_code,
+            [message, SIGN_IN_AGAIN],
+            hint="Kit no longer accepts this sign-in; sign in to Kit again.",
         )
     try:
         return _credentials_from(response.json(), credentials)

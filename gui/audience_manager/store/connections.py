@@ -18,7 +18,7 @@ from audience_manager.api.errors import (
     GaveUpError,
     NotFoundError,
 )
-from audience_manager.api.oauth import OAuthConfig, OAuthRefusedError, RefreshingAuth
+from audience_manager.api.oauth import SIGN_IN_AGAIN, OAuthConfig, OAuthRefusedError, RefreshingAuth
 from audience_manager.api.platform import AccountInfo, Platform
 from audience_manager.api.redaction import redact
 from audience_manager.api.transport import InsecureURLError, RetryPolicy
@@ -130,7 +130,8 @@ def describe_failure(account: Account, exc: BaseException, credentials: Credenti
     platform = "Kit" if account.platform is not PlatformKind.HIGHLEVEL else "HighLevel"
     said = ""
     if isinstance(exc, ApiError) and exc.messages:
-        said = f' ({platform} said: "{"; ".join(exc.messages)}")'
+        words = [m for m in exc.messages if m != SIGN_IN_AGAIN]  # our own advice is given below
+        said = f' ({platform} said: "{"; ".join(words)}")' if words else ""
     if isinstance(exc, OAuthRefusedError):
         text = f"Kit no longer accepts this sign-in{said}. Sign in to Kit again."
     elif isinstance(exc, AuthenticationError) and exc.status == 403:
