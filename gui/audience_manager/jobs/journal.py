@@ -11,17 +11,18 @@ implements `JobRecorder` for the runner:
   batches in flight. A SIGKILL loses nothing else, and resuming re-sends only those.
 
 A batch's items (tab-separated lines) and a batch's outcomes (compact JSON) are each stored as one
-row, not one row per item: the per-item cost of binding SQL parameters was most of the journal's price, and every reader
-wants a whole job's outcomes anyway. When one pair has several recorded outcomes (a cancelled row
-sent again by a resume), the latest wins.
+row, not one row per item: the per-item cost of binding SQL parameters was most of the journal's
+price, and every reader wants a whole job's outcomes anyway. When one pair has several recorded
+outcomes (a cancelled row sent again by a resume), the latest wins.
 
 Why writes happen on the calling thread (the asyncio loop) and not on a writer thread: the order
 "mark committed, then request sent, then outcome committed before the next request" is what bounds
 what a crash re-sends, and a queue to another thread would let an unknown number of batches slip
 past that. A commit in WAL mode with `synchronous=NORMAL` is a `write()` to the WAL file without
-fsync (about 0.1 ms for a 100-row batch, see tests/benchmarks/RESULTS.md); it survives the process being killed (the OS
-has the data), though not a power cut, which costs at most re-sending idempotent requests. The WAL is
-checkpointed by a background thread so no commit on the loop ever pays for a checkpoint.
+fsync (about 0.1 ms for a 100-row batch, see tests/benchmarks/RESULTS.md); it survives the process
+being killed (the OS has the data), though not a power cut, which costs at most re-sending
+idempotent requests. The WAL is checkpointed by a background thread so no commit on the loop ever
+pays for a checkpoint.
 
 Secrets never reach this file: the journal stores `Account` (which has none), never `Credentials`.
 """
@@ -322,15 +323,15 @@ class Journal:
 
     def _checkpoint(self) -> None:
         # A busy or closed database: the next checkpoint catches up.
-        with suppress(sqlite3.Error):
+        with suppress(sqlite3.Error, RuntimeError):
             self._db().execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _checkpoints(self, stop: threading.Event) -> None:
-        while not stop.wait(CHECKPOINT_EVERY_SECONDS):
+        while not stop.wait(CHECKPOINT_EVERY_SECONDS) and not self._closed:
             self._checkpoint()
         with self._lock:
             db = getattr(self._local, "db", None)
-            if db is not None:
+            if db is not None and db in self._connections:
                 self._connections.remove(db)
                 db.close()
 
