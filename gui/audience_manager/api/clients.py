@@ -7,6 +7,7 @@ Each platform registers its constructor in `REGISTRY`; callers (the app, the CLI
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -37,13 +38,15 @@ def open_platform(
     *,
     transport: httpx.AsyncBaseTransport | None = None,
     auth: httpx.Auth | None = None,
+    **options: Any,
 ) -> Platform:
     """A ready client for `account` (nothing is sent until the first call). Close it with `aclose()`.
 
     `transport` routes requests in-process (the demo workspace); `auth` replaces the fixed
-    credential header (an OAuth flow that refreshes its token).
+    credential header (an OAuth flow that refreshes its token). `options` go to the client's
+    constructor as they are (`retry`, `sleep`, `timeout`, `limiter`: tests that must not wait).
     """
     factory = REGISTRY.get(account.platform)
     if factory is None:
         raise UnsupportedPlatformError(f"{account.platform.label} accounts are not supported yet.")
-    return factory(account, credentials, transport=transport, auth=auth)
+    return factory(account, credentials, transport=transport, auth=auth, **options)

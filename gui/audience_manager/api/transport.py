@@ -341,11 +341,9 @@ class Transport:
         if kind == "timeout":
             text = f"{name} did not answer in time ({count} tries)."
         elif kind == "connection":
-            detail = type(exc).__name__ if exc is not None else ""
-            text = (
-                f"The connection to {name} failed or dropped ({detail}; {count} tries). "
-                "Check your internet connection."
-            )
+            # The exception's class name is for the log (a user cannot act on "RemoteProtocolError").
+            log.info("%s connection problem: %s", name, type(exc).__name__ if exc is not None else "?")
+            text = f"The connection to {name} failed or dropped ({count} tries). Check your internet connection."
         else:
             assert response is not None
             phrase = response.reason_phrase or "server error"

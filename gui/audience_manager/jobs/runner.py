@@ -374,7 +374,9 @@ class Runner:
         self._wake.set()
 
     def _unreachable_reason(self, exc: GaveUpError) -> str:
-        return f"Not sent: {exc.reason}. Check that {self._label} is reachable, then Retry failed."
+        return (
+            f"Not sent: {exc.reason.rstrip('.')}. Check that {self._label} is reachable, then Retry failed."
+        )
 
     async def _end_unsent_rows(self) -> None:
         stop = self._stop
