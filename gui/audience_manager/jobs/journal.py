@@ -659,13 +659,18 @@ class Journal:
 
         Cancelled pairs are not done: resuming a cancelled job sends them.
         """
+        return self.resume_state(job_id)[0]
+
+    def resume_state(self, job_id: str) -> tuple[set[tuple[int, str]], set[tuple[int, str]]]:
+        """(done pairs, pairs sent with no answer) from one read of the job's outcomes."""
         records = self.outcome_records(job_id)
         done = {pair for pair, r in records.items() if r.outcome is not Outcome.CANCELLED}
         # The counts the resumed run adds to (saves reading the job again when it starts).
         baseline = Counter(r.outcome.value for r in records.values())
         del baseline[Outcome.CANCELLED.value]
         self._baselines[job_id] = baseline
-        return done
+        in_flight = {pair for pair in self.sends(job_id) if pair not in records}
+        return done, in_flight
 
     def sends(self, job_id: str) -> dict[tuple[int, str], int]:
         """How many times each (row, target id) pair was sent, over every start of the job."""

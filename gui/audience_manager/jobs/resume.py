@@ -53,12 +53,13 @@ def resume_plan(journal: Journal, job_id: str) -> ResumePlan:
     if record.state in LIVE_STATES and record.started_at is not None:
         raise CannotResumeError(f"Job {job_id} is still running in another window or process.")
     spec = journal.spec(job_id)
-    done = frozenset(journal.done_pairs(job_id))
+    done_pairs, sent_unanswered = journal.resume_state(job_id)
+    done = frozenset(done_pairs)
     pairs = {(r, t.id) for r in _all_rows(spec) for t in job_targets(spec)}
     remaining = len(pairs - done)
     if remaining == 0:
         raise CannotResumeError(f"Every row of job {job_id} already has an outcome; nothing to resume.")
-    in_flight = len(journal.sent_without_outcome(job_id) - done)
+    in_flight = len(sent_unanswered - done)
     return ResumePlan(
         job_id=job_id,
         spec=spec,
