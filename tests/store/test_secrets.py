@@ -117,3 +117,54 @@ def test_real_secret_service_round_trip(tmp_path: object) -> None:
     assert result.returncode == 0, result.stderr
     assert "SecretService" in result.stdout
     assert "real-token-xyz" not in result.stdout + result.stderr
+
+
+def test_a_locked_keyring_says_unlock_it() -> None:
+    import keyring.errors
+
+    class LockedKeyring(MemoryKeyring):
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise keyring.errors.KeyringLocked("collection is locked")
+
+    with pytest.raises(KeyringUnavailableError, match="locked; unlock it"):
+        KeyringSecrets(LockedKeyring()).save("Shop", CREDS)
+
+
+def test_renaming_moves_the_entry_and_keeps_session_only_in_memory() -> None:
+    backend = MemoryKeyring()
+    secrets = Secrets(KeyringSecrets(backend))
+    secrets.save("Shop", CREDS)
+    secrets.rename("Shop", "Shop 2")
+    assert list(backend.entries) == [(SERVICE, "Shop 2")]
+    secrets.save("Memo", CREDS, session_only=True)
+    secrets.rename("Memo", "Memo 2")
+    assert secrets.is_session_only("Memo 2") and (SERVICE, "Memo 2") not in backend.entries
+
+
+def test_a_hung_call_does_not_block_the_next_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import audience_manager.store.secrets as secrets_module
+
+    release = threading.Event()
+    calls: list[str] = []
+
+    class SometimesHung(MemoryKeyring):
+        def get_password(self, service: str, username: str) -> str | None:
+            calls.append(username)
+            if username == "Hung":
+                release.wait(5)
+            return super().get_password(service, username)
+
+    monkeypatch.setattr(secrets_module, "KEYRING_TIMEOUT_S", 0.2)
+    backend = SometimesHung()
+    secrets = Secrets(KeyringSecrets(backend))
+    secrets.save("Fine", CREDS)
+
+    async def go() -> Credentials | None:
+        with pytest.raises(KeyringUnavailableError):
+            await secrets.load_async("Hung")
+        return await secrets.load_async("Fine")  # not queued behind the hung call
+
+    assert asyncio.run(go()) == CREDS
+    release.set()

@@ -387,3 +387,30 @@ def test_a_refused_refresh_asks_to_sign_in_again_and_the_job_is_retried(
     assert window.results_panel.model.counts().get(Outcome.FAILED, 0) == 0
     close_window(qtbot, window)
 
+
+
+def test_a_locked_keyring_is_explained_and_the_session_only_way_works(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, served: tuple[Sandbox, str]
+) -> None:
+    import keyring.errors
+
+    class LockedKeyring(MemoryKeyring):  # type: ignore[misc]
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise keyring.errors.KeyringLocked("collection is locked")
+
+    sb, url = served
+    secrets = Secrets(KeyringSecrets(LockedKeyring()))
+    dialog = AccountsDialog(secrets=secrets, book=AccountBook(settings_path()))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitSignal(dialog.keyring_checked, timeout=5000)
+    assert not dialog.banner.isVisible()  # the backend looks fine until it is used
+    fill(dialog, 0, "Shop", sb.credentials.kit_api_key, base_url=url)
+    with qtbot.waitSignal(dialog.check_failed, timeout=10000) as blocker:
+        dialog.save_button.click()
+    assert "locked" in blocker.args[0] and "unlock" in blocker.args[0]
+    qtbot.waitUntil(lambda: not dialog.busy, timeout=5000)
+    assert dialog.banner.isVisible() and dialog.list.count() == 0
+    dialog.banner.session_box.setChecked(True)
+    save(qtbot, dialog)
+    assert secrets.is_session_only("Shop") and dialog.list.count() == 1
