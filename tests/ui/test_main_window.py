@@ -472,3 +472,26 @@ def test_closing_the_window_mid_job_cancels_it_cleanly(window: MainWindow, qtbot
         window.close()
     assert finished.args[1] == "cancelled"
     assert window.results_panel.model.rowCount() == 200
+
+
+def test_quitting_mid_job_records_every_row_before_closing(window: MainWindow, qtbot, sandbox) -> None:
+    from audience_manager.jobs.history import job_outcomes
+    from audience_manager.jobs.journal import Journal
+
+    window.catalog_panel.account_box.setCurrentIndex(1)
+    qtbot.waitUntil(
+        lambda: window.workspace.platform is not None and not window.workspace.catalog_busy, timeout=5000
+    )
+    sandbox.faults.latency = 0.02
+    paste(window, [str(i) for i in sandbox.known_subscriber_ids(150)])
+    window.catalog_panel.set_checked(TargetKind.TAG, tag_ids(window))
+    dialog = window.run_action()
+    with qtbot.waitSignal(window.results_panel.model.rowsInserted, timeout=5000):
+        dialog.run_button.click()
+    job_id = window.workspace.job.job_id
+    path = window.workspace.journal_path
+    closing = asyncio.ensure_future(window.workspace.aclose())
+    qtbot.waitUntil(closing.done, timeout=15000)
+    with Journal(path) as journal:
+        assert journal.job(job_id).state == "cancelled"
+        assert len(job_outcomes(journal, job_id)) == 150

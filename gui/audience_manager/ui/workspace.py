@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 PlatformFactory = Callable[[Account, "Credentials | None"], "Platform | Awaitable[Platform]"]
 
+JOB_STOP_SECONDS = 10.0  # how long quitting waits for a cancelled job to record its rows
+
 # The catalog lists each kind only when the account can act on it (HighLevel has no forms).
 _KIND_ACTION = {
     TargetKind.TAG: (Action.TAG, Action.UNTAG),
@@ -340,7 +342,16 @@ class Workspace(QObject):
         if self._closed:
             return
         self._closed = True
-        self.job.cancel()
+        if self._job_busy:
+            # Let the runner end every unsent row as cancelled and the journal record it, rather
+            # than cutting it off; the journal can still resume a job cut off by a hard kill.
+            self.job.cancel()
+            deadline = time.monotonic() + JOB_STOP_SECONDS
+            while self._job_busy and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+        task = self.job.task
+        if task is not None and not task.done():
+            task.cancel()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
