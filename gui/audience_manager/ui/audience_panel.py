@@ -410,7 +410,7 @@ class AudiencePanel(QWidget):
             return
         self.file_info = info
         self._show_file(path, info)
-        if info.guessed_column is None:
+        if info.guessed_column is None and info.guessed_by != "list":  # a list is read whole, no column
             self._set_audience(None, note=self.tr("Pick the column that holds the subscriber IDs or emails."))
             return
         await self._read(path, self.column_box.currentData(), generation)

@@ -1,0 +1,114 @@
+"""Every file of the bad-input corpus dropped on the real window (synthetic drag and drop events).
+
+The window must show what the file reader finds, in the same numbers (valid, invalid, duplicate), or
+the reader's own message; pytest-qt fails the test on any exception raised inside the Qt loop. One
+window serves the whole module (building one per file would cost most of the time); each test drops
+its file on it afresh. Each file records its row in tests/RELIABILITY.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+import reliability
+from audience_manager.core.audience_file import AudienceFileError, read_audience
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
+FILES = sorted(p.name for p in CORPUS.iterdir())
+
+
+def _wait(app: QApplication, condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the demo window did not load its catalog")
+        app.processEvents()
+        time.sleep(0.005)
+
+
+@pytest.fixture(scope="module")
+def corpus_window(
+    qapp: QApplication, _qasync_loop: asyncio.AbstractEventLoop, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    from PySide6.QtCore import QSettings
+
+    from audience_manager.app import open_demo
+    from audience_manager.sandbox.sandbox import Sandbox
+    from audience_manager.ui.main_window import MainWindow
+    from audience_manager.ui.workspace import Workspace
+
+    home = tmp_path_factory.mktemp("corpus-window")
+    workspace = Workspace(journal_path=home / "journal.sqlite3")
+    main = MainWindow(workspace, QSettings(str(home / "window.ini"), QSettings.Format.IniFormat))
+    main.show()
+    open_demo(workspace, sandbox=Sandbox(subscribers=300, contacts=50))
+    _wait(qapp, lambda: bool(workspace.catalog) and not workspace.catalog_busy)
+    yield main
+    closing = asyncio.ensure_future(workspace.aclose())
+    _wait(qapp, closing.done)
+    main.close()
+    main.deleteLater()
+    qapp.processEvents()
+
+
+def visible_text(html: str) -> str:
+    return re.sub(r"<[^>]+>", "", html)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_corpus_file_dropped_on_the_window(corpus_window: Any, qtbot: Any, qloop: Any, name: str) -> None:
+    from window_helpers import drop_files
+
+    window = corpus_window
+    panel = window.audience_panel
+    panel.clear_action()
+    path = CORPUS / name
+    try:
+        expected: Any = read_audience(path, accepted=panel.accepted)
+    except AudienceFileError as exc:
+        expected = exc
+
+    entered, dropped = drop_files(window.centralWidget(), [path])
+    if not dropped:
+        # Not a kind of file the audience box offers to read: the drop is refused as it is dragged in.
+        assert not entered or not dropped
+        assert panel.file_path is None and panel.audience is None
+        reliability.record("window-corpus", name, [name, "the drop is refused (not a file type it reads)"])
+        return
+    assert entered
+    qtbot.waitUntil(lambda: not panel.busy and panel.file_path == path, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.audience is not None or panel.notes_label.text() != "", timeout=10_000)
+    counts = visible_text(panel.counts_label.text())
+    notes = panel.notes_label.text()
+
+    if isinstance(expected, AudienceFileError) and str(expected).startswith("Could not tell which column"):
+        # The reader gives up on guessing; the window shows the file and asks for the column instead.
+        assert panel.audience is None
+        assert "Pick the column" in notes, notes
+        offered = [panel.column_box.itemText(i) for i in range(panel.column_box.count())]
+        assert all(heading in " ".join(offered) for heading in ("name", "city")), offered
+        shown = notes
+    elif isinstance(expected, AudienceFileError):
+        assert panel.audience is None
+        assert counts == "No subscribers yet."
+        assert str(expected) in notes, notes
+        assert "Traceback" not in notes
+        shown = notes
+    else:
+        got = panel.audience
+        assert [(r.row, r.identifier) for r in got.rows] == [(r.row, r.identifier) for r in expected.rows]
+        assert len(got.invalid) == len(expected.invalid)
+        assert len(got.duplicates) == len(expected.duplicates)
+        assert f"{len(expected.rows):,} valid" in counts
+        assert f"{len(expected.invalid):,} invalid" in counts
+        assert f"{len(expected.duplicates):,} duplicate" in counts
+        shown = re.sub(r"\s*\(show\)", "", counts)
+    reliability.record("window-corpus", name, [name, shown])
