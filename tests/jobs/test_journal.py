@@ -151,3 +151,29 @@ def test_history_filters_and_deletes_old_jobs(tmp_path: Path) -> None:
             history.job_outcomes(journal, a)
         for table in ("audience", "batches", "results"):
             assert journal.read().execute(f"SELECT count(*) FROM {table} WHERE job_id='a'").fetchone() == (0,)
+
+
+def test_a_running_jobs_counts_are_visible_to_other_readers(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journal = Journal(path)
+    spy = Journal(path)
+    seen: list[int] = []
+
+    class Slow(MemoryPlatform):
+        async def apply(
+            self, action: Action, items: Sequence[WorkItem], value: str | None = None
+        ) -> list[ItemResult]:
+            seen.append(spy.job(job_id).done)
+            return await super().apply(action, items, value)
+
+    job = spec(id_audience(range(1, 2001)))
+    job_id = journal.create_job(job, ACCOUNT)
+    asyncio.run(
+        Runner(
+            Slow(subscribers=2000, latency=0.06), job, recorder=journal, job_id=job_id, concurrency=1
+        ).run()
+    )
+    assert seen[0] == 0 and 0 < seen[-1] < 2000  # counted while running, about once a second
+    assert journal.job(job_id).done == 2000
+    journal.close()
+    spy.close()

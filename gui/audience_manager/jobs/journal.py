@@ -37,7 +37,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -72,6 +72,7 @@ UNSENT_PER_COMMIT = 2000
 # Outcomes waiting longer than this are committed by the next recorder call even without a batch.
 MAX_HOLD_SECONDS = 0.5
 CHECKPOINT_EVERY_SECONDS = 1.0
+COUNTS_EVERY_SECONDS = 1.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -148,6 +149,17 @@ class OutcomeRecord:
     outcome: Outcome
     reason: str
     previous: str | None
+
+
+def _count_values(counts: Mapping[str, int]) -> tuple[int, int, int, int, int]:
+    """(succeeded, unchanged, failed, skipped, cancelled), the order of the jobs table's columns."""
+    return (
+        counts.get("succeeded", 0),
+        counts.get("unchanged", 0),
+        counts.get("failed", 0),
+        counts.get("skipped", 0),
+        counts.get("cancelled", 0),
+    )
 
 
 class UnknownJobError(KeyError):
@@ -256,6 +268,7 @@ class Journal:
         self._unsent: list[tuple[str, _Line]] = []  # outcomes without a request, committed in slices
         self._tally: dict[str, Counter[str]] = {}  # outcomes recorded per job, for its counts
         self._baselines: dict[str, Counter[str]] = {}  # counts a resumed job starts from
+        self._counts_at: dict[str, float] = {}  # when a running job's counts were last written
         self._batch_seq: dict[str, int] = {}
         self._labels: dict[str, dict[str, str]] = {}  # job id -> target label -> target id
         self._active: set[str] = set()  # jobs this process is running
@@ -476,15 +489,12 @@ class Journal:
                     str(state),
                     reason,
                     time.time(),
-                    counts.get("succeeded", 0),
-                    counts.get("unchanged", 0),
-                    counts.get("failed", 0),
-                    counts.get("skipped", 0),
-                    counts.get("cancelled", 0),
+                    *_count_values(counts),
                     job_id,
                 ),
             )
         self._active.discard(job_id)
+        self._counts_at.pop(job_id, None)
         self._batch_seq.pop(job_id, None)
         self._labels.pop(job_id, None)
         if not self._active:
@@ -526,6 +536,15 @@ class Journal:
                 "INSERT INTO results(job_id, at, lines) VALUES(?,?,?)",
                 ((job_id, now, json.dumps(lines, separators=(",", ":"))) for job_id, lines in by_job.items()),
             )
+        # A running job's counts, about once a second, for the History view and other processes.
+        for job_id in by_job:
+            tally = self._tally.get(job_id)
+            if tally is not None and now - self._counts_at.get(job_id, 0.0) >= COUNTS_EVERY_SECONDS:
+                self._counts_at[job_id] = now
+                db.execute(
+                    "UPDATE jobs SET succeeded=?, unchanged=?, failed=?, skipped=?, cancelled=? WHERE id=?",
+                    (*_count_values(tally), job_id),
+                )
 
     def _has_results(self, job_id: str) -> bool:
         return (
@@ -724,11 +743,7 @@ class Journal:
                 (
                     str(JobState.INTERRUPTED),
                     "The app stopped while this job ran. Resume it to finish the rows not done.",
-                    counts.get("succeeded", 0),
-                    counts.get("unchanged", 0),
-                    counts.get("failed", 0),
-                    counts.get("skipped", 0),
-                    counts.get("cancelled", 0),
+                    *_count_values(counts),
                     job_id,
                     *(str(s) for s in LIVE_STATES),
                 ),
