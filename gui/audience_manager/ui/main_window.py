@@ -446,7 +446,10 @@ class MainWindow(QMainWindow):
     ) -> ConfirmDialog:
         entry = self.workspace.current
         summary = JobSummary.of(
-            spec, entry.label if entry else spec.account, demo=self.workspace.demo, retry=retry
+            spec,
+            entry.label if entry else spec.account,
+            demo=bool(entry and entry.account.demo),  # saved accounts sit beside the demo ones
+            retry=retry,
         )
         dialog = ConfirmDialog(summary, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
