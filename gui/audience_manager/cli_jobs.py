@@ -285,10 +285,12 @@ def _with_platform(args: argparse.Namespace, account: Account, work: Any) -> int
             handler.removeFilter(redacting)
 
 
-def _finish(result: cli.JobResult, args: argparse.Namespace, out: IO[str], err: IO[str], job_id: str) -> int:
+def _finish(
+    result: cli.JobResult, args: argparse.Namespace, journal: Journal, job_id: str, out: IO[str], err: IO[str]
+) -> int:
+    """The whole job's report (all its starts) when asked, then this run's summary."""
     if getattr(args, "report", None):
-        with Journal(journal_path()) as journal:
-            cli.write_report_to(args.report, history.job_outcomes(journal, job_id), out)
+        cli.write_report_to(args.report, history.job_outcomes(journal, job_id), out)
     cli.print_summary(result, err if getattr(args, "report", None) == "-" else out)
     return cli.exit_code(result)
 
@@ -302,7 +304,7 @@ def _resume(args: argparse.Namespace, journal: Journal, out: IO[str], err: IO[st
         result = await cli.run_job(
             platform, plan.spec, stderr=err, recorder=journal, job_id=job_id, done=plan.done
         )
-        return _finish(result, args, out, err, job_id)
+        return _finish(result, args, journal, job_id, out, err)
 
     return _with_platform(args, plan.account, work)
 
@@ -318,7 +320,7 @@ def _retry(args: argparse.Namespace, journal: Journal, out: IO[str], err: IO[str
         retry_id = journal.create_job(plan.spec, connection.account, parent_id=job_id, kind=plan.kind)
         err.write(f"job {retry_id} (retry of {job_id})\n")
         result = await cli.run_job(platform, plan.spec, stderr=err, recorder=journal, job_id=retry_id)
-        return _finish(result, args, out, err, retry_id)
+        return _finish(result, args, journal, retry_id, out, err)
 
     return _with_platform(args, account, work)
 
