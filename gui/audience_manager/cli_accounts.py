@@ -77,6 +77,13 @@ def add_accounts_commands(commands: argparse._SubParsersAction[Any]) -> None:
     add.add_argument("--client-id", default="", help="kit-v4 oauth: your Kit app's client id")
     add.add_argument("--authorize-url", default=KIT_OAUTH_AUTHORIZE_URL, metavar="URL", help="kit-v4 oauth")
     add.add_argument("--token-url", default=KIT_OAUTH_TOKEN_URL, metavar="URL", help="kit-v4 oauth")
+    add.add_argument(
+        "--redirect-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="kit-v4 oauth: the port of the redirect URI registered with your Kit app (default: any free)",
+    )
     add.add_argument("--replace", action="store_true", help="overwrite a saved account of the same name")
     add.add_argument("--no-test", action="store_true", help="save without trying the credential first")
     add.set_defaults(handler=_handler(_add))
@@ -217,6 +224,7 @@ def _account_from(args: argparse.Namespace, platform: PlatformKind) -> Account:
         oauth_client_id=args.client_id.strip() if auth is AuthKind.OAUTH else "",
         oauth_authorize_url=args.authorize_url,
         oauth_token_url=args.token_url,
+        oauth_redirect_port=args.redirect_port if auth is AuthKind.OAUTH else 0,
     )
 
 

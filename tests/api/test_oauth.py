@@ -345,3 +345,28 @@ def test_short_lived_tokens_are_not_refreshed_before_every_request(sandbox: Sand
 
     asyncio.run(go())
     assert len(saved.pairs) == 1  # refreshed once, then the 60 s token is used
+
+
+def test_a_fixed_redirect_port_is_used_and_a_busy_one_is_explained(sandbox: Sandbox, base_url: str) -> None:
+    import dataclasses
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = dataclasses.replace(config_for(sandbox, base_url), redirect_port=port)
+    opened: list[str] = []
+
+    async def go() -> Credentials:
+        async with httpx.AsyncClient() as http:
+            return await sign_in(config, run_browser(opened), http=http, timeout=10)
+
+    assert asyncio.run(go()).token
+    assert f"127.0.0.1%3A{port}%2Fcallback" in opened[0]
+
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the sign-in's socket may linger
+        busy.bind(("127.0.0.1", port))
+        busy.listen()
+        with pytest.raises(SignInError, match=f"Port {port}"):
+            asyncio.run(go())

@@ -44,10 +44,16 @@ class OAuthConfig:
     client_id: str
     authorize_url: str
     token_url: str
+    redirect_port: int = 0  # 0: any free port on 127.0.0.1
 
     @classmethod
     def for_account(cls, account: Account) -> OAuthConfig:
-        return cls(account.oauth_client_id, account.oauth_authorize_url, account.oauth_token_url)
+        return cls(
+            account.oauth_client_id,
+            account.oauth_authorize_url,
+            account.oauth_token_url,
+            account.oauth_redirect_port,
+        )
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -67,17 +73,23 @@ _DONE_PAGE = (
 class LoopbackReceiver:
     """A one-shot HTTP listener on 127.0.0.1 that catches the browser's redirect."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self._result: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
         self._server: asyncio.Server | None = None
-        self.port = 0
+        self.port = port
 
     @property
     def redirect_uri(self) -> str:
         return f"http://127.0.0.1:{self.port}/callback"
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        try:
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        except OSError as exc:
+            raise SignInError(
+                f"Port {self.port} on this computer is in use, so the sign-in cannot come back to the "
+                "app. Close what uses it, or choose another redirect port."
+            ) from exc
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -166,7 +178,7 @@ async def sign_in(
         raise SignInError("Enter the OAuth client id of your Kit app first.")
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(24)
-    receiver = LoopbackReceiver()
+    receiver = LoopbackReceiver(config.redirect_port)
     await receiver.start()
     try:
         url = config.authorize_url + "?" + urllib.parse.urlencode(

@@ -31,6 +31,9 @@ class Account:
     oauth_client_id: str = ""
     oauth_authorize_url: str = KIT_OAUTH_AUTHORIZE_URL
     oauth_token_url: str = KIT_OAUTH_TOKEN_URL
+    # The sign-in's loopback redirect: http://127.0.0.1:PORT/callback. 0 takes any free port; a Kit
+    # app that only accepts its registered redirect URI exactly needs that URI's port here.
+    oauth_redirect_port: int = 0
     api_version: str = "2021-07-28"  # HighLevel `Version` header
     demo: bool = False
 

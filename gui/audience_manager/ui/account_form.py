@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -129,6 +130,15 @@ class AccountForm(QWidget):
         self.authorize_url_edit.setPlaceholderText(KIT_OAUTH_AUTHORIZE_URL)
         self.token_url_edit = QLineEdit(self)
         self.token_url_edit.setPlaceholderText(KIT_OAUTH_TOKEN_URL)
+        self.redirect_port_box = QSpinBox(self)
+        self.redirect_port_box.setRange(0, 65535)
+        self.redirect_port_box.setSpecialValueText(self.tr("any free port"))
+        self.redirect_port_box.setToolTip(
+            self.tr(
+                "The sign-in comes back to http://127.0.0.1:PORT/callback. If your Kit app accepts "
+                "only the redirect URI registered with it, enter that URI's port."
+            )
+        )
 
         self.form = QFormLayout()
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.ExpandingFieldsGrow)
@@ -146,6 +156,7 @@ class AccountForm(QWidget):
         self.form.addRow(self.tr("Base URL"), self.base_url_edit)
         self.form.addRow(self.tr("Authorize URL"), self.authorize_url_edit)
         self.form.addRow(self.tr("Token URL"), self.token_url_edit)
+        self.form.addRow(self.tr("Redirect port"), self.redirect_port_box)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self.form)
@@ -164,6 +175,7 @@ class AccountForm(QWidget):
             self.token_url_edit,
         ):
             edit.textEdited.connect(lambda _text: self.edited.emit())
+        self.redirect_port_box.valueChanged.connect(lambda _value: self.edited.emit())
         self._kind_changed()
 
     # -- what is shown ----------------------------------------------------------------------
@@ -196,6 +208,7 @@ class AccountForm(QWidget):
         self.form.setRowVisible(self.base_url_edit, advanced)
         self.form.setRowVisible(self.authorize_url_edit, advanced and oauth)
         self.form.setRowVisible(self.token_url_edit, advanced and oauth)
+        self.form.setRowVisible(self.redirect_port_box, advanced and oauth)
 
     def _show_sign_in_state(self) -> None:
         if self.signed_in is not None:
@@ -220,6 +233,7 @@ class AccountForm(QWidget):
             edit.clear()
         for edit in (self.client_id_edit, self.base_url_edit, self.authorize_url_edit, self.token_url_edit):
             edit.clear()
+        self.redirect_port_box.setValue(0)
         self.kind_box.setEnabled(True)
         self._placeholders(saved=False)
         self._kind_changed()
@@ -243,7 +257,13 @@ class AccountForm(QWidget):
         self.token_url_edit.setText(
             "" if account.oauth_token_url == KIT_OAUTH_TOKEN_URL else account.oauth_token_url
         )
-        if self.base_url_edit.text() or self.authorize_url_edit.text() or self.token_url_edit.text():
+        self.redirect_port_box.setValue(account.oauth_redirect_port)
+        if (
+            self.base_url_edit.text()
+            or self.authorize_url_edit.text()
+            or self.token_url_edit.text()
+            or account.oauth_redirect_port
+        ):
             self.advanced_box.setChecked(True)
         self._placeholders(saved=True)
         self._kind_changed()
@@ -266,6 +286,7 @@ class AccountForm(QWidget):
             oauth_client_id=self.client_id_edit.text().strip() if oauth else "",
             oauth_authorize_url=self.authorize_url_edit.text().strip() or KIT_OAUTH_AUTHORIZE_URL,
             oauth_token_url=self.token_url_edit.text().strip() or KIT_OAUTH_TOKEN_URL,
+            oauth_redirect_port=self.redirect_port_box.value() if oauth else 0,
         )
 
     def typed_credentials(self) -> Credentials | None:
