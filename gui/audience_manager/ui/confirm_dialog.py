@@ -112,6 +112,10 @@ class ConfirmDialog(QDialog):
         form.addRow(self.tr("Rows:"), self.rows_label)
 
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 16, 18, 14)
+        layout.setSpacing(8)
+        form.setHorizontalSpacing(12)
+        form.setVerticalSpacing(6)
         layout.addWidget(heading)
         layout.addSpacing(4)
         layout.addLayout(form)
