@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from audience_manager import __version__
@@ -17,12 +18,13 @@ from audience_manager.store.secrets import is_secure
 
 
 def _qt_version() -> str:
-    try:
-        import PySide6  # the desktop part is optional for the commands
-
-        return str(PySide6.__version__)
-    except ImportError:
-        return "not installed"
+    """Read from the installed metadata: the commands never import Qt."""
+    for dist in ("PySide6-Essentials", "PySide6"):
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            continue
+    return "not installed"
 
 
 def diagnose(_args: argparse.Namespace) -> int:
