@@ -104,8 +104,10 @@ def test_a_dead_process_job_is_offered_for_resume_and_a_live_one_is_not(tmp_path
         never = journal.create_job(spec(id_audience([1, 2])), ACCOUNT, job_id="never")
         journal.job_started(dead)
         journal.job_started(live)
-        # Running in this Journal: not interrupted.
+        # Running in this process: not interrupted, whichever Journal object looks.
         assert journal.interrupted_jobs() == []
+        with Journal(path) as another:
+            assert another.interrupted_jobs() == []
     exited = subprocess.Popen([sys.executable, "-c", "pass"])
     exited.wait()
     other = sqlite3.connect(path)

@@ -10,6 +10,7 @@ from runner_fakes import id_audience, spec, tag
 
 from audience_manager.core.outcomes import Outcome
 from audience_manager.jobs import history
+from audience_manager.jobs import journal as journal_module
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.journal import Journal
 from audience_manager.jobs.resume import CannotResumeError, resume_plan
@@ -42,7 +43,9 @@ def test_a_job_killed_mid_run_resumes_with_nothing_lost_and_only_in_flight_rows_
         platform, job, recorder=DyingRecorder(journal, platform), job_id=job_id, concurrency=concurrency
     )
     asyncio.run(run_until_dead(runner, platform))
-    # The dead process never closes its journal: what it held in memory is gone.
+    # The dead process never closes its journal: what it held in memory is gone, and so is the
+    # process's knowledge that it was running the job.
+    journal_module._RUNNING_HERE.clear()
 
     journal = Journal(path)
     offered = journal.interrupted_jobs()

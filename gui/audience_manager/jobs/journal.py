@@ -162,6 +162,11 @@ def _count_values(counts: Mapping[str, int]) -> tuple[int, int, int, int, int]:
     )
 
 
+# Jobs running in this process, by (journal file, job id), whichever `Journal` object runs them: a
+# second Journal on the same file (a History view, a test) must not take them for interrupted.
+_RUNNING_HERE: set[tuple[str, str]] = set()
+
+
 class UnknownJobError(KeyError):
     """No job with this id (or id prefix) in the journal."""
 
@@ -259,6 +264,7 @@ class Journal:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._key = str(self.path.resolve())
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._lock = threading.Lock()  # guards the buffers below and the connection list
@@ -317,6 +323,8 @@ class Journal:
         if self._closed:
             return
         self._flush(everything=True)
+        for job_id in self._active:  # not running any more: a later look may call them interrupted
+            _RUNNING_HERE.discard((self._key, job_id))
         self._stop_checkpoints.set()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=5)
@@ -424,6 +432,7 @@ class Journal:
 
     def job_started(self, job_id: str) -> None:
         self._active.add(job_id)
+        _RUNNING_HERE.add((self._key, job_id))
         self._batch_seq.setdefault(job_id, self._last_batch_seq(job_id))
         baseline = self._baselines.pop(job_id, None)
         if baseline is None:
@@ -494,6 +503,7 @@ class Journal:
                 ),
             )
         self._active.discard(job_id)
+        _RUNNING_HERE.discard((self._key, job_id))
         self._counts_at.pop(job_id, None)
         self._batch_seq.pop(job_id, None)
         self._labels.pop(job_id, None)
@@ -723,7 +733,7 @@ class Journal:
             tuple(str(s) for s in LIVE_STATES),
         ).fetchall()
         for job_id, pid, owner_host, started_at in candidates:
-            if job_id in self._active or started_at is None:
+            if (self._key, job_id) in _RUNNING_HERE or started_at is None:
                 continue  # running here, or created and never started (nothing to resume yet)
             if pid is not None and owner_host == host and pid != os.getpid() and _pid_alive(pid):
                 continue
@@ -753,7 +763,7 @@ class Journal:
 
     def delete_jobs(self, job_ids: Iterable[str]) -> int:
         """Forget jobs and everything recorded about them. Running jobs are kept."""
-        ids = [j for j in job_ids if j not in self._active]
+        ids = [j for j in job_ids if (self._key, j) not in _RUNNING_HERE]
         with self._write() as db:
             for table in ("results", "batches", "audience"):
                 db.executemany(f"DELETE FROM {table} WHERE job_id=?", ((j,) for j in ids))
