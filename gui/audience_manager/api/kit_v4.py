@@ -131,11 +131,21 @@ def map_bulk_results(
             take(pair, f.reason)
 
     gone = set(absent)
+    # Subjects that failures with a nulled target name: leave them enough pairs for those failures,
+    # or a failure would find nothing left and its row would be reported done (untag lists only failures).
+    claims: dict[str, int] = defaultdict(int)
+    for f in no_target:
+        claims[f.subject or ""] += 1
+
+    def spare(pair: tuple[str, str]) -> bool:
+        return sum(1 for p in open_pairs if p[1] == pair[1]) > claims[pair[1]]
+
     for f in no_subject:
         candidates = [p for p in open_pairs if p[0] == f.target]
         missing = [p for p in candidates if p[1] in gone]
         unconfirmed = [p for p in candidates if not subject_confirmed(p)]
-        chosen = (missing or unconfirmed or candidates)[:1]
+        unclaimed = [p for p in unconfirmed if spare(p)]
+        chosen = (missing or unclaimed or unconfirmed or candidates)[:1]
         for pair in chosen:
             take(pair, f.reason)
 
