@@ -10,6 +10,12 @@ requests in the last W seconds?"), allows the burst of N a rolling window permit
 Slots are *reserved* synchronously, in call order, and then slept for: that makes the limiter fair
 (first come, first served) without an asyncio lock, so one limiter can serve any event loop.
 
+Within that rule, sends are spread out: no more than a tenth of the window's allowance goes out in
+a burst, then one send every W/N seconds. The server allows more (all N at once), but a job that
+spends its whole allowance in the first second then sits idle for a minute shows no progress, gives
+a wrong time left, and makes Cancel wait on requests that are only queued for the next window.
+Spreading costs nothing over a whole window: it is still N sends per W.
+
 The window is lengthened by a small safety margin because the server counts arrival times and we
 record send times: a request that travels slower than the one N places after it would otherwise land
 inside the server's window. The margin (1 % of the window, at least 0.25 s) costs about 1 % of
@@ -67,6 +73,8 @@ class RateLimiter:
         self.rate = rate
         self.margin = default_margin(rate.per_seconds) if margin is None else margin
         self._window = rate.per_seconds + self.margin
+        self._interval = self._window / rate.requests
+        self.burst = max(1, rate.requests // 10)
         self._clock = clock
         self._sleep = sleep
         self._log: list[float] = []  # send times, sorted; may hold reserved times in the future
@@ -165,6 +173,9 @@ class RateLimiter:
         if len(self._log) >= n:
             # The N-th most recent send must have left the window before we may send.
             slot = max(slot, self._log[-n] + self._window)
+        if len(self._log) >= self.burst:
+            # Spread out: the last `burst` sends must span at least `burst` intervals.
+            slot = max(slot, self._log[-self.burst] + self.burst * self._interval)
         self._log.append(slot)
         self._daily_used += 1
         return slot
