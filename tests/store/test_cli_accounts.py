@@ -294,3 +294,45 @@ def test_no_keyring_refuses_to_save_and_says_how_to_fix(
     assert "No secure keyring" in out and "gnome-keyring" in out and "--token-env" in out
     assert not (home / "settings.json").exists()
     assert not any("kit_some_key" in p.read_text(errors="replace") for p in home.rglob("*") if p.is_file())
+
+
+def test_oauth_tokens_from_the_environment_are_saved_with_their_refresh_token(
+    sandbox: Sandbox,
+    base_url: str,
+    home: Path,
+    backend: MemoryKeyring,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issued = sandbox.oauth.issue()
+    monkeypatch.setenv("AT", str(issued["access_token"]))
+    monkeypatch.setenv("RT", str(issued["refresh_token"]))
+    code, out = run(
+        [
+            "accounts",
+            "add",
+            "--platform",
+            "kit-v4",
+            "--auth",
+            "oauth",
+            "--name",
+            "Env",
+            "--base-url",
+            base_url,
+            "--token-env",
+            "AT",
+            "--secret-env",
+            "RT",
+            "--token-url",
+            f"{base_url}/oauth/token",
+        ],
+        capsys,
+    )
+    assert code == 0, out
+    stored = json.loads(backend.entries[(SERVICE, "Env")])
+    assert stored["token"] == issued["access_token"] and stored["refresh_token"] == issued["refresh_token"]
+    code, out = run(
+        ["accounts", "add", "--platform", "kit-v3", "--name", "X", "--auth", "oauth", "--token-env", "AT"],
+        capsys,
+    )
+    assert code == 2 and "only for kit-v4" in out
