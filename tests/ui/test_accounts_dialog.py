@@ -414,3 +414,29 @@ def test_a_locked_keyring_is_explained_and_the_session_only_way_works(
     dialog.banner.session_box.setChecked(True)
     save(qtbot, dialog)
     assert secrets.is_session_only("Shop") and dialog.list.count() == 1
+
+
+def test_the_window_banner_opens_the_dialog_ready_for_this_session(
+    qtbot: QtBot, qloop: asyncio.AbstractEventLoop, served: tuple[Sandbox, str]
+) -> None:
+    from audience_manager.core.accounts import Account
+    from audience_manager.core.platforms import AuthKind, PlatformKind
+
+    set_shared_secrets(Secrets(KeyringSecrets(keyring.backends.fail.Keyring())))  # type: ignore[no-untyped-call]
+    try:
+        AccountBook(settings_path()).put(Account("Shop", PlatformKind.KIT_V4, AuthKind.API_KEY))
+        window = make_window(qtbot, Path(str(settings_path().parent)))
+        offered = asyncio.ensure_future(offer_saved_accounts(window.workspace))
+        qtbot.waitUntil(offered.done, timeout=10000)
+        qtbot.waitUntil(window.keyring_banner.isVisible, timeout=5000)
+        qtbot.waitUntil(lambda: bool(window.workspace.catalog_error), timeout=5000)
+        assert "Accounts" in window.workspace.catalog_error  # the saved account says where to fix it
+        window.keyring_banner.session_button.click()
+        dialog = window.accounts_dialog
+        assert dialog is not None and dialog.isVisible()
+        assert dialog.banner.session_box.isChecked()
+        assert dialog.list.currentItem() is not None  # the account to complete is selected
+        dialog.close()
+        close_window(qtbot, window)
+    finally:
+        set_shared_secrets(None)

@@ -243,7 +243,9 @@ class MainWindow(QMainWindow):
         ws.tag_creation_failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.catalog_panel.targets_changed.connect(self._targets_changed)
         self.catalog_panel.accounts_requested.connect(self.open_accounts_action)
-        self.keyring_banner.session_requested.connect(self.open_accounts_action)
+        self.keyring_banner.session_requested.connect(
+            lambda: self.open_accounts_action().banner.session_box.setChecked(True)
+        )
         self.action_bar.action_changed.connect(self._action_changed)
         self.action_bar.value_edit.textChanged.connect(self._update_run_state)
         self.action_bar.preview_requested.connect(self.preview_action)
