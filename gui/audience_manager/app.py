@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from audience_manager import __version__
+from audience_manager.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--quit-after-show", action="store_true", help="quit as soon as the window is shown (startup timing)"
     )
+    parser.add_argument("--verbose", "-v", action="store_true", help="log every request to the log file")
     # Qt's own options (-style, -platform ...) pass through to QApplication.
     args, _qt = parser.parse_known_args(list(argv))
     return args
@@ -214,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
+    setup_logging(args.verbose)
     if (args.smoke or args.quit_after_show) and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 

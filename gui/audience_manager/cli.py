@@ -40,6 +40,7 @@ from audience_manager.core.platforms import AuthKind, Capabilities, PlatformKind
 from audience_manager.core.report import write_report
 from audience_manager.jobs.events import JobFinished, JobState, OutcomesReady, Progress
 from audience_manager.jobs.runner import Runner
+from audience_manager.logs import setup_logging
 
 if TYPE_CHECKING:
     from audience_manager.api.platform import Platform
@@ -267,13 +268,14 @@ class RedactingFilter(logging.Filter):
 @contextlib.contextmanager
 def _logging(verbose: bool, secrets: Sequence[str], stream: IO[str]) -> Iterator[RedactingFilter]:
     handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)  # the log file takes INFO too
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     redacting = RedactingFilter(secrets)
     handler.addFilter(redacting)
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
     try:
         yield redacting
     finally:
@@ -654,6 +656,7 @@ def main(
             return int(exit_.code or 0)
         if args.command is None:
             raise UsageError(f"choose a command ({', '.join(sorted(_command_names()))}), or run without one")
+        setup_logging(getattr(args, "verbose", False))  # the log file: secrets and emails masked
         connection = None
         if hasattr(args, "token_env"):
             connection = read_connection(args, env)

@@ -130,7 +130,7 @@ def test_copy_puts_selected_rows_on_the_clipboard_as_tsv(panel: ResultsPanel, qt
     qtbot.mouseClick(panel.copy_button, Qt.MouseButton.LeftButton)
     assert QGuiApplication.clipboard().text() == (
         "row\tidentifier\ttarget\toutcome\treason\n"
-        "3\t=cmd|3\tVIP\tfailed\tSubscriber not found\n"
+        "3\t'=cmd|3\tVIP\tfailed\tSubscriber not found\n"  # pasted into a sheet: text, not a formula
         "5\t5@example.com\tVIP\tsucceeded\t\n"
     )
 

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from audience_manager.api.errors import AuthenticationError
+from audience_manager.api.redaction import register_secret
 from audience_manager.core.accounts import Account, Credentials
 
 REFRESH_MARGIN_S = 120.0  # refresh this long before the access token expires
@@ -287,6 +288,7 @@ class RefreshingAuth(httpx.Auth):
         return bool(expires) and expires - margin <= self._clock()
 
     async def _save(self, fresh: Credentials) -> None:
+        register_secret(*fresh.secrets())  # masked in every log from before its first use
         try:
             await self._on_rotated(fresh)
         except Exception as exc:

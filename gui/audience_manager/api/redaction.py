@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,6 +29,24 @@ _FIELD_IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 _BEARER = re.compile(r"(?P<pre>\bBearer\s+)(?P<val>[A-Za-z0-9._~+/=-]+)", re.IGNORECASE)
+
+
+# Every secret this process has been given (tokens, keys, refreshed pairs), so a log handler that
+# was never told them (the log file) can still mask them. Values only; nothing is written anywhere.
+MIN_SECRET_LENGTH = 8  # shorter strings would mask ordinary words and numbers
+_registry: set[str] = set()
+_registry_lock = threading.Lock()
+
+
+def register_secret(*secrets: str) -> None:
+    """Remember secrets to mask in every log line from now on (clients call this as they get them)."""
+    with _registry_lock:
+        _registry.update(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
+
+
+def known_secrets() -> frozenset[str]:
+    with _registry_lock:
+        return frozenset(_registry)
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

@@ -40,7 +40,13 @@ from audience_manager.api.errors import (
 )
 from audience_manager.api.pacing import RateLimiter, ServerHint, Sleep
 from audience_manager.api.platform import RateBudget
-from audience_manager.api.redaction import redact, redact_body, redact_headers, redact_url
+from audience_manager.api.redaction import (
+    redact,
+    redact_body,
+    redact_headers,
+    redact_url,
+    register_secret,
+)
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +204,7 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self._messages = messages or json_messages()
         self._secrets = tuple(s for s in secrets if s)
+        register_secret(*self._secrets)  # the log file's filter masks them too
         self._is_expired = is_expired
         self._hints = hints
         self._sleep = sleep
@@ -222,6 +229,7 @@ class Transport:
         """A secret learned later (a refreshed token) that must also never be logged."""
         if secret and secret not in self._secrets:
             self._secrets = (*self._secrets, secret)
+            register_secret(secret)
 
     def budget(self) -> RateBudget:
         return self.limiter.budget()
@@ -343,7 +351,10 @@ class Transport:
         elif kind == "connection":
             # The exception's class name is for the log (a user cannot act on "RemoteProtocolError").
             log.info("%s connection problem: %s", name, type(exc).__name__ if exc is not None else "?")
-            text = f"The connection to {name} failed or dropped ({count} tries). Check your internet connection."
+            text = (
+                f"The connection to {name} failed or dropped ({count} tries). "
+                "Check your internet connection."
+            )
         else:
             assert response is not None
             phrase = response.reason_phrase or "server error"

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from audience_manager.core.outcomes import REPORT_HEADER, Outcome, RowOutcome
+from audience_manager.core.report import neutralise
 from audience_manager.jobs.events import JobState, Progress
 from audience_manager.ui.results_model import (
     Column,
@@ -548,8 +549,9 @@ def outcomes_as_tsv(outcomes: Iterable[RowOutcome]) -> str:
     out = io.StringIO()
     out.write("\t".join(REPORT_HEADER) + "\n")
     for o in outcomes:
-        fields = (str(o.row), o.identifier, o.target, o.outcome.value, o.reason)
-        out.write("\t".join(f.translate(flatten) for f in fields) + "\n")
+        texts = (o.identifier, o.target, o.reason)  # a pasted "=..." would be a formula, as in the CSV
+        i, t, r = (neutralise(f.translate(flatten)) for f in texts)
+        out.write("\t".join((str(o.row), i, t, o.outcome.value, r)) + "\n")
     return out.getvalue()
 
 
