@@ -107,6 +107,7 @@ def run_job_in(qtbot: QtBot, window: MainWindow, ids: list[str], tag_id: str) ->
     return str(blocker.args[1]), window.results_panel.model.counts()
 
 
+@pytest.mark.slow  # two jobs and a restart: 3 to 7 s on a shared machine
 def test_a_new_user_adds_kit_and_highlevel_runs_jobs_restarts_and_finds_them(
     qtbot: QtBot,
     qloop: asyncio.AbstractEventLoop,
