@@ -112,3 +112,51 @@ def test_corpus_file_dropped_on_the_window(corpus_window: Any, qtbot: Any, qloop
         assert f"{len(expected.duplicates):,} duplicate" in counts
         shown = re.sub(r"\s*\(show\)", "", counts)
     reliability.record("window-corpus", name, [name, shown])
+
+
+def test_a_formula_in_a_dropped_file_stays_text_in_every_export(
+    corpus_window: Any, qtbot: Any, qloop: Any, tmp_path: Path
+) -> None:
+    """garbage_lines.csv holds `=SUM(A1:A3)`: its row is skipped and reported as given, so the
+    results export, the History export and Copy must all show it as text, not a formula."""
+    import csv
+
+    from PySide6.QtGui import QGuiApplication
+    from window_helpers import drop_files
+
+    from audience_manager.core.actions import TargetKind
+
+    window = corpus_window
+    panel = window.audience_panel
+    panel.clear_action()
+    assert drop_files(window.centralWidget(), [CORPUS / "garbage_lines.csv"]) == (True, True)
+    qtbot.waitUntil(lambda: panel.audience is not None and not panel.busy, timeout=10_000)
+    tags = window.workspace.catalog[TargetKind.TAG][:1]
+    window.catalog_panel.set_checked(TargetKind.TAG, {t.id for t in tags})
+    dialog = window.run_action()
+    assert dialog is not None, window.run_blocker()
+    with qtbot.waitSignal(window.job_finished, timeout=10_000) as finished:
+        dialog.run_button.click()
+    job_id = finished.args[0]
+
+    dangerous = ("=", "+", "-", "@")
+    results = window.results_panel
+    exported = tmp_path / "results.csv"
+    with qtbot.waitSignal(results.report_exported, timeout=5000):
+        results.export_to(exported)
+    from_history = tmp_path / "history.csv"
+    task = window.history_panel.export_job_to(job_id, from_history)
+    assert task is not None
+    qtbot.waitUntil(task.done, timeout=5000)
+    for path in (exported, from_history):
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert "'=SUM(A1:A3)" in {r["identifier"] for r in rows}
+        assert not any(r[c].startswith(dangerous) for r in rows for c in ("identifier", "target", "reason"))
+
+    results.table.selectAll()
+    QGuiApplication.clipboard().clear()
+    results.copy_action()
+    qtbot.waitUntil(lambda: "SUM" in QGuiApplication.clipboard().text(), timeout=5000)
+    cells = [c for line in QGuiApplication.clipboard().text().splitlines() for c in line.split("\t")]
+    assert "'=SUM(A1:A3)" in cells and not any(c.startswith(dangerous) for c in cells)
