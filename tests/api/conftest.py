@@ -9,8 +9,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from openapi_check import SpecCheckingTransport
-from timing_fakes import FakeTime, VirtualTime
 
 from audience_manager.api.kit_v4 import KitV4, kit_v4_capabilities
 from audience_manager.api.pacing import RateLimiter
@@ -19,6 +17,9 @@ from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.platforms import AuthKind, PlatformKind
 from audience_manager.sandbox import ManualClock, Sandbox
 from audience_manager.sandbox.server import serve
+
+from .openapi_check import SpecCheckingTransport
+from .timing_fakes import FakeTime, VirtualTime
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 

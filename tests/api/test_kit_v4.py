@@ -16,7 +16,8 @@ from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.outcomes import Outcome
 from audience_manager.core.platforms import AuthKind
 from audience_manager.core.work import ItemResult, WorkItem
-from conftest import KitRig
+
+from .conftest import KitRig
 
 T = TypeVar("T")
 

@@ -6,7 +6,8 @@ import asyncio
 from pathlib import Path
 
 import httpx
-from openapi_check import SpecCheckingTransport
+
+from .openapi_check import SpecCheckingTransport
 
 
 def send(shared: Path, method: str, url: str, **kw: object) -> list[str]:

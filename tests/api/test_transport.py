@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from timing_fakes import FakeTime
 
 from audience_manager.api.errors import (
     ApiError,
@@ -29,6 +28,8 @@ from audience_manager.api.transport import (
     rate_limit_hints,
 )
 from audience_manager.core.platforms import RateLimit
+
+from .timing_fakes import FakeTime
 
 TOKEN = "tok_SECRET_abc123"
 Handler = Callable[[httpx.Request], httpx.Response]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from timing_fakes import FakeTime, VirtualTime
 
 from audience_manager.api.errors import GaveUpError
 from audience_manager.api.pacing import RateLimiter, ServerHint, limiter_for
 from audience_manager.core.platforms import RateLimit
+
+from .timing_fakes import FakeTime, VirtualTime
 
 
 def max_in_window(times: list[float], window: float) -> int:

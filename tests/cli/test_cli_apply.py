@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from audience_manager.core.outcomes import REPORT_HEADER
-from conftest import TOKEN_VAR, Served
+
+from .conftest import TOKEN_VAR, Served
 
 BULK_TAG = "/v4/bulk/tags/subscribers"
 ROW_TAG = "/v4/tags/{tag_id}/subscribers/{id}"

@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-import reliability
 from audience_manager import cli
 from audience_manager.core.audience import Audience
 from audience_manager.core.audience_file import AudienceFileError, read_audience
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.sandbox import Sandbox
 from audience_manager.sandbox.server import serve
+from tests import reliability
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 FILES = sorted(p.name for p in CORPUS.iterdir())

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Served
+from .conftest import Served
 
 
 def test_kit_v3_tags_by_id_with_key_and_secret(served: Served, tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fault_rig import Served, SwitchableApp
 
 from audience_manager.sandbox.server import serve
+
+from .fault_rig import Served, SwitchableApp
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
-from fault_rig import Served, VirtualSleep
 
-import reliability
 from audience_manager.api.clients import open_platform
 from audience_manager.api.highlevel import RATE as HIGHLEVEL_RATE
 from audience_manager.api.kit_v3 import RATE as KIT_V3_RATE
@@ -35,6 +33,9 @@ from audience_manager.core.platforms import AuthKind, PlatformKind, RateLimit
 from audience_manager.jobs.events import JobFinished, JobState
 from audience_manager.jobs.runner import Runner
 from audience_manager.sandbox import Faults, ManualClock, Sandbox
+from tests import reliability
+
+from .fault_rig import Served, VirtualSleep
 
 # ------------------------------------------------------------------------------------------ the matrix
 

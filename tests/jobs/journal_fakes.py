@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner_fakes import MemoryPlatform, caps
-
 from audience_manager.core.accounts import Account
 from audience_manager.core.actions import Action
 from audience_manager.core.outcomes import RowOutcome
@@ -18,6 +16,8 @@ from audience_manager.core.platforms import AuthKind, PlatformKind
 from audience_manager.core.work import ItemResult, WorkItem
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.journal import Journal
+
+from .runner_fakes import MemoryPlatform, caps
 
 ACCOUNT = Account(
     name="memory", platform=PlatformKind.KIT_V4, auth=AuthKind.OAUTH, base_url="http://127.0.0.1:1"

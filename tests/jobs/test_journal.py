@@ -10,8 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from journal_fakes import ACCOUNT, CountingPlatform
-from runner_fakes import MemoryPlatform, id_audience, spec, tag
 
 from audience_manager.core.actions import Action
 from audience_manager.core.job_spec import JobSpec
@@ -21,6 +19,9 @@ from audience_manager.jobs import history
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.journal import Journal, UnknownJobError
 from audience_manager.jobs.runner import Runner
+
+from .journal_fakes import ACCOUNT, CountingPlatform
+from .runner_fakes import MemoryPlatform, id_audience, spec, tag
 
 
 def test_a_job_and_every_outcome_are_recorded_and_read_back(tmp_path: Path) -> None:

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from journal_fakes import CliRig
 
 from audience_manager.sandbox import Sandbox
 from audience_manager.sandbox.server import serve
+
+from .journal_fakes import CliRig
 
 
 @pytest.fixture

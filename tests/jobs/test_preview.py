@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import asyncio
 
-from journal_fakes import CountingPlatform
-from runner_fakes import caps, id_audience, spec, tag
-
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.jobs.preview import preview
+
+from .journal_fakes import CountingPlatform
+from .runner_fakes import caps, id_audience, spec, tag
 
 
 def test_preview_counts_found_already_and_would_change_without_writing() -> None:

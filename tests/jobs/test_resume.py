@@ -5,8 +5,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from journal_fakes import ACCOUNT, CountingPlatform, DyingRecorder
-from runner_fakes import id_audience, spec, tag
 
 from audience_manager.core.outcomes import Outcome
 from audience_manager.jobs import history
@@ -16,6 +14,9 @@ from audience_manager.jobs.journal import Journal
 from audience_manager.jobs.resume import CannotResumeError, resume_plan
 from audience_manager.jobs.runner import Runner
 from audience_manager.jobs.undo import undo_spec
+
+from .journal_fakes import ACCOUNT, CountingPlatform, DyingRecorder
+from .runner_fakes import id_audience, spec, tag
 
 
 async def run_until_dead(runner: Runner, platform: CountingPlatform) -> None:

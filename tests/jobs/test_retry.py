@@ -4,14 +4,15 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from journal_fakes import ACCOUNT, CountingPlatform
-from runner_fakes import id_audience, spec, tag
 
 from audience_manager.core.outcomes import Outcome
 from audience_manager.jobs import history
 from audience_manager.jobs.journal import KIND_RETRY, Journal
 from audience_manager.jobs.retry import TRANSIENT_REASONS, NothingToRetryError, retry_spec
 from audience_manager.jobs.runner import Runner
+
+from .journal_fakes import ACCOUNT, CountingPlatform
+from .runner_fakes import id_audience, spec, tag
 
 
 def test_retry_sends_only_the_failed_rows_as_a_linked_job(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ import asyncio
 import collections
 
 import pytest
-from runner_fakes import ListRecorder, MemoryPlatform, caps, id_audience, spec, tag
 
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow
@@ -12,6 +11,8 @@ from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.jobs.events import JobEvent, JobFinished, JobStarted, JobState, OutcomesReady, Progress
 from audience_manager.jobs.runner import CANCELLED_BEFORE_SENDING, Runner, default_concurrency
+
+from .runner_fakes import ListRecorder, MemoryPlatform, caps, id_audience, spec, tag
 
 
 async def collect(runner: Runner, *, cancel_after_outcomes: int | None = None) -> list[JobEvent]:

@@ -4,13 +4,13 @@ import asyncio
 from dataclasses import replace
 from pathlib import Path
 
-from journal_fakes import ACCOUNT, CountingPlatform
-from runner_fakes import id_audience, spec, tag
-
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.jobs.journal import KIND_UNDO, Journal
 from audience_manager.jobs.runner import Runner
 from audience_manager.jobs.undo import NO_FORM_REMOVAL, undo_spec
+
+from .journal_fakes import ACCOUNT, CountingPlatform
+from .runner_fakes import id_audience, spec, tag
 
 
 def run(journal: Journal, platform: CountingPlatform, job_spec, **kw) -> str:  # type: ignore[no-untyped-def]

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sandbox_client import Api, Forwarder
 
 from audience_manager.sandbox import ManualClock, Sandbox, SandboxLimits
 from audience_manager.sandbox.server import serve
+
+from .sandbox_client import Api, Forwarder
 
 
 @pytest.fixture(scope="module")

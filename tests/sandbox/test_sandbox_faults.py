@@ -6,10 +6,11 @@ import asyncio
 
 import httpx
 import pytest
-from sandbox_client import Api
 
 from audience_manager.sandbox import Faults, ManualClock, Sandbox
 from audience_manager.sandbox.demo import SandboxTransport
+
+from .sandbox_client import Api
 
 
 def _statuses(seed: int, n: int = 60) -> list[int | str]:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from sandbox_client import Api
 
 from audience_manager.sandbox import ManualClock, Sandbox, SandboxLimits
+
+from .sandbox_client import Api
 
 RATE_HEADERS = (
     "X-RateLimit-Limit-Daily",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sandbox_client import Api
-
 from audience_manager.sandbox import ManualClock, Sandbox
+
+from .sandbox_client import Api
 
 
 def _key(sb: Sandbox) -> dict[str, str]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sandbox_client import Api
 
 from audience_manager.sandbox import ManualClock, Sandbox, SandboxLimits
+
+from .sandbox_client import Api
 
 QUEUE_FULL = (
     "This request exceeds your queued bulk requests limit. Please wait while we process your existing "

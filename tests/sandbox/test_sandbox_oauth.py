@@ -8,9 +8,10 @@ import secrets
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sandbox_client import Api
 
 from audience_manager.sandbox import ManualClock, Sandbox, SandboxLimits
+
+from .sandbox_client import Api
 
 REDIRECT = "http://127.0.0.1:53682/callback"
 

@@ -12,7 +12,7 @@ import csv
 import re
 from pathlib import Path
 
-from conftest import Loopback
+from .conftest import Loopback
 
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 PAYLOADS = ['=HYPERLINK("http://x.invalid","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"]

@@ -13,7 +13,8 @@ import pytest
 
 from audience_manager.api.redaction import known_secrets, register_secret
 from audience_manager.logs import BACKUPS, LOG_FILE, MAX_BYTES, setup_logging
-from conftest import Loopback
+
+from .conftest import Loopback
 
 TOKEN = "sbx_log_test_token_0123456789"
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")

@@ -19,7 +19,8 @@ from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.platforms import AuthKind, PlatformKind
 from audience_manager.sandbox import Sandbox
 from audience_manager.sandbox.server import HOST, run_forever, serve
-from conftest import TOKEN_VAR, Loopback
+
+from .conftest import TOKEN_VAR, Loopback
 
 SOURCE = Path(__file__).resolve().parents[2] / "gui" / "audience_manager"
 

@@ -11,13 +11,14 @@ from pathlib import Path
 import httpx
 import keyring.backends.fail
 import pytest
-from memory_keyring import MemoryKeyring
 
 from audience_manager import cli, cli_accounts
 from audience_manager.sandbox import Sandbox
 from audience_manager.sandbox.server import serve
 from audience_manager.store.accounts import AccountBook
 from audience_manager.store.secrets import SERVICE, KeyringSecrets, Secrets, set_shared_secrets
+
+from .memory_keyring import MemoryKeyring
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-from memory_keyring import MemoryKeyring
 
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.platforms import AuthKind, PlatformKind
@@ -17,6 +16,8 @@ from audience_manager.sandbox import Sandbox
 from audience_manager.sandbox.server import serve
 from audience_manager.store.connections import ConnectionCheckError, check_account, open_account
 from audience_manager.store.secrets import SERVICE, KeyringSecrets, Secrets
+
+from .memory_keyring import MemoryKeyring
 
 
 @pytest.fixture(scope="module")

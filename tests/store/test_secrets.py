@@ -11,7 +11,6 @@ import textwrap
 
 import keyring.backends.fail
 import pytest
-from memory_keyring import MemoryKeyring
 
 from audience_manager.core.accounts import Credentials
 from audience_manager.store.secrets import (
@@ -21,6 +20,8 @@ from audience_manager.store.secrets import (
     Secrets,
     is_secure,
 )
+
+from .memory_keyring import MemoryKeyring
 
 FAIL = keyring.backends.fail.Keyring()  # type: ignore[no-untyped-call]
 CREDS = Credentials(token="tok-123-secret", secret="sec-456", refresh_token="ref-789", expires_at=42.0)

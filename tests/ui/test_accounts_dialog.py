@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,6 @@ import pytest
 from PySide6.QtCore import QSettings
 from pytestqt.qtbot import QtBot
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "store"))
-from memory_keyring import MemoryKeyring  # type: ignore[import-not-found]
-
 from audience_manager.core.actions import Action, TargetKind
 from audience_manager.sandbox import Sandbox
 from audience_manager.sandbox.server import serve
@@ -30,6 +26,7 @@ from audience_manager.store.secrets import SERVICE, KeyringSecrets, Secrets, set
 from audience_manager.ui.accounts_dialog import AccountsDialog, offer_saved_accounts
 from audience_manager.ui.main_window import MainWindow
 from audience_manager.ui.workspace import Workspace
+from tests.store.memory_keyring import MemoryKeyring
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "resources" / "screenshots" / "accounts-dialog.png"
 

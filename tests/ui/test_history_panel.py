@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QMessageBox
-from test_job_adapter import TagPlatform, job
 
 from audience_manager.core.accounts import Account
 from audience_manager.core.actions import Action, Target, TargetKind
@@ -22,6 +21,8 @@ from audience_manager.jobs.journal import Journal
 from audience_manager.jobs.runner import Runner
 from audience_manager.jobs.undo import NO_FORM_REMOVAL
 from audience_manager.ui.history_panel import HistoryModel, HistoryPanel, Period
+
+from .test_job_adapter import TagPlatform, job
 
 WELCOME = Target(TargetKind.FORM, "21", "Welcome form")
 ACCOUNTS = {

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from PySide6.QtWidgets import QApplication
 
-import reliability
 from audience_manager.core.audience_file import AudienceFileError, read_audience
+from tests import reliability
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 FILES = sorted(p.name for p in CORPUS.iterdir())
