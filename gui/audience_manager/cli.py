@@ -708,5 +708,7 @@ def _dispatch(
         return asyncio.run(_demo(stdout, stderr))
     handler = getattr(args, "handler", None)
     if handler is not None:  # commands added by extensions carry their own handler
+        # The streams main() was given, for handlers that write (tests pass StringIO).
+        args.stdout, args.stderr = stdout, stderr
         return int(handler(args))
     raise UsageError(f"unknown command {command}")

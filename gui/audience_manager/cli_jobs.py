@@ -176,13 +176,18 @@ def _date(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-01-31") from exc
 
 
+def _streams(args: argparse.Namespace) -> tuple[IO[str], IO[str]]:
+    """The streams `cli.main(stdout=, stderr=)` was given (the process's own when called directly)."""
+    return getattr(args, "stdout", None) or sys.stdout, getattr(args, "stderr", None) or sys.stderr
+
+
 def _handle(command: Any) -> Any:
     """A handler for `cli.main`: journal errors become usage errors with the message as is."""
 
     def handler(args: argparse.Namespace) -> int:
         try:
             with open_journal() as journal:
-                return int(command(args, journal, sys.stdout, sys.stderr))
+                return int(command(args, journal, *_streams(args)))
         except (UnknownJobError, CannotResumeError, NothingToRetryError) as exc:
             raise cli.UsageError(str(exc)) from None
 

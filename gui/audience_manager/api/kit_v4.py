@@ -8,6 +8,13 @@ an API key sends one request per row at a fifth of the rate.
 Bulk failure items sometimes null the offending id ("Subscriber does not exist" comes back with
 `subscriber_id: null`), so failures are mapped back to rows by elimination, not only by id; see
 `map_bulk_results`.
+
+Kit answers a tag or untag alike whether or not the subscriber had the tag, so before the first write
+to a tag the client reads the tag's members (`GET /v4/tags/{id}/subscribers?status=all`, up to
+`MEMBERS_CAP` members in `MEMBERS_MAX_REQUESTS` paced requests) and keeps that set current with its
+own writes (`api.membership`). Each row's outcome (changed or already so) and `previous` come from
+it, so an undo reverts exactly the rows the job changed. A longer tag falls back to what Kit's answer
+shows: bulk tag judges `tagged_at` (see `mark_already_tagged`), untag reports no previous state.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from typing import Any, TypeVar
 import httpx
 
 from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
+from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
 from audience_manager.api.platform import AccountInfo, RateBudget
 from audience_manager.api.transport import (
@@ -45,6 +53,8 @@ T = TypeVar("T")
 BULK_LIMIT = 100  # Kit answers bulk requests synchronously only up to 100 items
 PAGE_SIZE = 1000  # Kit's largest page
 LOOKUP_CONCURRENCY = 16  # requests in flight for lookups; the limiter sets the pace
+MEMBERS_CAP = 50_000  # a tag with more members is not read before writing (see the module doc)
+MEMBERS_MAX_REQUESTS = 50  # pages read for one tag's members at most (1,000 a page)
 
 OAUTH_RATE = RateLimit(600, 60.0)
 API_KEY_RATE = RateLimit(120, 60.0)
@@ -266,6 +276,7 @@ class KitV4:
         # What lookups taught us, so a field update need not fetch the subscriber again.
         self._emails: dict[str, str] = {}  # subscriber id -> email address
         self._fields: dict[str, dict[str, Any]] = {}  # subscriber id -> custom field values
+        self._tag_members = Memberships(self._list_tag_members)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -298,11 +309,19 @@ class KitV4:
             targets.append(self._target(kind, record))
         return targets
 
-    async def _pages(self, path: str, key: str, params: dict[str, Any] | None = None) -> Any:
-        """Every record of a cursor-paged list: `after=end_cursor` until `has_next_page` is false."""
+    async def _pages(
+        self, path: str, key: str, params: dict[str, Any] | None = None, *, max_pages: int | None = None
+    ) -> Any:
+        """Every record of a cursor-paged list: `after=end_cursor` until `has_next_page` is false.
+
+        With `max_pages`, raises `_TooLong` rather than asking for one more page."""
         after: str | None = None
         seen_cursors: set[str] = set()
+        pages = 0
         while True:
+            if max_pages is not None and pages >= max_pages:
+                raise _TooLong
+            pages += 1
             query: dict[str, Any] = {**(params or {}), "per_page": PAGE_SIZE}
             if after:
                 query["after"] = after
@@ -398,6 +417,68 @@ class KitV4:
         except NotFoundError:
             return None
 
+    async def _list_tag_members(self, tag_id: str) -> set[str] | None:
+        """Every subscriber (any state) who has the tag; None when it has more than `MEMBERS_CAP`,
+        is gone, or cannot be read now (the write then reports what Kit's answer shows)."""
+        ids: set[str] = set()
+        try:
+            async for record in self._pages(
+                f"/v4/tags/{tag_id}/subscribers",
+                "subscribers",
+                {"status": "all"},
+                max_pages=MEMBERS_MAX_REQUESTS,
+            ):
+                if isinstance(record, dict) and record.get("id") is not None:
+                    ids.add(str(record["id"]))
+                    if len(ids) > MEMBERS_CAP:
+                        return None
+        except AuthenticationError:
+            raise
+        except (_TooLong, ApiError):
+            return None
+        return ids
+
+    async def _members_before(self, items: Sequence[WorkItem]) -> dict[tuple[str, str], bool]:
+        """(tag id, subscriber id) -> whether the subscriber has the tag now, for the items whose
+        tag's members are known (read first if need be; a tag Kit says is longer than the cap is not
+        read at all)."""
+        before: dict[tuple[str, str], bool] = {}
+        for target in {i.target.id: i.target for i in items}.values():
+            count = target.subscriber_count
+            if count is not None and count > MEMBERS_CAP and self._tag_members.known(target.id) is None:
+                continue
+            members = await self._tag_members.members(target.id)
+            if members is None:
+                continue
+            for item in items:
+                if item.target.id == target.id:
+                    before[(target.id, item.subject)] = item.subject in members
+        return before
+
+    def _judge_membership(
+        self, action: Action, results: list[ItemResult], before: Mapping[tuple[str, str], bool]
+    ) -> list[ItemResult]:
+        """Outcome and previous state of each written row from the members known before the write;
+        the member sets follow what the write did."""
+        out: list[ItemResult] = []
+        tagging = action == Action.TAG
+        for r in results:
+            key = (r.item.target.id, r.item.subject)
+            had = before.get(key)
+            if had is None or r.outcome not in (Outcome.SUCCEEDED, Outcome.UNCHANGED):
+                out.append(r)
+                continue
+            self._tag_members.note(key[0], key[1], has=tagging)
+            changed = had != tagging
+            outcome = Outcome.SUCCEEDED if changed else Outcome.UNCHANGED
+            out.append(replace(r, outcome=outcome, previous=_yes(had)))
+        return out
+
+    def _forget_members(self, items: Sequence[WorkItem]) -> None:
+        """A write whose effect is unknown (no usable answer): read those tags again before trusting them."""
+        for target_id in {i.target.id for i in items}:
+            self._tag_members.forget(target_id)
+
     async def _form_members(self, form_id: str) -> set[str] | None:
         try:
             return {
@@ -465,7 +546,9 @@ class KitV4:
     async def _apply_bulk(
         self, action: Action, items: Sequence[WorkItem], value: str | None
     ) -> list[ItemResult]:
-        if action in (Action.TAG, Action.UNTAG):
+        tags = action in (Action.TAG, Action.UNTAG)
+        before = await self._members_before(items) if tags else {}
+        if tags:
             path = "/v4/bulk/tags/subscribers"
             payload: dict[str, Any] = {
                 "taggings": [{"tag_id": int(i.target.id), "subscriber_id": int(i.subject)} for i in items]
@@ -500,8 +583,12 @@ class KitV4:
         except AuthenticationError:
             raise
         except ApiError as exc:
+            if tags:
+                self._forget_members(items)  # the write may have landed before the answer was lost
             return [ItemResult(i, Outcome.FAILED, _reason(exc.messages) or str(exc)) for i in items]
         if reply.status == 202:
+            if tags:
+                self._forget_members(items)
             reason = (
                 "Kit queued this batch for background processing and did not report each row; "
                 "check the subscriber in Kit or retry the row."
@@ -520,8 +607,15 @@ class KitV4:
             unconfirmed_reason="Kit did not confirm this row; retry it.",
             absent=absent,
         )
+        if tags:
+            results = self._judge_membership(action, results, before)
         if action == Action.TAG:
-            results = mark_already_tagged(results, reply.body, sent_at)
+            # Tags too long to read: judge who already had it by `tagged_at`, as Kit's answer shows.
+            unread = [k for k, r in enumerate(results) if (r.item.target.id, r.item.subject) not in before]
+            if unread:
+                judged = mark_already_tagged([results[k] for k in unread], reply.body, sent_at)
+                for k, r in zip(unread, judged, strict=True):
+                    results[k] = r
         return results
 
     async def _absent_subjects(self, items: Sequence[WorkItem], failures: Sequence[BulkFailure]) -> set[str]:
@@ -630,11 +724,16 @@ class KitV4:
                 reply = await self._http.request(
                     "POST", f"/v4/tags/{tag_or_form}/subscribers/{item.subject}", json={}
                 )
-                return _created_or_unchanged(item, reply)
+                self._tag_members.note(tag_or_form, item.subject, has=True)
+                return _created_or_unchanged(item, reply)  # 201/200 say it exactly
             if action == Action.UNTAG:
+                before = await self._members_before([item])
                 await self._http.request("DELETE", f"/v4/tags/{tag_or_form}/subscribers/{item.subject}")
-                # Kit answers 204 whether or not the tag was there: the previous state is unknown.
-                return ItemResult(item, Outcome.SUCCEEDED)
+                # Kit answers 204 whether or not the tag was there: the members read before say which.
+                done = ItemResult(item, Outcome.SUCCEEDED)
+                if not before:
+                    self._tag_members.note(tag_or_form, item.subject, has=False)
+                return self._judge_membership(action, [done], before)[0]
             if action == Action.ADD_TO_FORM:
                 reply = await self._http.request(
                     "POST", f"/v4/forms/{tag_or_form}/subscribers/{item.subject}", json={}
@@ -646,6 +745,8 @@ class KitV4:
         except AuthenticationError:
             raise
         except ApiError as exc:
+            if action in (Action.TAG, Action.UNTAG):
+                self._forget_members([item])  # the write may have landed before the answer was lost
             return ItemResult(item, Outcome.FAILED, _reason(exc.messages) if exc.messages else str(exc))
 
     async def _set_field(self, item: WorkItem, value: str) -> ItemResult:
@@ -669,6 +770,10 @@ class KitV4:
             self._fields.setdefault(item.subject, {})[key] = value
         outcome = Outcome.UNCHANGED if previous == value else Outcome.SUCCEEDED
         return ItemResult(item, outcome, previous=previous)
+
+
+class _TooLong(Exception):
+    """A paged list ran past the pages the caller allowed."""
 
 
 # How far our clock may be ahead of Kit's, and how far apart Kit's timestamps of one request may be.

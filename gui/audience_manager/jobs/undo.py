@@ -5,7 +5,11 @@ tag membership, the old text for a custom field, as `Platform.read_state` report
 
 - tag: untag only the rows it newly tagged (outcome succeeded, not unchanged, and not "yes" before),
   so subscribers who already had the tag keep it;
-- untag: tag again only the rows it actually untagged;
+- untag: tag again only the rows it actually untagged (succeeded, not "no" before), so subscribers
+  who never had the tag do not get it. Clients know this by reading the tag's members before the
+  first write (Kit v4 up to 50,000 members, Kit v3 up to 2,000 active ones); for a longer tag the
+  platform's answer does not say, `previous` is None and the plan says those rows are reverted on
+  the platform's word;
 - set custom field: write back each row's previous value. A `JobSpec` has one value, so the undo is
   one job per distinct previous value (usually a handful: empty, and a few old values);
 - add to form: there is no inverse on any platform (Kit cannot remove a subscriber from a form), so
@@ -170,11 +174,12 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
             "The job was interrupted: rows in flight when it stopped may have changed and are not undone."
         )
     if unsure:
-        # Kit's bulk untag, for one, lists failures only: it does not say who had the tag.
+        # A tag too long to read before writing (Kit v4 over 50,000 members, v3 over 2,000): the
+        # answer to an untag does not say who had the tag, nor always to a tag who already had it.
         had = "had the tag" if action is Action.UNTAG else "did not have the tag"
         notes.append(
             f"{unsure} rows are reverted on the platform's word that the job changed them; it did not"
-            f" say whether they {had} before."
+            f" say whether they {had} before (the tag had too many members to read first)."
         )
     if unknown:
         notes.append(f"{unknown} rows cannot be restored: the platform did not report their previous value.")
