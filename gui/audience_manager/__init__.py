@@ -1,4 +1,4 @@
-"""Audience Manager: one change applied to thousands of Kit or HighLevel subscribers, with every row accounted for."""
+"""Audience Manager: one change applied to thousands of Kit or HighLevel subscribers, row by row."""
 
 from importlib.metadata import PackageNotFoundError, version
 

@@ -17,8 +17,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
 from audience_manager import __version__
 from audience_manager.logs import setup_logging
 
@@ -75,23 +73,6 @@ def make_application(argv: Sequence[str]) -> Any:
     return app
 
 
-class YieldingTransport(httpx.AsyncBaseTransport):
-    """Hands control back to the event loop before each in-process request.
-
-    The demo's sandbox answers inside the same coroutine chain, so without a real network wait a
-    job would run from first batch to last without ever letting Qt repaint or handle a click."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(0)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 def open_demo(
     workspace: Any,
     *,
@@ -109,7 +90,7 @@ def open_demo(
     from audience_manager.ui.workspace import AccountEntry
 
     demo = demo or demo_workspace(sandbox, enforce_limits=enforce_limits)
-    transport = YieldingTransport(demo.transport)
+    transport = demo.transport
 
     def open_account(account: Any, credentials: Any) -> Any:
         if factory is not None:

@@ -3,6 +3,9 @@ whenever qtbot spins Qt's event loop (waitSignal/waitUntil/wait).
 
 Never stop the loop between tests: `qasync.QEventLoop.stop()` calls `QApplication.exit()`, which
 makes every later `QEventLoop.exec()` return at once, so every later wait would time out.
+
+The loop is the process's "running loop" only while a UI test runs: left running, it would make
+every later `asyncio.run()` (the CLI, the API tests) refuse to start in the same pytest session.
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 def _qasync_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     loop = qasync.QEventLoop(qapp, already_running=True)
     asyncio.set_event_loop(loop)
+    asyncio.events._set_running_loop(None)  # set per test by `qloop`
     yield loop
+    asyncio.events._set_running_loop(loop)
     loop.stop()  # only at session end
     asyncio.events._set_running_loop(None)
     loop.close()
@@ -49,6 +54,7 @@ def _qasync_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
 @pytest.fixture
 def qloop(_qasync_loop: asyncio.AbstractEventLoop, qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     """The session loop; tasks a test leaves behind are cancelled and allowed to finish."""
+    asyncio.events._set_running_loop(_qasync_loop)
     yield _qasync_loop
     pending = [t for t in asyncio.all_tasks(_qasync_loop) if not t.done()]
     for task in pending:
@@ -57,6 +63,7 @@ def qloop(_qasync_loop: asyncio.AbstractEventLoop, qapp: QApplication) -> Iterat
         if all(t.done() for t in pending):
             break
         qapp.processEvents()
+    asyncio.events._set_running_loop(None)
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ def run_confirmed(window: MainWindow, qtbot, timeout: int = 5000) -> tuple[str, 
 
 
 def test_drop_a_csv_guesses_the_column_and_runs(window: MainWindow, qtbot, sandbox, tmp_path) -> None:
-    from window_helpers import drop_files
+    from .window_helpers import drop_files
 
     emails = sandbox.known_emails(4)
     csv = tmp_path / "export.csv"
@@ -96,7 +96,7 @@ def test_drop_a_csv_guesses_the_column_and_runs(window: MainWindow, qtbot, sandb
 def test_drop_on_the_paste_box_reads_the_file_instead_of_pasting_its_path(
     window: MainWindow, qtbot, tmp_path
 ) -> None:
-    from window_helpers import drop_files
+    from .window_helpers import drop_files
 
     txt = tmp_path / "ids.txt"
     txt.write_text("1204801\n1204804\n")
@@ -108,7 +108,7 @@ def test_drop_on_the_paste_box_reads_the_file_instead_of_pasting_its_path(
 
 
 def test_files_of_other_kinds_are_not_taken(window: MainWindow, tmp_path) -> None:
-    from window_helpers import drop_files
+    from .window_helpers import drop_files
 
     pdf = tmp_path / "list.pdf"
     pdf.write_bytes(b"%PDF-1.4")
@@ -441,7 +441,7 @@ def test_set_a_custom_field_for_pasted_ids(window: MainWindow, qtbot, sandbox) -
 
 def test_drop_an_excel_file(window: MainWindow, qtbot, sandbox, tmp_path) -> None:
     from openpyxl import Workbook
-    from window_helpers import drop_files
+    from .window_helpers import drop_files
 
     book = Workbook()
     sheet = book.active

@@ -49,11 +49,15 @@ def corpus_window(
     workspace = Workspace(journal_path=home / "journal.sqlite3")
     main = MainWindow(workspace, QSettings(str(home / "window.ini"), QSettings.Format.IniFormat))
     main.show()
+    asyncio.events._set_running_loop(_qasync_loop)  # as `qloop` does for one test
     open_demo(workspace, sandbox=Sandbox(subscribers=300, contacts=50))
     _wait(qapp, lambda: bool(workspace.catalog) and not workspace.catalog_busy)
+    asyncio.events._set_running_loop(None)
     yield main
+    asyncio.events._set_running_loop(_qasync_loop)
     closing = asyncio.ensure_future(workspace.aclose())
     _wait(qapp, closing.done)
+    asyncio.events._set_running_loop(None)
     main.close()
     main.deleteLater()
     qapp.processEvents()
@@ -65,7 +69,7 @@ def visible_text(html: str) -> str:
 
 @pytest.mark.parametrize("name", FILES)
 def test_corpus_file_dropped_on_the_window(corpus_window: Any, qtbot: Any, qloop: Any, name: str) -> None:
-    from window_helpers import drop_files
+    from .window_helpers import drop_files
 
     window = corpus_window
     panel = window.audience_panel
@@ -122,7 +126,7 @@ def test_a_formula_in_a_dropped_file_stays_text_in_every_export(
     import csv
 
     from PySide6.QtGui import QGuiApplication
-    from window_helpers import drop_files
+    from .window_helpers import drop_files
 
     from audience_manager.core.actions import TargetKind
 

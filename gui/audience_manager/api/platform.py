@@ -56,7 +56,9 @@ class Platform(Protocol):
         """
         ...
 
-    async def apply(self, action: Action, items: Sequence[WorkItem], value: str | None = None) -> list[ItemResult]:
+    async def apply(
+        self, action: Action, items: Sequence[WorkItem], value: str | None = None
+    ) -> list[ItemResult]:
         """Run one batch (at most `capabilities.items_per_request` items) and return one result per item.
 
         Per-item refusals are results, not exceptions. Raises `AuthenticationError` or

@@ -6,6 +6,7 @@ real dropped connection, so a client handles the demo exactly as it handles the 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import httpx
@@ -19,9 +20,12 @@ DEMO_BASE_URL = "http://demo.sandbox"
 
 
 class SandboxTransport(httpx.ASGITransport):
-    """`httpx.ASGITransport` whose dropped connections look like the network's."""
+    """`httpx.ASGITransport` that behaves like a network: it hands control back to the event loop
+    before answering (the in-process app would otherwise answer a whole job without letting the
+    window repaint or handle a click), and its dropped connections look like the network's."""
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0)
         try:
             return await super().handle_async_request(request)
         except DroppedConnection as exc:

@@ -472,7 +472,6 @@ async def offer_saved_accounts(
     """Put the saved accounts (secrets from the keyring, off the GUI thread) in the switcher, followed
     by the demo accounts, which stay available. False, leaving the workspace as it is, when nothing
     is saved (unless `always`: after the last account was removed)."""
-    from audience_manager.app import YieldingTransport
     from audience_manager.sandbox.demo import SandboxTransport, demo_accounts
     from audience_manager.sandbox.sandbox import Sandbox
     from audience_manager.ui.workspace import AccountEntry
@@ -493,7 +492,7 @@ async def offer_saved_accounts(
             credentials = await secrets.load_async(account.name)
         entries.append(AccountEntry(account, credentials))  # type: ignore[arg-type]
     sandbox = workspace.sandbox or await loop.run_in_executor(None, Sandbox)
-    transport = YieldingTransport(SandboxTransport(app=sandbox.app))
+    transport = SandboxTransport(app=sandbox.app)
     entries += [AccountEntry(a, c) for a, c in demo_accounts(sandbox)]
 
     def factory(account: Account, credentials: Credentials | None) -> Any:
