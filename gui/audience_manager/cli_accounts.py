@@ -88,7 +88,9 @@ def add_accounts_commands(commands: argparse._SubParsersAction[Any]) -> None:
     add.add_argument("--no-test", action="store_true", help="save without trying the credential first")
     add.set_defaults(handler=_handler(_add))
 
-    listing = sub.add_parser("list", parents=[verbose], help="the saved accounts and whether their secret is")
+    listing = sub.add_parser(
+        "list", parents=[verbose], help="the saved accounts and where each secret is kept"
+    )
     listing.set_defaults(handler=_handler(_list))
 
     test = sub.add_parser("test", parents=[verbose], help="show who the saved credential belongs to")
