@@ -4,6 +4,11 @@
 accounts (or the demo sandbox) are opened, so the user sees it at once; the catalog shows its busy
 state meanwhile. `--smoke` drives one small demo job through the window's own Run path and exits 0
 only if every row ended with an outcome.
+
+Two hidden switches exist for the kill test (tests/ui/test_kill_app.py): `--smoke-rows N` makes the
+smoke job N rows long (known demo subscribers, then ids nobody has), and `--resume-interrupted`
+takes the resume offer at start exactly as the banner's Resume button does, then exits 0 once the
+job has an outcome for every row.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "--quit-after-show", action="store_true", help="quit as soon as the window is shown (startup timing)"
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="log every request to the log file")
+    # Hidden, for the kill test: a long smoke job, and taking the resume offer at start.
+    parser.add_argument("--smoke-rows", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--resume-interrupted", action="store_true", help=argparse.SUPPRESS)
     # Qt's own options (-style, -platform ...) pass through to QApplication.
     args, _qt = parser.parse_known_args(list(argv))
     return args
@@ -124,7 +132,7 @@ async def open_accounts(workspace: Any, *, demo: bool) -> None:
         open_demo(workspace, demo=made)
 
 
-async def smoke(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS) -> int:
+async def smoke(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS, *, rows: int = 0) -> int:
     """Paste demo ids, tick a tag, press Run and confirm, exactly as a user would; check the results."""
     from audience_manager.core.actions import Action, TargetKind
 
@@ -139,10 +147,20 @@ async def smoke(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS) -> int:
         print(f"smoke: the catalog failed: {workspace.catalog_error}", file=sys.stderr)
         return 1
     sandbox = workspace.sandbox
-    known = [str(i) for i in sandbox.known_subscriber_ids(12)]
-    unknown = [str(i) for i in sandbox.unknown_subscriber_ids(3)]
-    text = "\n".join([*known, *unknown, "not-an-id", known[0]])
+    if rows > 0:
+        ids = sandbox.known_subscriber_ids(rows, state=None)
+        ids += sandbox.unknown_subscriber_ids(rows - len(ids))
+        text = "\n".join(str(i) for i in ids)
+    else:
+        known = [str(i) for i in sandbox.known_subscriber_ids(12)]
+        unknown = [str(i) for i in sandbox.unknown_subscriber_ids(3)]
+        text = "\n".join([*known, *unknown, "not-an-id", known[0]])
     window.audience_panel.paste_action(text)
+    while window.audience_panel.busy:  # a long paste is read in the background
+        if time.monotonic() > deadline:
+            print("smoke: the audience was not read in time", file=sys.stderr)
+            return 1
+        await asyncio.sleep(0.02)
     tags = workspace.catalog.get(TargetKind.TAG, [])
     if not tags:
         print("smoke: the demo account has no tags", file=sys.stderr)
@@ -193,12 +211,52 @@ async def smoke(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS) -> int:
     return 0
 
 
+async def resume_interrupted(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS) -> int:
+    """Take the resume offer as a user would (the banner's Resume), wait for the job to end; 0 when
+    the journal then holds an outcome for every row of it."""
+    jobs = await window.offer_resume()
+    if not jobs:
+        print("resume: no interrupted job", file=sys.stderr)
+        return 1
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Future[Any] = loop.create_future()
+    refused: asyncio.Future[Any] = loop.create_future()
+
+    def job_finished(*args: str) -> None:
+        if not finished.done():
+            finished.set_result((args[0], args[1]))
+
+    def job_refused(message: str) -> None:
+        if not refused.done():
+            refused.set_result(message)
+
+    window.job_finished.connect(job_finished)
+    window.workspace.job_refused.connect(job_refused)
+    job_id = window.resume_banner.job_id
+    window.resume_banner.resume_button.click()
+    done, _ = await asyncio.wait({finished, refused}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    if refused in done:
+        print(f"resume: refused: {refused.result()}", file=sys.stderr)
+        return 1
+    if finished not in done:
+        print("resume: the job did not finish in time", file=sys.stderr)
+        return 1
+    from audience_manager.jobs.history import missing_rows
+
+    journal = window.workspace.journal()
+    missing = await loop.run_in_executor(None, missing_rows, journal, job_id)
+    shown = window.results_panel.model.rowCount()
+    print(f"resume: job {job_id} {finished.result()[1]}: {shown} outcomes shown, {missing} missing")
+    return 0 if missing == 0 else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     setup_logging(args.verbose)
-    if (args.smoke or args.quit_after_show) and _headless():
+    args.smoke = args.smoke or args.smoke_rows > 0
+    if (args.smoke or args.quit_after_show or args.resume_interrupted) and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     import qasync
@@ -226,10 +284,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
         await open_accounts(workspace, demo=args.demo or args.smoke)
-        if args.smoke:
-            code = await smoke(window)
+        if args.resume_interrupted:
+            code = await resume_interrupted(window)
             window.close()
             return code
+        if args.smoke:
+            code = await smoke(window, rows=args.smoke_rows)
+            window.close()
+            return code
+        window.offer_resume()  # jobs a crash or kill cut off: offered in a banner
         await closed.wait()
         return 0
 

@@ -199,6 +199,7 @@ class HistoryPanel(QWidget):
     report_exported = Signal(str, int)  # path, rows written
     jobs_deleted = Signal(int)  # how many
     error_event = Signal(str)  # a journal read or write failed; the message says what to do
+    resume_requested = Signal(str)  # job id of an interrupted (or cancelled) job to finish
 
     def __init__(
         self, journal: Journal | Callable[[], Journal | None] | None = None, parent: QWidget | None = None
@@ -265,6 +266,11 @@ class HistoryPanel(QWidget):
         self.undo_button = QPushButton(self.tr("Undo…"), self)
         self.undo_button.setToolTip(self.tr("See what undoing this job would change, then confirm"))
         self.undo_button.clicked.connect(lambda: self.undo_action())
+        self.resume_button = QPushButton(self.tr("Resume"), self)
+        self.resume_button.setToolTip(
+            self.tr("Finish an interrupted or cancelled job: send the rows that have no outcome yet")
+        )
+        self.resume_button.clicked.connect(lambda: self.resume_selected_action())
         self.delete_button = QPushButton(self.tr("Delete"), self)
         self.delete_button.setToolTip(self.tr("Forget the selected jobs (nothing changes on the platform)"))
         self.delete_button.clicked.connect(lambda: self.delete_selected_action())
@@ -288,7 +294,13 @@ class HistoryPanel(QWidget):
         filters.addStretch()
         filters.addWidget(self.refresh_button)
         actions = QHBoxLayout()
-        for button in (self.open_button, self.export_button, self.undo_button, self.delete_button):
+        for button in (
+            self.open_button,
+            self.export_button,
+            self.resume_button,
+            self.undo_button,
+            self.delete_button,
+        ):
             actions.addWidget(button)
         actions.addStretch()
         actions.addWidget(self.delete_old_button)
@@ -356,6 +368,28 @@ class HistoryPanel(QWidget):
     def refresh_action(self) -> asyncio.Task[None] | None:
         """Reload the list with the current filters (and the accounts the filter offers)."""
         return self._spawn(self._refresh())
+
+    def resume_selected_action(self) -> str | None:
+        """Ask the window to resume the selected job (it owns the account and the results)."""
+        jobs = self.selected_jobs()
+        if len(jobs) != 1 or not self._resumable(jobs[0]):
+            return None
+        self.resume_requested.emit(jobs[0].id)
+        return jobs[0].id
+
+    async def show_job_action(self, job_id: str) -> bool:
+        """List the jobs again with no filter hiding `job_id`, select it and show its rows."""
+        for combo in (self.account_combo, self.action_combo, self.period_combo, self.state_combo):
+            combo.blockSignals(True)
+            combo.setCurrentIndex(0)
+            combo.blockSignals(False)
+        await self._refresh()
+        if not self.select_job(job_id):
+            return False
+        task = self.open_selected_action()
+        if task is not None:
+            await task
+        return True
 
     def open_selected_action(self) -> asyncio.Task[None] | None:
         jobs = self.selected_jobs()
@@ -551,6 +585,7 @@ class HistoryPanel(QWidget):
         self.open_button.setEnabled(one)
         self.export_button.setEnabled(one)
         self.undo_button.setEnabled(one and not self._live(jobs[0]))
+        self.resume_button.setEnabled(one and self._resumable(jobs[0]))
         self.delete_button.setEnabled(any(not self._live(j) for j in jobs))
         self.delete_old_button.setEnabled(self.model.rowCount() > 0)
 
@@ -558,6 +593,10 @@ class HistoryPanel(QWidget):
         log.warning("%s", message)
         self.status_label.setText(message)
         self.error_event.emit(message)
+
+    @staticmethod
+    def _resumable(job: JobRecord) -> bool:
+        return job.state in (JobState.INTERRUPTED, JobState.CANCELLED)
 
     @staticmethod
     def _live(job: JobRecord) -> bool:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QPushButton,
     QSplitter,
     QSystemTrayIcon,
     QTabWidget,
@@ -87,6 +88,73 @@ class DemoBanner(QFrame):
         )
 
 
+class ResumeBanner(QFrame):
+    """Offers to finish jobs the app was stopped in the middle of (a crash, a kill, a power cut).
+
+    A strip in the window rather than a dialog: the user may want to look first (Show), do
+    something else, or leave it (Dismiss); nothing waits on an answer."""
+
+    resume_requested = Signal(str)  # job id
+    show_requested = Signal(str)  # job id
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("resumeBanner")
+        self.job_id = ""
+        self.icon_label = QLabel(self)
+        self.text_label = QLabel(self)
+        self.text_label.setWordWrap(True)
+        self.resume_button = QPushButton(self.tr("Resume"), self)
+        self.resume_button.setToolTip(self.tr("Send the rows that have no outcome yet, on the same account"))
+        self.show_button = QPushButton(self.tr("Show"), self)
+        self.show_button.setToolTip(self.tr("Show the job in History"))
+        self.dismiss_button = QPushButton(self.tr("Dismiss"), self)
+        self.dismiss_button.setToolTip(self.tr("Hide this; the job stays in History, to resume later"))
+        self.resume_button.clicked.connect(lambda: self.resume_requested.emit(self.job_id))
+        self.show_button.clicked.connect(lambda: self.show_requested.emit(self.job_id))
+        self.dismiss_button.clicked.connect(self.hide)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.addWidget(self.icon_label)
+        layout.addWidget(self.text_label, 1)
+        for button in (self.resume_button, self.show_button, self.dismiss_button):
+            layout.addWidget(button)
+        self.restyle()
+        self.hide()
+
+    def offer(self, jobs: list[Any]) -> None:
+        """Show the newest interrupted job (`JobRecord`), and how many more History holds."""
+        if not jobs:
+            self.hide()
+            return
+        job = jobs[0]
+        self.job_id = job.id
+        done, total = job.done, job.total
+        text = self.tr(
+            "A job was interrupted when the app stopped: {action} {targets} on {account},"
+            " {done:,} of {total:,} done."
+        ).format(
+            action=self.tr(job.action.label),
+            targets=job.target_names,
+            account=job.account,
+            done=done,
+            total=total,
+        )
+        if len(jobs) > 1:
+            text += " " + self.tr("{0} more in History.").format(len(jobs) - 1)
+        self.text_label.setText(text)
+        self.show()
+
+    def restyle(self) -> None:
+        tint = self.palette().color(QPalette.ColorRole.Highlight)
+        self.icon_label.setPixmap(icon("warning", tint).pixmap(20, 20))
+        rgb = f"{tint.red()}, {tint.green()}, {tint.blue()}"
+        self.setStyleSheet(
+            f"#resumeBanner {{ background: rgba({rgb}, 40); border: 1px solid rgba({rgb}, 110);"
+            " border-radius: 6px; }"
+        )
+
+
 class MainWindow(QMainWindow):
     """Signals report what happened so tests and `--smoke` can wait on them."""
 
@@ -118,6 +186,8 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(workspace.demo)
         self.accounts_dialog: AccountsDialog | None = None
         self.keyring_banner = KeyringBanner(self, with_checkbox=False)
+        self.resume_banner = ResumeBanner(self)
+        self.interrupted: list[Any] = []  # JobRecords found interrupted at start
 
         self.bottom_tabs = QTabWidget(self)
         self.bottom_tabs.setDocumentMode(True)
@@ -150,6 +220,7 @@ class MainWindow(QMainWindow):
         top_layout.setSpacing(8)
         top_layout.addWidget(self.banner)
         top_layout.addWidget(self.keyring_banner)
+        top_layout.addWidget(self.resume_banner)
         top_layout.addWidget(self.action_bar)
         line = QFrame(self)
         line.setFrameShape(QFrame.Shape.HLine)
@@ -279,6 +350,10 @@ class MainWindow(QMainWindow):
             )
         )
         self.bottom_tabs.currentChanged.connect(self._tab_changed)
+        self.resume_banner.resume_requested.connect(self.resume_job_action)
+        self.resume_banner.show_requested.connect(self.show_job_in_history)
+        history.resume_requested.connect(self.resume_job_action)
+        ws.job_resumed.connect(self._job_resumed)
 
     # -- what the user asked for ------------------------------------------------------------
 
@@ -417,6 +492,47 @@ class MainWindow(QMainWindow):
         if self._queued and not self.workspace.job_running:
             spec, parent_id, kind = self._queued.pop(0)
             self.start_job(spec, parent_id=parent_id, kind=kind)
+
+    # -- resuming interrupted jobs ------------------------------------------------------------
+
+    def offer_resume(self) -> asyncio.Task[list[Any]]:
+        """Look for jobs a crash or kill cut off (journal read off the GUI thread) and offer them."""
+        return self._spawn(self._offer_resume())
+
+    async def _offer_resume(self) -> list[Any]:
+        journal = self.workspace.journal()
+        if journal is None:
+            return []
+        loop = asyncio.get_running_loop()
+        try:
+            jobs: list[Any] = await loop.run_in_executor(None, journal.interrupted_jobs)
+        except Exception as exc:  # a damaged journal must not stop the window from starting
+            self.statusBar().showMessage(self.tr("Could not read the job history: {0}").format(exc), 10000)
+            return []
+        self.interrupted = jobs
+        self.resume_banner.offer(jobs)
+        return jobs
+
+    def resume_job_action(self, job_id: str) -> asyncio.Task[None] | None:
+        """Resume (banner or History): finish the job on the account it ran on, results below."""
+        if not job_id:
+            return None
+        if self.workspace.job_running:
+            self.statusBar().showMessage(self.tr("A job is already running; resume when it ends."), 8000)
+            return None
+        self.resume_banner.hide()
+        self.statusBar().showMessage(self.tr("Resuming job {0}…").format(job_id))
+        return self.workspace.resume_job(job_id)
+
+    def show_job_in_history(self, job_id: str) -> None:
+        self.bottom_tabs.setCurrentWidget(self.history_panel)
+        self._spawn(self.history_panel.show_job_action(job_id))
+
+    def _job_resumed(self, plan: Any) -> None:
+        self.last_spec = plan.spec
+        self.bottom_tabs.setCurrentWidget(self.results_panel)
+        self.statusBar().showMessage(plan.summary())
+        self.job_started.emit(plan.spec)
 
     def preview_action(self) -> asyncio.Task[Any] | None:
         blocker = self.run_blocker()
@@ -612,6 +728,7 @@ class MainWindow(QMainWindow):
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
             # Light to dark (or back): the icons were painted in the old text colour.
             self.banner.restyle()
+            self.resume_banner.restyle()
             retint(self)
             for index, name in ((0, "list"), (1, "history")):
                 self.bottom_tabs.setTabIcon(index, icon(name))

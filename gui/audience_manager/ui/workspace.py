@@ -14,7 +14,7 @@ import gc
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from audience_manager.api.platform import Platform, RateBudget
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.outcomes import Outcome
 from audience_manager.core.platforms import Capabilities
 from audience_manager.ui.job_adapter import JobAdapter
 
@@ -74,6 +75,7 @@ class Workspace(QObject):
     tag_creation_failed = Signal(str)
     job_running_changed = Signal(bool)
     job_refused = Signal(str)
+    job_resumed = Signal(object)  # jobs.resume.ResumePlan, once its runner starts
 
     def __init__(self, *, journal_path: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -304,6 +306,88 @@ class Workspace(QObject):
         _settle_long_lived()
         self.job.start(runner)
 
+    def resume_job(self, job_id: str) -> asyncio.Task[None]:
+        """Finish an interrupted job on the account it ran on (opened first if another one is).
+
+        The plan is read from the journal off the GUI thread; the job keeps its id and report, and
+        the results show its earlier outcomes before the new ones. Problems (the account is gone,
+        nothing left to do, a job already running) come out as `job_refused`."""
+        return self._spawn(self._resume_job(job_id))
+
+    async def _resume_job(self, job_id: str) -> None:
+        from audience_manager.jobs.history import job_outcomes
+        from audience_manager.jobs.resume import resume_plan
+        from audience_manager.jobs.runner import Runner
+
+        journal = self.journal()
+        if journal is None:
+            self.job_refused.emit(self.tr("There is no journal to resume the job from."))
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            plan = await loop.run_in_executor(None, resume_plan, journal, job_id)
+        except Exception as exc:  # CannotResumeError says why in the user's words; others likewise
+            self.job_refused.emit(str(exc) or type(exc).__name__)
+            return
+        platform = await self._open_account_of(plan.account)
+        if platform is None or self.current is None:
+            return
+        if self._job_busy:
+            self.job_refused.emit(self.tr("A job is already running; resume this one when it ends."))
+            return
+        self._job_busy = True
+        self.job_started_at = time.monotonic()
+        self.job_running_changed.emit(True)
+        try:
+            earlier = await loop.run_in_executor(None, job_outcomes, journal, plan.job_id)
+            earlier = [o for o in earlier if o.outcome is not Outcome.CANCELLED]  # they go again
+            opts = self.runner_options
+            runner = Runner(platform, plan.spec, recorder=journal, job_id=plan.job_id, done=plan.done, **opts)
+        except Exception as exc:
+            self._job_busy = False
+            self.job_running_changed.emit(False)
+            self.job_refused.emit(self.tr("The job could not be resumed: {0}").format(exc))
+            return
+        _settle_long_lived()
+        self.job.start(_WithEarlierOutcomes(runner, earlier))
+        self.job_resumed.emit(plan)
+
+    async def _open_account_of(self, account: Account) -> Platform | None:
+        """The open platform of `account` (the one a job ran on), switching to it if need be; None
+        (said through `job_refused`) when that account is no longer offered or does not open."""
+        index = next(
+            (
+                k
+                for k, e in enumerate(self.entries)
+                if e.account.name == account.name and e.account.platform == account.platform
+            ),
+            None,
+        )
+        if index is None:
+            self.job_refused.emit(
+                self.tr(
+                    "The account {0} this job ran on is no longer set up, so the job cannot be resumed."
+                ).format(account.name)
+            )
+            return None
+        if index != self._index:
+            if self._job_busy:
+                self.job_refused.emit(self.tr("A job is already running; resume this one when it ends."))
+                return None
+            task = self.switch_account(index)
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await task
+        deadline = time.monotonic() + JOB_STOP_SECONDS * 3
+        while self._platform is None and not self.catalog_error and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)  # the account is still opening (at start, or just switched)
+        if self._platform is None or self._index != index:
+            why = self.catalog_error or self.tr("it did not open in time")
+            text = self.tr("The account {0} could not be opened to resume the job: {1}")
+            self.job_refused.emit(text.format(account.name, why))
+            return None
+        return self._platform
+
     def _job_ended(self, *_args: object) -> None:
         self._job_busy = False
         self.job_running_changed.emit(False)
@@ -366,6 +450,27 @@ class Workspace(QObject):
         if self._on_close is not None:
             with contextlib.suppress(Exception):
                 await self._on_close()
+
+
+class _WithEarlierOutcomes:
+    """A resumed job's events with the outcomes of its earlier starts right after `JobStarted`, so
+    the results table ends complete (the runner itself reports only the rows it sends now)."""
+
+    def __init__(self, runner: Any, earlier: list[Any]) -> None:
+        self._runner = runner
+        self._earlier = earlier
+
+    async def events(self) -> AsyncIterator[object]:
+        from audience_manager.jobs.events import JobStarted, OutcomesReady
+
+        async for event in self._runner.events():
+            yield event
+            if isinstance(event, JobStarted) and self._earlier:
+                earlier, self._earlier = self._earlier, []
+                yield OutcomesReady(outcomes=earlier)
+
+    def cancel(self) -> None:
+        self._runner.cancel()
 
 
 def _settle_long_lived(*_args: object) -> None:
