@@ -615,7 +615,11 @@ class HistoryPanel(QWidget):
 
 
 def _read_history(journal: Journal, where: JobFilter) -> tuple[list[JobRecord], list[str]]:
-    """Runs in a worker thread: the jobs the filter matches, and every account that has jobs."""
+    """Runs in a worker thread: the jobs the filter matches, and every account that has jobs.
+
+    A job whose process died (a crash, a kill) is marked interrupted first, so it is listed as such
+    and offers Resume rather than looking like it still runs."""
+    journal.interrupted_jobs()
     jobs = list_jobs(journal, where)
     accounts = sorted({j.account for j in list_jobs(journal)})
     return jobs, accounts
