@@ -133,3 +133,25 @@ def test_resume_of_a_finished_job_says_to_retry(rig: CliRig, tmp_path: Path) -> 
     )
     code, _, err = rig.run("jobs", "resume", first_job(rig), "--token-env", "AM_JOBS_TOKEN")
     assert code == 2 and "retry" in err
+
+
+def test_jobs_commands_write_to_the_streams_main_is_given(rig: CliRig, tmp_path: Path) -> None:
+    """An embedding caller (or a test) passing its own streams gets the output, not the process's."""
+    import io
+
+    from audience_manager import cli
+
+    tag, _ = rig.sandbox.state.kit.create_tag("Streams")
+    rig.apply(
+        "--action", "tag", "--target", tag.name, rig.ids_file(tmp_path, rig.sandbox.known_subscriber_ids(3))
+    )
+    job_id = first_job(rig)
+    out, err = io.StringIO(), io.StringIO()
+    assert cli.main(["jobs", "show", job_id], stdout=out, stderr=err) == 0
+    assert job_id in out.getvalue() and "3 succeeded" in out.getvalue()
+    code = cli.main(
+        ["jobs", "resume", job_id, "--token-env", "AM_JOBS_TOKEN"], stdout=io.StringIO(), stderr=err
+    )
+    assert code == 2 and "retry" in err.getvalue()
+    captured = rig.capsys.readouterr()
+    assert job_id not in captured.out and "retry" not in captured.err
