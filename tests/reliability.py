@@ -114,12 +114,20 @@ def committed_rows(section: str) -> list[str]:
 
 
 def render() -> str:
-    parts = [HEADER]
-    for name, spec in SECTIONS.items():
+    """The whole file, from the rows the last recording run stored."""
+    rows: dict[str, list[str]] = {}
+    for name in SECTIONS:
         results = sorted(
             (json.loads(p.read_text("utf-8")) for p in (RESULTS / name).glob("*.json")),
             key=lambda r: r["key"],
         )
+        rows[name] = [line(r["cells"]) for r in results]
+    return render_rows(rows)
+
+
+def render_rows(rows: dict[str, list[str]]) -> str:
+    parts = [HEADER]
+    for name, spec in SECTIONS.items():
         parts += [
             f"## {spec.title}",
             "",
@@ -127,7 +135,7 @@ def render() -> str:
             "",
             line(spec.columns),
             "| " + " | ".join("---" for _ in spec.columns) + " |",
-            *(line(r["cells"]) for r in results),
+            *rows[name],
             "",
         ]
     return "\n".join(parts)

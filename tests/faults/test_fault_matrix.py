@@ -403,6 +403,6 @@ def test_a_fault_that_never_lets_up_fails_every_row_with_its_plain_reason(
             fault.words,
             str(run.total_rows),
             "finished",
-            f"every row failed: {example}",
+            f"every row sent failed (garbage and duplicate rows skipped): {example}",
         ],
     )

@@ -25,7 +25,7 @@ CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
 FILES = sorted(p.name for p in CORPUS.iterdir())
 
 
-def _wait(app: QApplication, condition: Any, timeout: float = 10.0) -> None:
+def _wait(app: QApplication, condition: Any, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
