@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QEvent
 from PySide6.QtWidgets import QApplication
 
 from audience_manager.core.audience_file import AudienceFileError, read_audience
@@ -58,8 +59,12 @@ def corpus_window(
     closing = asyncio.ensure_future(workspace.aclose())
     _wait(qapp, closing.done)
     asyncio.events._set_running_loop(None)
+    main.audience_panel.clear_action()
     main.close()
     main.deleteLater()
+    # Deleted now, not at some later test's event processing: a timer of this window firing there
+    # would find no running loop.
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     qapp.processEvents()
 
 
@@ -126,9 +131,10 @@ def test_a_formula_in_a_dropped_file_stays_text_in_every_export(
     import csv
 
     from PySide6.QtGui import QGuiApplication
-    from .window_helpers import drop_files
 
     from audience_manager.core.actions import TargetKind
+
+    from .window_helpers import drop_files
 
     window = corpus_window
     panel = window.audience_panel
