@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
+from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpError, NotFoundError
 from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
 from audience_manager.api.platform import AccountInfo, RateBudget
@@ -433,7 +433,7 @@ class KitV4:
                     if len(ids) > MEMBERS_CAP:
                         return None
         except AuthenticationError:
-            raise
+            raise  # GaveUpError too: nothing is written, the runner reports the batch as not sent
         except (_TooLong, ApiError):
             return None
         return ids
@@ -582,9 +582,13 @@ class KitV4:
             ]
         except AuthenticationError:
             raise
-        except ApiError as exc:
+        except GaveUpError:
             if tags:
                 self._forget_members(items)  # the write may have landed before the answer was lost
+            raise
+        except ApiError as exc:
+            if tags:
+                self._forget_members(items)
             return [ItemResult(i, Outcome.FAILED, _reason(exc.messages) or str(exc)) for i in items]
         if reply.status == 202:
             if tags:
@@ -744,9 +748,13 @@ class KitV4:
             return ItemResult(item, Outcome.FAILED, _not_found(exc, item))
         except AuthenticationError:
             raise
-        except ApiError as exc:
+        except GaveUpError:
             if action in (Action.TAG, Action.UNTAG):
                 self._forget_members([item])  # the write may have landed before the answer was lost
+            raise
+        except ApiError as exc:
+            if action in (Action.TAG, Action.UNTAG):
+                self._forget_members([item])
             return ItemResult(item, Outcome.FAILED, _reason(exc.messages) if exc.messages else str(exc))
 
     async def _set_field(self, item: WorkItem, value: str) -> ItemResult:
