@@ -124,5 +124,9 @@ def test_a_job_whose_account_is_gone_is_not_resumed(window: MainWindow, qtbot, s
     with qtbot.waitSignal(window.workspace.job_refused, timeout=5000) as refused:
         window.resume_banner.resume_button.click()
     assert "Removed since" in refused.args[0] and "no longer set up" in refused.args[0]
+    banner = window.resume_banner  # says so where the offer was, and offers nothing else
+    assert banner.isVisible() and "no longer set up" in banner.text_label.text()
+    assert not banner.resume_button.isVisible() and not banner.show_button.isVisible()
+    assert banner.dismiss_button.isVisible()
     assert not window.workspace.job_running
     assert window.workspace.journal().job(job_id).state.value == "interrupted"

@@ -143,6 +143,15 @@ class ResumeBanner(QFrame):
         if len(jobs) > 1:
             text += " " + self.tr("{0} more in History.").format(len(jobs) - 1)
         self.text_label.setText(text)
+        self.resume_button.show()
+        self.show_button.show()
+        self.show()
+
+    def refuse(self, message: str) -> None:
+        """The job cannot be resumed (its account is gone, say): say why, offer only Dismiss."""
+        self.text_label.setText(message)
+        self.resume_button.hide()
+        self.show_button.hide()
         self.show()
 
     def restyle(self) -> None:
@@ -188,6 +197,7 @@ class MainWindow(QMainWindow):
         self.keyring_banner = KeyringBanner(self, with_checkbox=False)
         self.resume_banner = ResumeBanner(self)
         self.interrupted: list[Any] = []  # JobRecords found interrupted at start
+        self._resuming = ""  # job id asked to resume, until it starts or is refused
 
         self.bottom_tabs = QTabWidget(self)
         self.bottom_tabs.setDocumentMode(True)
@@ -354,6 +364,7 @@ class MainWindow(QMainWindow):
         self.resume_banner.show_requested.connect(self.show_job_in_history)
         history.resume_requested.connect(self.resume_job_action)
         ws.job_resumed.connect(self._job_resumed)
+        ws.job_refused.connect(self._resume_refused)
 
     # -- what the user asked for ------------------------------------------------------------
 
@@ -522,13 +533,20 @@ class MainWindow(QMainWindow):
             return None
         self.resume_banner.hide()
         self.statusBar().showMessage(self.tr("Resuming job {0}…").format(job_id))
+        self._resuming = job_id
         return self.workspace.resume_job(job_id)
+
+    def _resume_refused(self, message: str) -> None:
+        if self._resuming:
+            self._resuming = ""
+            self.resume_banner.refuse(message)
 
     def show_job_in_history(self, job_id: str) -> None:
         self.bottom_tabs.setCurrentWidget(self.history_panel)
         self._spawn(self.history_panel.show_job_action(job_id))
 
     def _job_resumed(self, plan: Any) -> None:
+        self._resuming = ""
         self.last_spec = plan.spec
         self.bottom_tabs.setCurrentWidget(self.results_panel)
         self.statusBar().showMessage(plan.summary())
