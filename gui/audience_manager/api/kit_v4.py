@@ -734,10 +734,7 @@ class KitV4:
                 before = await self._members_before([item])
                 await self._http.request("DELETE", f"/v4/tags/{tag_or_form}/subscribers/{item.subject}")
                 # Kit answers 204 whether or not the tag was there: the members read before say which.
-                done = ItemResult(item, Outcome.SUCCEEDED)
-                if not before:
-                    self._tag_members.note(tag_or_form, item.subject, has=False)
-                return self._judge_membership(action, [done], before)[0]
+                return self._judge_membership(action, [ItemResult(item, Outcome.SUCCEEDED)], before)[0]
             if action == Action.ADD_TO_FORM:
                 reply = await self._http.request(
                     "POST", f"/v4/forms/{tag_or_form}/subscribers/{item.subject}", json={}
