@@ -441,6 +441,7 @@ def test_set_a_custom_field_for_pasted_ids(window: MainWindow, qtbot, sandbox) -
 
 def test_drop_an_excel_file(window: MainWindow, qtbot, sandbox, tmp_path) -> None:
     from openpyxl import Workbook
+
     from .window_helpers import drop_files
 
     book = Workbook()
