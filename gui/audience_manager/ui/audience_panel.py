@@ -43,7 +43,9 @@ from audience_manager.core.paste import parse_text
 from audience_manager.ui.icons import themed
 
 T = TypeVar("T")
-FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx")
+# .xls is taken only to say what to do with it (the reader explains: save it as .xlsx or CSV UTF-8);
+# refusing the drop would leave the user with a no-entry cursor and no reason.
+FILE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xls")
 DEBOUNCE_MS = 250
 # Below this many characters a paste parses in well under a frame, on the GUI thread.
 INLINE_PARSE_LIMIT = 50_000
