@@ -103,7 +103,7 @@ FAULTS = (
     ),
     Fault(
         "413", "413: 30 % of requests refused as too large / bulk queue full",
-        {"status_rates": {413: 0.3}}, reason="still processing earlier bulk requests",
+        {"status_rates": {413: 0.3}}, reason="too much at once",
     ),
     Fault(
         "401-mid-job", "401: the token expires or is withdrawn after the job's first request",
@@ -363,7 +363,7 @@ PERSISTENT = (
         {"slow_rate": 1.0, "slow_latency": 0.15}, timeout=0.1, reason="did not answer in time",
     ),
     Fault("429-always", "429 on every request", {"status_rates": {429: 1.0}}, reason="too many requests"),
-    Fault("413-always", "413 on every request", {"status_rates": {413: 1.0}}, reason="refused more"),
+    Fault("413-always", "413 on every request", {"status_rates": {413: 1.0}}, reason="too much at once"),
 )  # fmt: skip
 
 PERSISTENT_CASES = [

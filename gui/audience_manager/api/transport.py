@@ -303,8 +303,10 @@ class Transport:
                 continue
             if status == 413:
                 queued += 1
+                # Kit: its queue of bulk data is full; others: the request was too large. The
+                # platform's own words say which; ours must be true of both.
                 reason = self._redact(
-                    f"{self.platform_name} is still processing earlier bulk requests and refused more "
+                    f"{self.platform_name} refused the request as too much at once "
                     f"({'; '.join(self._read_messages(response)) or 'HTTP 413'}) after {queued} tries."
                 )
                 await self._wait_or_give_up(queued, self.retry.attempts, self.retry.queued_bulk_delay, reason)
