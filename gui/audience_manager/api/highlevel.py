@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
 from audience_manager.api.pacing import RateLimiter, limiter_for
 from audience_manager.api.platform import AccountInfo, RateBudget
@@ -337,7 +338,7 @@ class HighLevel:
         todo = list(
             dict.fromkeys(normalise_email(e) for e in emails if normalise_email(e) not in self._contact_of)
         )
-        found = await _bounded(self._search_email, todo)
+        found = await bounded(self._search_email, todo, LOOKUP_CONCURRENCY)
         for email, contact in zip(todo, found, strict=True):
             self._contact_of[email] = contact
         return {e: self._contact_of.get(normalise_email(e)) for e in emails}
@@ -400,7 +401,7 @@ class HighLevel:
             return {}
         ready = await self._with_contact_ids(items, {})
         subjects = list(dict.fromkeys(i.subject for i in ready if i.subject))
-        tag_lists = await _bounded(self._contact_tags, subjects)
+        tag_lists = await bounded(self._contact_tags, subjects, LOOKUP_CONCURRENCY)
         by_subject = dict(zip(subjects, tag_lists, strict=True))
         state: dict[int, str | None] = {}
         for item in ready:
@@ -521,23 +522,3 @@ class HighLevel:
 def _tag_target(tag: dict[str, Any]) -> Target:
     name = str(tag.get("name") or "")
     return Target(TargetKind.TAG, name, name)
-
-
-async def _bounded(
-    fn: Callable[[str], Awaitable[Any]], args: Sequence[str], limit: int = LOOKUP_CONCURRENCY
-) -> list[Any]:
-    """`fn` over `args`, at most `limit` in flight, results in order; the first error is raised."""
-    results: list[Any] = [None] * len(args)
-    queue = iter(range(len(args)))
-
-    async def worker() -> None:
-        for i in queue:
-            results[i] = await fn(args[i])
-
-    tasks = [asyncio.create_task(worker()) for _ in range(min(limit, len(args)))]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for t in tasks:
-            t.cancel()
-    return results

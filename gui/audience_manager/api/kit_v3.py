@@ -29,6 +29,7 @@ from typing import Any
 
 import httpx
 
+from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
 from audience_manager.api.pacing import RateLimiter, limiter_for
 from audience_manager.api.platform import AccountInfo, RateBudget
@@ -227,7 +228,7 @@ class KitV3:
         """Email -> subscriber id, one paced `GET /v3/subscribers?email_address=` per email not yet known."""
         todo = list(dict.fromkeys(normalise_email(e) for e in emails))
         todo = [e for e in todo if e not in self._id_of]
-        await _bounded(self._lookup_email, todo)
+        await bounded(self._lookup_email, todo, LOOKUP_CONCURRENCY)
         return {e: self._id_of.get(normalise_email(e)) for e in emails}
 
     async def _lookup_email(self, email: str) -> str | None:
@@ -280,7 +281,7 @@ class KitV3:
         if kind is TargetKind.FIELD:
             return {}
         targets = list(dict.fromkeys(i.target.id for i in items))
-        lists = await _bounded(lambda t: self._membership(kind, t), targets)
+        lists = await bounded(lambda t: self._membership(kind, t), targets, LOOKUP_CONCURRENCY)
         by_target = dict(zip(targets, lists, strict=True))
         state: dict[int, str | None] = {}
         for item in items:
@@ -467,23 +468,3 @@ class KitV3:
         if before == "no":
             return ItemResult(item, Outcome.UNCHANGED, "Did not have this tag", previous="no")
         return ItemResult(item, Outcome.SUCCEEDED, previous=before)
-
-
-async def _bounded(
-    fn: Callable[[Any], Awaitable[Any]], args: Sequence[Any], limit: int = LOOKUP_CONCURRENCY
-) -> list[Any]:
-    """`fn` over `args`, at most `limit` in flight, results in order; the first error is raised."""
-    results: list[Any] = [None] * len(args)
-    queue = iter(range(len(args)))
-
-    async def worker() -> None:
-        for i in queue:
-            results[i] = await fn(args[i])
-
-    tasks = [asyncio.create_task(worker()) for _ in range(min(limit, len(args)))]
-    try:
-        await asyncio.gather(*tasks)
-    finally:
-        for t in tasks:
-            t.cancel()
-    return results

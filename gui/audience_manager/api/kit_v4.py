@@ -25,10 +25,11 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
+from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpError, NotFoundError
 from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
@@ -47,8 +48,6 @@ from audience_manager.core.identifiers import IdentifierKind, normalise_email
 from audience_manager.core.outcomes import Outcome
 from audience_manager.core.platforms import AuthKind, Capabilities, PlatformKind, RateLimit
 from audience_manager.core.work import ItemResult, WorkItem
-
-T = TypeVar("T")
 
 BULK_LIMIT = 100  # Kit answers bulk requests synchronously only up to 100 items
 PAGE_SIZE = 1000  # Kit's largest page
@@ -369,7 +368,7 @@ class KitV4:
                     return str(subscriber["id"])
             return None
 
-        found = await _bounded(one, list(emails))
+        found = await bounded(one, list(emails), LOOKUP_CONCURRENCY)
         return dict(zip(emails, found, strict=True))
 
     def _remember(self, subscriber: dict[str, Any]) -> None:
@@ -383,7 +382,7 @@ class KitV4:
         """Now: "yes"/"no" for tag and form membership, the field's value for set-field; None if unknown."""
         if action in (Action.TAG, Action.UNTAG):
             subjects = sorted({i.subject for i in items if i.subject.isdigit()})
-            tag_sets = await _bounded(self._subscriber_tags, subjects)
+            tag_sets = await bounded(self._subscriber_tags, subjects, LOOKUP_CONCURRENCY)
             by_subject = dict(zip(subjects, tag_sets, strict=True))
             return {
                 i.row: None
@@ -393,7 +392,7 @@ class KitV4:
             }
         if action == Action.ADD_TO_FORM:
             forms = sorted({i.target.id for i in items})
-            members = await _bounded(self._form_members, forms)
+            members = await bounded(self._form_members, forms, LOOKUP_CONCURRENCY)
             by_form = dict(zip(forms, members, strict=True))
             return {
                 i.row: None
@@ -402,7 +401,7 @@ class KitV4:
                 for i in items
             }
         subjects = sorted({i.subject for i in items if i.subject.isdigit()})
-        found = await _bounded(self._subscriber, subjects)
+        found = await bounded(self._subscriber, subjects, LOOKUP_CONCURRENCY)
         fields = {s: (sub or {}).get("fields") for s, sub in zip(subjects, found, strict=True)}
         state: dict[int, str | None] = {}
         for i in items:
@@ -537,7 +536,7 @@ class KitV4:
             for start in range(0, len(sendable), BULK_LIMIT):
                 written += await self._apply_bulk(action, sendable[start : start + BULK_LIMIT], value)
         elif sendable:
-            written = await _bounded(lambda i: self._apply_one(action, i, value), sendable)
+            written = await bounded(lambda i: self._apply_one(action, i, value), sendable, LOOKUP_CONCURRENCY)
         for r in written:
             item = originals[id(r.item)]
             results[id(item)] = r if r.item is item else replace(r, item=item)
@@ -641,7 +640,7 @@ class KitV4:
             if len(candidates) > count:
                 to_check |= candidates - set(self._emails)  # a subscriber we have looked up exists
         ordered = sorted(to_check)
-        found = await _bounded(self._subscriber, ordered)
+        found = await bounded(self._subscriber, ordered, LOOKUP_CONCURRENCY)
         return {s for s, sub in zip(ordered, found, strict=True) if sub is None}
 
     async def _missing_targets(
@@ -673,7 +672,7 @@ class KitV4:
                 return True
             return False
 
-        answers = await _bounded(gone, candidates)
+        answers = await bounded(gone, candidates, LOOKUP_CONCURRENCY)
         return {t for t, is_gone in zip(candidates, answers, strict=True) if is_gone}
 
     def _read_bulk_reply(
@@ -842,35 +841,3 @@ def _not_found(exc: NotFoundError | None, item: WorkItem) -> str:
 
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
-
-
-async def _bounded(
-    fn: Callable[[T], Awaitable[Any]], args: Iterable[T], limit: int = LOOKUP_CONCURRENCY
-) -> list[Any]:
-    """Run `fn` over `args` with at most `limit` in flight, results in input order.
-
-    A fixed pool of workers rather than one task per argument, so 100,000 lookups do not make
-    100,000 tasks. The first error cancels the rest and is raised.
-    """
-    args = list(args)
-    results: list[Any] = [None] * len(args)
-    next_index = 0
-
-    async def worker() -> None:
-        nonlocal next_index
-        while next_index < len(args):
-            i = next_index
-            next_index += 1
-            results[i] = await fn(args[i])
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(limit, len(args))):
-                group.create_task(worker())
-    except BaseExceptionGroup as failed:
-        # Callers handle our own errors (AuthenticationError, GaveUpError), not a group of them.
-        first = failed.exceptions[0]
-        while isinstance(first, BaseExceptionGroup):
-            first = first.exceptions[0]
-        raise first from None
-    return results
