@@ -15,8 +15,8 @@ without sending the write. That costs one lookup per email row not looked up bef
 Knowing the state before: v3 answers a tag or untag the same whether or not it changed anything,
 so a row's `previous` ("yes"/"no", what undo relies on to leave people who already had a tag alone)
 comes from the tag's member list. A write reads that list by itself when it is short (up to
-`AUTO_LIST_MAX_PAGES` pages); a Preview reads it whatever its length. The list is kept for
-`MEMBERSHIP_TTL` and updated by every write we make. Without it `previous` is None (unknown).
+`AUTO_LIST_MAX_PAGES` pages); a Preview reads it whatever its length. The list is kept for a while
+and updated by every write we make (`api.membership`). Without it `previous` is None (unknown).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
+from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
 from audience_manager.api.platform import AccountInfo, RateBudget
 from audience_manager.api.transport import DEFAULT_TIMEOUT, RetryPolicy, Transport, messages_from
@@ -43,7 +43,6 @@ from audience_manager.core.work import ItemResult, WorkItem
 
 RATE = RateLimit(120, 60.0)  # "120 requests over a rolling 60 second period", per api key
 PAGE_SIZE = 50  # v3 subscription lists: fixed, 50 a page
-MEMBERSHIP_TTL = 600.0  # seconds a listed tag/form membership is trusted (our own writes keep it current)
 # A write lists a tag's members by itself (to know each row's state before, for undo) only when that
 # costs little: at most this many pages of 50 active subscribers. A Preview lists any size.
 AUTO_LIST_MAX_PAGES = 40
@@ -95,16 +94,13 @@ def kit_v3_capabilities() -> Capabilities:
     )
 
 
-@dataclass
-class _Members:
-    """Who has a tag (or is on a form), as listed at `listed_at` and kept current by our own writes."""
+def _member_key(subject: str) -> str:
+    """How a subject is kept in a member set: members are listed by id and by lower-cased email."""
+    return subject if subject.isdigit() else normalise_email(subject)
 
-    listed_at: float
-    ids: set[str] = field(default_factory=set)
-    emails: set[str] = field(default_factory=set)
 
-    def has(self, subject: str) -> bool:
-        return subject in self.ids if subject.isdigit() else normalise_email(subject) in self.emails
+def _yes_no(members: set[str] | None, subject: str) -> str | None:
+    return None if members is None else ("yes" if _member_key(subject) in members else "no")
 
 
 def _is_id(text: str) -> bool:
@@ -141,7 +137,6 @@ class KitV3:
         self._key = credentials.token
         self._secret = credentials.secret
         self._caps = kit_v3_capabilities()
-        self._clock = clock
         self._http = Transport(
             account.base_url,
             limiter=limiter or limiter_for(credentials.token, RATE, scope="kit-v3"),
@@ -157,9 +152,12 @@ class KitV3:
         )
         self._id_of: dict[str, str | None] = {}  # lower-cased email -> subscriber id (None: no one)
         self._email_of: dict[str, str | None] = {}  # subscriber id -> email (None: no one)
-        self._members: dict[tuple[TargetKind, str], _Members] = {}
-        self._too_long: dict[str, float] = {}  # tag id -> until when its list is too long to read by itself
-        self._listing: dict[str, asyncio.Lock] = {}
+        # Who has each tag (is on each form): ids and emails. A write lists a short tag by itself
+        # (`AUTO_LIST_MAX_PAGES`); forms and longer tags only when a Preview reads them.
+        self._members = {
+            TargetKind.TAG: Memberships(self._list_short_tag, clock=clock),
+            TargetKind.FORM: Memberships(lambda t: self._list_members(TargetKind.FORM, t), clock=clock),
+        }
 
     @property
     def capabilities(self) -> Capabilities:
@@ -281,14 +279,13 @@ class KitV3:
         if kind is TargetKind.FIELD:
             return {}
         targets = list(dict.fromkeys(i.target.id for i in items))
-        lists = await bounded(lambda t: self._membership(kind, t), targets, LOOKUP_CONCURRENCY)
+        lists = await bounded(lambda t: self._all_members(kind, t), targets, LOOKUP_CONCURRENCY)
         by_target = dict(zip(targets, lists, strict=True))
         state: dict[int, str | None] = {}
         for item in items:
             if self._known_missing(item.subject):
                 continue  # left out: the Preview counts it as not found
-            members = by_target.get(item.target.id)
-            state[item.row] = None if members is None else ("yes" if members.has(item.subject) else "no")
+            state[item.row] = _yes_no(by_target.get(item.target.id), item.subject)
         return state
 
     def _known_missing(self, subject: str) -> bool:
@@ -298,17 +295,22 @@ class KitV3:
         email = normalise_email(subject)
         return email in self._id_of and self._id_of[email] is None
 
-    async def _membership(
+    async def _all_members(self, kind: TargetKind, target_id: str) -> set[str] | None:
+        """Who is on the tag (form) whatever the list's length (a Preview pays for it); the writes
+        that follow use what it read."""
+        return await self._members[kind].read(target_id, lambda t: self._list_members(kind, t))
+
+    async def _list_short_tag(self, tag_id: str) -> set[str] | None:
+        return await self._list_members(TargetKind.TAG, tag_id, max_pages=AUTO_LIST_MAX_PAGES)
+
+    async def _list_members(
         self, kind: TargetKind, target_id: str, *, max_pages: int | None = None
-    ) -> _Members | None:
-        """Who is on the tag (form), from the cache when fresh, else listed page by page.
+    ) -> set[str] | None:
+        """The ids and lower-cased emails of who is on the tag (form), listed page by page.
 
         None when the list is unknown (404) or longer than `max_pages` pages of active subscribers.
         """
-        cached = self._members.get((kind, target_id))
-        if cached is not None and self._clock() - cached.listed_at < MEMBERSHIP_TTL:
-            return cached
-        members = _Members(listed_at=self._clock())
+        members: set[str] = set()
         path = f"/v3/{'tags' if kind is TargetKind.TAG else 'forms'}/{target_id}/subscriptions"
         try:
             for state in SUBSCRIBER_STATES:
@@ -331,49 +333,28 @@ class KitV3:
                         if subscriber.get("id") is None:
                             continue
                         self._remember(subscriber)
-                        members.ids.add(str(subscriber["id"]))
+                        members.add(str(subscriber["id"]))
                         if subscriber.get("email_address"):
-                            members.emails.add(normalise_email(str(subscriber["email_address"])))
+                            members.add(normalise_email(str(subscriber["email_address"])))
                     page += 1
         except NotFoundError:
             return None
-        self._members[(kind, target_id)] = members
         return members
 
     async def _state_before(self, target_id: str, subject: str) -> str | None:
-        """ "yes"/"no" before a tag write, listing a small tag's members first if need be."""
-        known = self._known(TargetKind.TAG, target_id, subject)
-        if known is not None or self._clock() < self._too_long.get(target_id, float("-inf")):
-            return known
-        # One listing per tag even with several rows in flight (and no write racing the listing).
-        async with self._listing.setdefault(target_id, asyncio.Lock()):
-            known = self._known(TargetKind.TAG, target_id, subject)
-            if known is not None or self._clock() < self._too_long.get(target_id, float("-inf")):
-                return known
-            if await self._membership(TargetKind.TAG, target_id, max_pages=AUTO_LIST_MAX_PAGES) is None:
-                self._too_long[target_id] = self._clock() + MEMBERSHIP_TTL  # do not ask again for a while
-                return None
-        return self._known(TargetKind.TAG, target_id, subject)
+        """ "yes"/"no" before a tag write, listing a short tag's members first if need be."""
+        return _yes_no(await self._members[TargetKind.TAG].members(target_id), subject)
 
     def _known(self, kind: TargetKind, target_id: str, subject: str) -> str | None:
         """ "yes"/"no" when a fresh membership list says; None when we do not know."""
-        members = self._members.get((kind, target_id))
-        if members is None or self._clock() - members.listed_at >= MEMBERSHIP_TTL:
-            return None
-        return "yes" if members.has(subject) else "no"
+        return _yes_no(self._members[kind].known(target_id), subject)
 
     def _note_change(
         self, kind: TargetKind, target_id: str, sid: str | None, email: str | None, on: bool
     ) -> None:
-        members = self._members.get((kind, target_id))
-        if members is None:
-            return
-        for value, bucket in (
-            (sid, members.ids),
-            (normalise_email(email) if email else None, members.emails),
-        ):
-            if value:
-                (bucket.add if on else bucket.discard)(value)
+        for key in (sid, normalise_email(email) if email else None):
+            if key:
+                self._members[kind].note(target_id, key, has=on)
 
     # -- writing ----------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Who has a tag, read once from the platform and then kept current by our own writes.
+"""Who has a tag (or is on a form), read once from the platform and then kept current by our own writes.
 
 Platforms answer a tag or untag write alike whether or not the subscriber had the tag (Kit's bulk
 untag lists failures only), so the client cannot tell "changed" from "already so" by the answer.
@@ -48,21 +48,38 @@ class Memberships:
 
     async def members(self, target_id: str) -> set[str] | None:
         """The members, listing them first if need be; None when the list is too long or unknown."""
+        return await self._read(target_id, self._lister, give_up_for_a_while=True)
+
+    async def read(self, target_id: str, lister: Lister) -> set[str] | None:
+        """The members, listed with `lister` if need be even when `members` gave up on them lately.
+
+        For a caller that will pay for a longer list than a write would (a Preview reads a tag of any
+        length); what it reads is kept and used by the writes that follow, what it cannot read is not
+        remembered as unknown.
+        """
+        return await self._read(target_id, lister, give_up_for_a_while=False)
+
+    async def _read(self, target_id: str, lister: Lister, *, give_up_for_a_while: bool) -> set[str] | None:
         found = self.known(target_id)
-        if found is not None or self._clock() < self._unknown_until.get(target_id, float("-inf")):
+        if found is not None or (give_up_for_a_while and self._given_up(target_id)):
             return found
         # One listing per target even with several batches in flight; they wait for it.
         async with self._locks.setdefault(target_id, asyncio.Lock()):
             found = self.known(target_id)
-            if found is not None or self._clock() < self._unknown_until.get(target_id, float("-inf")):
+            if found is not None or (give_up_for_a_while and self._given_up(target_id)):
                 return found
             started = self._clock()
-            ids = await self._lister(target_id)
+            ids = await lister(target_id)
             if ids is None:
-                self._unknown_until[target_id] = self._clock() + self._ttl
+                if give_up_for_a_while:
+                    self._unknown_until[target_id] = self._clock() + self._ttl
                 return None
             self._listed[target_id] = _Listed(listed_at=started, ids=ids)
             return ids
+
+    def _given_up(self, target_id: str) -> bool:
+        """`members` found the list too long or unknown lately: not worth another try yet."""
+        return self._clock() < self._unknown_until.get(target_id, float("-inf"))
 
     def forget(self, target_id: str) -> None:
         """Read `target_id` again before trusting it (a write of ours may have landed unseen)."""
