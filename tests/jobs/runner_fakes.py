@@ -44,6 +44,7 @@ class MemoryPlatform:
     raise_rate: float = 0.0  # whole-request failures (GaveUpError or an unexpected bug)
     auth_fails_after: int | None = None  # the n-th apply call (0-based) and later raise AuthenticationError
     connection_fails_after: int | None = None
+    down_after: int | None = None  # the n-th apply call and later give up after their retries
     tags: dict[str, set[str]] = field(default_factory=dict)
     forms: dict[str, set[str]] = field(default_factory=dict)
     values: dict[tuple[str, str], str] = field(default_factory=dict)
@@ -97,6 +98,8 @@ class MemoryPlatform:
                 raise AuthenticationError(401, ["The access token is invalid"])
             if self.connection_fails_after is not None and call >= self.connection_fails_after:
                 raise ConnectionFailedError("Could not connect to Kit: connection refused")
+            if self.down_after is not None and call >= self.down_after:
+                raise GaveUpError("Kit answered 503 Service Unavailable 6 times")
             roll = self.rng.random()
             if roll < self.raise_rate / 2:
                 raise GaveUpError("Kit kept answering 429 Retry later; gave up after 5 tries")

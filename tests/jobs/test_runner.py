@@ -154,6 +154,20 @@ def test_connection_lost_stops_the_job() -> None:
     assert sum(o.reason.startswith("Not sent: Could not connect") for o in outcomes) == 70
 
 
+def test_a_platform_that_stays_down_stops_the_job_after_three_batches() -> None:
+    """Each batch spends its retries; after three in a row the rest fail at once as "Not sent"."""
+    platform = MemoryPlatform(caps=caps(10), down_after=2)
+    runner = Runner(platform, spec(id_audience(range(1, 201))), concurrency=1)
+    events = asyncio.run(collect(runner))
+    outcomes = outcomes_of(events)
+    assert finished(events).state is JobState.FAILED
+    assert len(outcomes) == 200
+    reasons = collections.Counter(o.reason for o in outcomes)
+    assert reasons["Kit answered 503 Service Unavailable 6 times"] == 30  # the three batches that tried
+    assert sum(n for r, n in reasons.items() if r.startswith("Not sent: Kit answered 503")) == 150
+    assert len(platform.apply_calls) == 5
+
+
 def test_gave_up_and_client_bugs_fail_only_their_batch() -> None:
     platform = MemoryPlatform(caps=caps(10), raise_rate=1.0, seed=3)
     runner = Runner(platform, spec(id_audience(range(1, 31))))

@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Pair = tuple[int, str]  # (input row, target id)
 
+# After this many batches in a row fail even after their retries, the job stops: the platform is
+# down, and the remaining rows fail at once as "Not sent" instead of each waiting out its retries.
+GIVE_UP_AFTER_BATCHES = 3
 CANCELLED_BEFORE_SENDING = "Cancelled before sending"
 CANCELLED_IN_FLIGHT = (
     "Cancelled while the request was on its way: the platform may or may not have made the change. "
@@ -134,6 +137,8 @@ class Runner:
         self._counts = dict.fromkeys(Outcome, 0)
         self._state = JobState.PENDING
         self._stop: _Stop | None = None
+        # Batches in a row that gave up after all their retries: the platform is down, not busy.
+        self._gave_up_in_a_row = 0
         self._cancel_requested = False
         self._wake = asyncio.Event()
         self._started = False
@@ -310,6 +315,11 @@ class Runner:
             return
         except GaveUpError as exc:
             self._fail_batch(batch, exc.reason)
+            self._gave_up_in_a_row += 1
+            if self._gave_up_in_a_row >= GIVE_UP_AFTER_BATCHES:
+                # Each batch already spent its retries; going on would spend them again on every
+                # remaining batch (an hour for a big job). Stop, and leave the rest for Retry failed.
+                self._stop_job(self._unreachable_reason(exc), exc.reason)
             return
         except ApiError as exc:
             self._fail_batch(batch, str(exc))
@@ -318,6 +328,7 @@ class Runner:
             log.error("Unexpected error from the %s client", self._label, exc_info=True)
             self._fail_batch(batch, f"Unexpected error ({type(exc).__name__}). Retry failed; see the log.")
             return
+        self._gave_up_in_a_row = 0
         self._take_results(batch, results)
 
     # ---------------------------------------------------------------- helpers
