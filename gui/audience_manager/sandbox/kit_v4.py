@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
@@ -27,6 +27,7 @@ from audience_manager.sandbox.responses import BadBody, json_body, kit_errors, k
 from audience_manager.sandbox.state import KitAccount, Subscriber, now_iso
 
 Handler = Callable[[Request], Awaitable[Response]]
+T = TypeVar("T")
 SYNC_LIMIT = 100
 STATUSES = ("active", "inactive", "bounced", "complained", "cancelled")
 QUEUE_FULL = (
@@ -242,20 +243,8 @@ class KitV4:
         tag_id = _path_int(request, "tag_id") or -1
         if tag_id not in self.kit.tags:
             return kit_not_found()
-        keep = self._state_filter(request)
-        if isinstance(keep, Response):
-            return keep
-        subs = self.kit.subscribers
-        rows = sorted(
-            ((subs[s], at) for s, at in self.kit.taggings[tag_id].items() if keep(subs[s])),
-            key=lambda row: -row[0].id,
-        )
-        return self._page(
-            request,
-            "subscribers",
-            rows,
-            lambda row: row[0].id,
-            lambda row: {**row[0].to_json(), "tagged_at": row[1]},
+        return self._members_page(
+            request, self.kit.taggings[tag_id], lambda sub, at: {**sub.to_json(), "tagged_at": at}
         )
 
     async def subscribers_of_form(self, request: Request) -> Response:
@@ -264,21 +253,23 @@ class KitV4:
         form_id = _path_int(request, "form_id") or -1
         if form_id not in self.kit.forms:
             return kit_not_found()
+        return self._members_page(
+            request,
+            self.kit.form_members[form_id],
+            lambda sub, m: self._form_subscriber(sub, m.added_at, m.referrer),
+        )
+
+    def _members_page(
+        self, request: Request, members: dict[int, T], render: Callable[[Subscriber, T], dict[str, object]]
+    ) -> Response:
+        """A tag's or form's subscribers (`members`: subscriber id -> how they joined) in the
+        request's `status`, newest subscriber first, one page."""
         keep = self._state_filter(request)
         if isinstance(keep, Response):
             return keep
         subs = self.kit.subscribers
-        rows = sorted(
-            ((subs[s], m) for s, m in self.kit.form_members[form_id].items() if keep(subs[s])),
-            key=lambda row: -row[0].id,
-        )
-        return self._page(
-            request,
-            "subscribers",
-            rows,
-            lambda row: row[0].id,
-            lambda row: self._form_subscriber(row[0], row[1].added_at, row[1].referrer),
-        )
+        rows = sorted(((subs[s], m) for s, m in members.items() if keep(subs[s])), key=lambda row: -row[0].id)
+        return self._page(request, "subscribers", rows, lambda row: row[0].id, lambda row: render(*row))
 
     # ------------------------------------------------------------------------------ single rows
     async def create_tag(self, request: Request) -> Response:
@@ -299,22 +290,47 @@ class KitV4:
             {"subscriber": {**sub.to_json(), "tagged_at": tagged_at}}, status_code=201 if created else 200
         )
 
-    async def tag_subscriber(self, request: Request) -> Response:
+    async def _tagging(self, request: Request, *, by_email: bool) -> tuple[Subscriber, int] | Response:
+        """The subscriber and tag a single-row tag or untag names, by the path's id or the body's
+        email; or the 401/404/422 to answer instead."""
         if (denied := self.authenticate(request)) is not None:
             return denied
-        tag_id, sub = _path_int(request, "tag_id"), self.kit.subscribers.get(_path_int(request, "id") or -1)
-        if sub is None or tag_id not in self.kit.tags:
+        tag_id = _path_int(request, "tag_id")
+        if by_email:
+            if tag_id not in self.kit.tags:
+                return kit_not_found()  # before the body is read
+            sub, problem = await self._by_email(request)
+            if problem is not None:
+                return problem
+        else:
+            sub = self.kit.subscribers.get(_path_int(request, "id") or -1)
+        if sub is None or tag_id is None or tag_id not in self.kit.tags:
             return kit_not_found()
-        return self._tagged(sub, tag_id)
+        return sub, tag_id
+
+    async def _tag(self, request: Request, *, by_email: bool) -> Response:
+        found = await self._tagging(request, by_email=by_email)
+        return found if isinstance(found, Response) else self._tagged(*found)
+
+    async def _untag(self, request: Request, *, by_email: bool) -> Response:
+        found = await self._tagging(request, by_email=by_email)
+        if isinstance(found, Response):
+            return found
+        sub, tag_id = found
+        self.kit.untag(sub.id, tag_id)
+        return Response(status_code=204)
+
+    async def tag_subscriber(self, request: Request) -> Response:
+        return await self._tag(request, by_email=False)
 
     async def untag_subscriber(self, request: Request) -> Response:
-        if (denied := self.authenticate(request)) is not None:
-            return denied
-        tag_id, sid = _path_int(request, "tag_id"), _path_int(request, "id")
-        if sid not in self.kit.subscribers or tag_id not in self.kit.tags:
-            return kit_not_found()
-        self.kit.untag(sid, tag_id)  # type: ignore[arg-type]
-        return Response(status_code=204)
+        return await self._untag(request, by_email=False)
+
+    async def tag_by_email(self, request: Request) -> Response:
+        return await self._tag(request, by_email=True)
+
+    async def untag_by_email(self, request: Request) -> Response:
+        return await self._untag(request, by_email=True)
 
     async def _by_email(self, request: Request) -> tuple[Subscriber | None, Response | None]:
         body = await self._object(request)
@@ -325,27 +341,6 @@ class KitV4:
             return None, kit_errors(422, "Either subscriber id or email address is required to be present")
         sub = self.kit.find_email(email)
         return (sub, None) if sub else (None, kit_not_found())
-
-    async def tag_by_email(self, request: Request) -> Response:
-        if (denied := self.authenticate(request)) is not None:
-            return denied
-        tag_id = _path_int(request, "tag_id")
-        if tag_id not in self.kit.tags:
-            return kit_not_found()
-        sub, problem = await self._by_email(request)
-        return problem or self._tagged(sub, tag_id)  # type: ignore[arg-type]
-
-    async def untag_by_email(self, request: Request) -> Response:
-        if (denied := self.authenticate(request)) is not None:
-            return denied
-        tag_id = _path_int(request, "tag_id")
-        if tag_id not in self.kit.tags:
-            return kit_not_found()
-        sub, problem = await self._by_email(request)
-        if problem:
-            return problem
-        self.kit.untag(sub.id, tag_id)  # type: ignore[union-attr, arg-type]
-        return Response(status_code=204)
 
     def _form_subscriber(self, sub: Subscriber, added_at: str, referrer: str | None) -> dict[str, object]:
         return {
