@@ -412,8 +412,19 @@ def test_read_state_reads_each_contacts_tags(rig: Rig) -> None:
         ),
     ]
     state = run(rig.client(), lambda c: c.read_state(Action.TAG, batch))
-    assert state == {1: "yes", 2: "no", 4: "yes"}  # row 3's contact does not exist: left out
+    # Row 3's contact does not exist: left out.
+    assert state == {(1, name.upper()): "yes", (2, "vip"): "no", (4, name): "yes"}
     assert sum(1 for r in rig.requests if r.url.path == f"/contacts/{with_tag}") == 1  # once per contact
+
+
+def test_read_state_keeps_each_target_of_a_row_apart(rig: Rig) -> None:
+    """One row, two tags: the contact has the first and not the second, and both are reported."""
+    cid = next(c for c in rig.sandbox.known_contact_ids(30) if contact_tags(rig, c))
+    had = contact_tags(rig, cid)[0]
+    lacks = next(f"never-{n}" for n in range(100) if f"never-{n}" not in contact_tags(rig, cid))
+    row = [*items([cid], tag(had)), *items([cid], tag(lacks))]
+    state = run(rig.client(), lambda c: c.read_state(Action.TAG, row))
+    assert state == {(1, had): "yes", (1, lacks): "no"}
 
 
 # -- pacing ------------------------------------------------------------------------------------------

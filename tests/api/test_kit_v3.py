@@ -16,7 +16,7 @@ from audience_manager.api import kit_v3
 from audience_manager.api.errors import ApiError, AuthenticationError
 from audience_manager.api.kit_v3 import NOT_FOUND_EMAIL, NOT_FOUND_ID, RATE, KitV3, kit_v3_messages
 from audience_manager.api.pacing import RateLimiter
-from audience_manager.api.platform import Platform
+from audience_manager.api.platform import Platform, StateKey
 from audience_manager.api.transport import RetryPolicy
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import Action, Target, TargetKind
@@ -358,7 +358,9 @@ def test_read_state_pages_the_tags_subscriptions_and_makes_previous_exact(rig: R
     unknown = sb.unknown_subscriber_ids(1)[0]
     batch = items([active_members[0], cancelled_members[0], outsider, unknown], target)
 
-    async def work(c: KitV3) -> tuple[dict[int, str | None], list[ItemResult], dict[int, str | None]]:
+    async def work(
+        c: KitV3,
+    ) -> tuple[dict[StateKey, str | None], list[ItemResult], dict[StateKey, str | None]]:
         await c.resolve(["nobody@nowhere.example"])
         await c._lookup_id(str(unknown))  # known missing: left out of the state
         state = await c.read_state(Action.TAG, batch)
@@ -366,19 +368,32 @@ def test_read_state_pages_the_tags_subscriptions_and_makes_previous_exact(rig: R
         return state, results, await c.read_state(Action.TAG, batch)
 
     state, results, after = run(rig.client(), work)
-    assert state == {1: "yes", 2: "yes", 3: "no"}
+    t = target.id
+    assert state == {(1, t): "yes", (2, t): "yes", (3, t): "no"}
     assert [(r.outcome, r.previous) for r in results] == [
         (Outcome.UNCHANGED, "yes"),
         (Outcome.UNCHANGED, "yes"),
         (Outcome.SUCCEEDED, "no"),
     ]
-    assert after == {1: "yes", 2: "yes", 3: "yes"}  # our own write kept the list current
+    assert after == {(1, t): "yes", (2, t): "yes", (3, t): "yes"}  # our own write kept the list current
     pages = [params_of(r) for r in rig.requests if r.url.path.endswith("/subscriptions")]
     active_pages = -(-len(active_members) // 50)
     assert [p["page"] for p in pages if p["subscriber_state"] == "active"] == [
         str(n) for n in range(1, active_pages + 1)
     ]
     assert len(pages) == active_pages + 4  # plus one page for each other state; listed once
+
+
+def test_read_state_keeps_each_target_of_a_row_apart(rig: Rig) -> None:
+    """One row, two tags: the subscriber has the first and not the second, and both are reported."""
+    kit = rig.sandbox.state.kit
+    first, second = kit_tag(rig, 30), kit_tag(rig, 31)
+    sid = rig.sandbox.known_subscriber_ids(1)[0]
+    kit.tag(sid, int(first.id), "2024-01-01T00:00:00Z")
+    kit.untag(sid, int(second.id))
+    row = [*items([sid], first), *items([sid], second)]
+    state = run(rig.client(), lambda c: c.read_state(Action.TAG, row))
+    assert state == {(1, first.id): "yes", (1, second.id): "no"}
 
 
 def test_requests_are_paced_to_120_a_minute_without_a_429(rig: Rig) -> None:

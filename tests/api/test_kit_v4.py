@@ -10,7 +10,7 @@ import pytest
 
 from audience_manager.api.errors import AuthenticationError
 from audience_manager.api.kit_v4 import KitV4
-from audience_manager.api.platform import Platform
+from audience_manager.api.platform import Platform, StateKey
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.outcomes import Outcome
@@ -278,22 +278,32 @@ def test_read_state_for_tags_forms_and_fields(kit_rig: KitRig) -> None:
     sb.state.kit.subscribers[off].fields[field.key] = None
     ghost = sb.unknown_subscriber_ids(1)[0]
 
-    async def work(kit: KitV4) -> list[dict[int, str | None]]:
+    form = Target(TargetKind.FORM, str(form_id), "F")
+    field_target = Target(TargetKind.FIELD, str(field.id), "F", key=field.key)
+
+    async def work(kit: KitV4) -> list[dict[StateKey, str | None]]:
         return [
             await kit.read_state(Action.TAG, items([on, off, ghost], target)),
-            await kit.read_state(
-                Action.ADD_TO_FORM, items([on, off], Target(TargetKind.FORM, str(form_id), "F"))
-            ),
-            await kit.read_state(
-                Action.SET_FIELD,
-                items([on, off], Target(TargetKind.FIELD, str(field.id), "F", key=field.key)),
-            ),
+            await kit.read_state(Action.ADD_TO_FORM, items([on, off], form)),
+            await kit.read_state(Action.SET_FIELD, items([on, off], field_target)),
         ]
 
     tags, forms, fields = run(kit_rig.kit(), work)
-    assert tags == {1: "yes", 2: "no", 3: None}
-    assert forms == {1: "yes", 2: "no"}
-    assert fields == {1: "Here", 2: None}
+    assert tags == {(1, target.id): "yes", (2, target.id): "no", (3, target.id): None}
+    assert forms == {(1, form.id): "yes", (2, form.id): "no"}
+    assert fields == {(1, field_target.id): "Here", (2, field_target.id): None}
+
+
+def test_read_state_keeps_each_target_of_a_row_apart(kit_rig: KitRig) -> None:
+    """One row, two tags: the subscriber has the first and not the second, and both are reported."""
+    sb = kit_rig.sandbox
+    first, second = tag(kit_rig, 3), tag(kit_rig, 4)
+    sid = sb.known_subscriber_ids(1)[0]
+    sb.state.kit.tag(sid, int(first.id), "2024-01-01T00:00:00Z")
+    sb.state.kit.untag(sid, int(second.id))
+    row = [*items([sid], first), *items([sid], second)]
+    state = run(kit_rig.kit(), lambda kit: kit.read_state(Action.TAG, row))
+    assert state == {(1, first.id): "yes", (1, second.id): "no"}
 
 
 # -- what the network and the platform throw at us ---------------------------------------------------

@@ -35,7 +35,7 @@ from bench_kit_bulk import Served, start_sandbox
 
 from audience_manager.api.kit_v4 import KitV4
 from audience_manager.api.pacing import RateLimiter
-from audience_manager.api.platform import AccountInfo, Platform, RateBudget
+from audience_manager.api.platform import AccountInfo, Platform, RateBudget, StateKey
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow
@@ -100,7 +100,7 @@ class FastFake:
             )
         return out
 
-    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         return {}
 
     async def aclose(self) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from audience_manager.api.platform import StateKey, state_key
 from audience_manager.core.accounts import Account
 from audience_manager.core.actions import Action
 from audience_manager.core.outcomes import RowOutcome
@@ -51,19 +52,20 @@ class CountingPlatform(MemoryPlatform):
         self.applied.update((i.subject, i.target.id) for i in items)
         return await super().apply(action, items, value)
 
-    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         if not self.can_read:
             return {}
-        out: dict[int, str | None] = {}
+        out: dict[StateKey, str | None] = {}
         for item in items:
             if not self._exists(item.subject):
                 continue
+            key = state_key(item)
             if action is Action.SET_FIELD:
-                out[item.row] = self.values.get((item.subject, item.target.id))
+                out[key] = self.values.get((item.subject, item.target.id))
             elif action is Action.ADD_TO_FORM:
-                out[item.row] = "yes" if item.subject in self.forms.get(item.target.id, set()) else "no"
+                out[key] = "yes" if item.subject in self.forms.get(item.target.id, set()) else "no"
             else:
-                out[item.row] = "yes" if item.subject in self.tags.get(item.target.id, set()) else "no"
+                out[key] = "yes" if item.subject in self.tags.get(item.target.id, set()) else "no"
         return out
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from audience_manager.api.errors import AuthenticationError, ConnectionFailedError, GaveUpError
-from audience_manager.api.platform import AccountInfo, RateBudget
+from audience_manager.api.platform import AccountInfo, RateBudget, StateKey
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow, Problem
 from audience_manager.core.identifiers import IdentifierKind
@@ -136,7 +136,7 @@ class MemoryPlatform:
         self.values[(item.subject, tid)] = value or ""
         return ItemResult(item, Outcome.UNCHANGED if old == value else Outcome.SUCCEEDED, previous=old)
 
-    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         return {}
 
     async def aclose(self) -> None:

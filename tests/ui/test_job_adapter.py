@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from audience_manager.api.platform import AccountInfo, RateBudget
+from audience_manager.api.platform import AccountInfo, RateBudget, StateKey
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow, Problem
 from audience_manager.core.identifiers import IdentifierKind
@@ -74,7 +74,7 @@ class TagPlatform:
                 results.append(ItemResult(item, Outcome.SUCCEEDED, previous="no"))
         return results
 
-    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         return {}
 
     async def aclose(self) -> None:

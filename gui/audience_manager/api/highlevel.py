@@ -32,7 +32,7 @@ import httpx
 from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
 from audience_manager.api.pacing import RateLimiter, limiter_for
-from audience_manager.api.platform import AccountInfo, RateBudget
+from audience_manager.api.platform import AccountInfo, RateBudget, StateKey, state_key
 from audience_manager.api.transport import (
     DEFAULT_TIMEOUT,
     HeaderAuth,
@@ -391,7 +391,7 @@ class HighLevel:
             return None  # matched on something else (a phone number); not this email's contact
         return str(contact["id"])
 
-    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         """Does each row's contact have its tag now: "yes"/"no", from `GET /contacts/{id}`.
 
         Rows whose contact does not exist (or whose email has no contact) are left out, which the
@@ -403,11 +403,11 @@ class HighLevel:
         subjects = list(dict.fromkeys(i.subject for i in ready if i.subject))
         tag_lists = await bounded(self._contact_tags, subjects, LOOKUP_CONCURRENCY)
         by_subject = dict(zip(subjects, tag_lists, strict=True))
-        state: dict[int, str | None] = {}
+        state: dict[StateKey, str | None] = {}
         for item in ready:
             tags = by_subject.get(item.subject)
             if tags is not None:
-                state[item.row] = "yes" if _has(tags, item.target.name or item.target.id) else "no"
+                state[state_key(item)] = "yes" if _has(tags, item.target.name or item.target.id) else "no"
         return state
 
     async def _contact_tags(self, contact_id: str) -> list[str] | None:

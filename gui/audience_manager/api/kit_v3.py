@@ -32,7 +32,7 @@ from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
 from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
-from audience_manager.api.platform import AccountInfo, RateBudget
+from audience_manager.api.platform import AccountInfo, RateBudget, StateKey, state_key
 from audience_manager.api.transport import DEFAULT_TIMEOUT, RetryPolicy, Transport, messages_from
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import Action, Target, TargetKind
@@ -268,7 +268,7 @@ class KitV3:
         self._id_of[normalise_email(str(email))] = str(sid)
         self._email_of[str(sid)] = str(email)
 
-    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         """Is each row's subscriber on the tag (form) now: "yes"/"no", from the paged subscriptions lists.
 
         Rows whose subscriber an earlier lookup did not find are left out (the Preview's "not found").
@@ -281,11 +281,11 @@ class KitV3:
         targets = list(dict.fromkeys(i.target.id for i in items))
         lists = await bounded(lambda t: self._all_members(kind, t), targets, LOOKUP_CONCURRENCY)
         by_target = dict(zip(targets, lists, strict=True))
-        state: dict[int, str | None] = {}
+        state: dict[StateKey, str | None] = {}
         for item in items:
             if self._known_missing(item.subject):
                 continue  # left out: the Preview counts it as not found
-            state[item.row] = _yes_no(by_target.get(item.target.id), item.subject)
+            state[state_key(item)] = _yes_no(by_target.get(item.target.id), item.subject)
         return state
 
     def _known_missing(self, subject: str) -> bool:

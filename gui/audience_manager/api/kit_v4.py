@@ -33,7 +33,7 @@ from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpError, NotFoundError
 from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
-from audience_manager.api.platform import AccountInfo, RateBudget
+from audience_manager.api.platform import AccountInfo, RateBudget, StateKey, state_key
 from audience_manager.api.transport import (
     DEFAULT_TIMEOUT,
     HeaderAuth,
@@ -378,14 +378,14 @@ class KitV4:
         if isinstance(subscriber.get("fields"), dict):
             self._fields[sid] = dict(subscriber["fields"])
 
-    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         """Now: "yes"/"no" for tag and form membership, the field's value for set-field; None if unknown."""
         if action in (Action.TAG, Action.UNTAG):
             subjects = sorted({i.subject for i in items if i.subject.isdigit()})
             tag_sets = await bounded(self._subscriber_tags, subjects, LOOKUP_CONCURRENCY)
             by_subject = dict(zip(subjects, tag_sets, strict=True))
             return {
-                i.row: None
+                state_key(i): None
                 if by_subject.get(i.subject) is None
                 else _yes(i.target.id in (by_subject[i.subject] or ()))
                 for i in items
@@ -395,7 +395,7 @@ class KitV4:
             members = await bounded(self._form_members, forms, LOOKUP_CONCURRENCY)
             by_form = dict(zip(forms, members, strict=True))
             return {
-                i.row: None
+                state_key(i): None
                 if by_form.get(i.target.id) is None
                 else _yes(i.subject in (by_form[i.target.id] or ()))
                 for i in items
@@ -403,11 +403,11 @@ class KitV4:
         subjects = sorted({i.subject for i in items if i.subject.isdigit()})
         found = await bounded(self._subscriber, subjects, LOOKUP_CONCURRENCY)
         fields = {s: (sub or {}).get("fields") for s, sub in zip(subjects, found, strict=True)}
-        state: dict[int, str | None] = {}
+        state: dict[StateKey, str | None] = {}
         for i in items:
             values = fields.get(i.subject)
             value = values.get(i.target.key) if isinstance(values, dict) else None
-            state[i.row] = None if value is None else str(value)
+            state[state_key(i)] = None if value is None else str(value)
         return state
 
     async def _subscriber_tags(self, subject: str) -> set[str] | None:

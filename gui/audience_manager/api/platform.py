@@ -33,6 +33,14 @@ class RateBudget:
     daily_remaining: int | None = None
 
 
+StateKey = tuple[int, str]  # (row, target id): a row may go to several targets, each with its own state
+
+
+def state_key(item: WorkItem) -> StateKey:
+    """Where `Platform.read_state` puts `item`'s state."""
+    return (item.row, item.target.id)
+
+
 @runtime_checkable
 class Platform(Protocol):
     kind: PlatformKind
@@ -66,8 +74,9 @@ class Platform(Protocol):
         """
         ...
 
-    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[int, str | None]:
-        """The state each item's target has now, keyed by row (tagged "yes"/"no", a field's value).
+    async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
+        """The state each item's target has now (tagged "yes"/"no", a field's value), keyed by
+        `state_key(item)`: (row, target id), as a row with several targets has one state for each.
 
         For Preview and Undo; platforms without `can_read_membership` return an empty dict.
         """

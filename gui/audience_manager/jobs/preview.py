@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from audience_manager.api.platform import Platform
+from audience_manager.api.platform import Platform, StateKey, state_key
 from audience_manager.core.actions import Action, Target
 from audience_manager.core.audience import AudienceRow
 from audience_manager.core.job_spec import JobSpec
@@ -135,7 +135,7 @@ async def preview(platform: Platform, spec: JobSpec, *, limit: int | None = DEFA
     row_not_found: set[int] = set(unresolved)
     for target in targets:
         items = items_by_target[target.id]
-        state: dict[int, str | None] = {}
+        state: dict[StateKey, str | None] = {}
         readable = False
         if can_read and items:
             for start in range(0, len(items), size):
@@ -145,7 +145,7 @@ async def preview(platform: Platform, spec: JobSpec, *, limit: int | None = DEFA
                 state.update(got)
         tp = _count(spec, target, items, state, readable, len(unresolved))
         if readable:
-            row_not_found |= {i.row for i in items if _not_found(spec.action, i.row, state)}
+            row_not_found |= {i.row for i in items if _not_found(spec.action, state_key(i), state)}
         previews.append(_with_requests(tp, math.ceil(sendable / size)))
 
     notes: list[str] = []
@@ -179,20 +179,20 @@ def _with_requests(tp: TargetPreview, requests: int) -> TargetPreview:
     return replace(tp, requests=requests)
 
 
-def _not_found(action: Action, row: int, state: dict[int, str | None]) -> bool:
+def _not_found(action: Action, key: StateKey, state: dict[StateKey, str | None]) -> bool:
     """A row the platform does not know. Tag membership reads "yes"/"no" for every subscriber that
     exists, so None there means not found; a form or field value of None only means "not known" or
     "empty" (Kit answers None for a field nobody set)."""
-    if row not in state:
+    if key not in state:
         return True
-    return state[row] is None and action in (Action.TAG, Action.UNTAG)
+    return state[key] is None and action in (Action.TAG, Action.UNTAG)
 
 
 def _count(
     spec: JobSpec,
     target: Target,
     items: Sequence[WorkItem],
-    state: dict[int, str | None],
+    state: dict[StateKey, str | None],
     readable: bool,
     unresolved: int,
 ) -> TargetPreview:
@@ -201,10 +201,10 @@ def _count(
     already = change = missing = unknown = 0
     examples: list[str] = []
     for item in items:
-        if _not_found(spec.action, item.row, state):
+        if _not_found(spec.action, state_key(item), state):
             missing += 1
             continue
-        now = state[item.row]
+        now = state[state_key(item)]
         if spec.action is Action.SET_FIELD:
             current = now or ""
             if current == (spec.value or ""):
