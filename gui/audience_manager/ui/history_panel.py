@@ -46,7 +46,7 @@ from audience_manager.jobs.history import (
     list_jobs,
 )
 from audience_manager.jobs.journal import LIVE_STATES, JobRecord, Journal
-from audience_manager.ui.results_panel import ResultsPanel, count_text
+from audience_manager.ui.results_panel import ResultsPanel, count_text, csv_save_dialog, save_error_text
 from audience_manager.ui.undo_dialog import UndoDialog, load_undo_plan
 
 log = logging.getLogger(__name__)
@@ -402,16 +402,13 @@ class HistoryPanel(QWidget):
         if len(jobs) != 1:
             return None
         job = jobs[0]
-        dialog = QFileDialog(self, self.tr("Export the report of job {job}").format(job=job.id))
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setNameFilter(self.tr("CSV files (*.csv)"))
-        dialog.setDefaultSuffix("csv")
-        dialog.selectFile(f"job-{job.id}.csv")
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.fileSelected.connect(lambda path: self.export_job_to(job.id, path))
-        self.save_dialog = dialog
-        dialog.open()
-        return dialog
+        self.save_dialog = csv_save_dialog(
+            self,
+            self.tr("Export the report of job {job}").format(job=job.id),
+            f"job-{job.id}.csv",
+            lambda path: self.export_job_to(job.id, path),
+        )
+        return self.save_dialog
 
     def export_job_to(self, job_id: str, path: str | Path) -> asyncio.Task[None] | None:
         """Write a job's whole report (read from the journal, in a worker thread) to `path`."""
@@ -518,9 +515,10 @@ class HistoryPanel(QWidget):
         try:
             written = await self._in_worker(_write_job_report, journal, job_id, path)
         except Exception as exc:
-            error = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self._report_error(
-                self.tr("Could not save the report to {path}: {error}").format(path=str(path), error=error)
+                self.tr("Could not save the report to {path}: {error}").format(
+                    path=str(path), error=save_error_text(exc)
+                )
             )
             return
         self.status_label.setText(

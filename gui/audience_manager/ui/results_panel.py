@@ -56,6 +56,27 @@ def count_text(n: int) -> str:
     return f"{n:,}"
 
 
+def csv_save_dialog(
+    parent: QWidget, title: str, file_name: str, save: Callable[[str], object]
+) -> QFileDialog:
+    """Ask where to save a CSV report: opened, not run (`exec()` would block the loop); `save(path)`
+    runs once the user chose a file."""
+    dialog = QFileDialog(parent, title)
+    dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+    dialog.setNameFilter(parent.tr("CSV files (*.csv)"))
+    dialog.setDefaultSuffix("csv")
+    dialog.selectFile(file_name)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.fileSelected.connect(save)
+    dialog.open()
+    return dialog
+
+
+def save_error_text(exc: Exception) -> str:
+    """Why a report could not be written, in the OS's words when it gave some (disk full, no permission)."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
 def duration_text(seconds: float) -> str:
     """Like "12 s", "3 min 4 s", "1 h 2 min": precise enough for a job, short enough for a status line."""
     s = max(0, round(seconds))
@@ -440,14 +461,7 @@ class ResultsPanel(QWidget):
 
     def export_action(self) -> None:
         """Ask where to save (non-blocking dialog), then write the rows shown in a worker thread."""
-        dialog = QFileDialog(self, self.tr("Export results as CSV"))
-        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-        dialog.setNameFilter(self.tr("CSV files (*.csv)"))
-        dialog.setDefaultSuffix("csv")
-        dialog.selectFile(self._default_report_name())
-        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.fileSelected.connect(self.export_to)
-        dialog.open()
+        csv_save_dialog(self, self.tr("Export results as CSV"), self._default_report_name(), self.export_to)
 
     def export_to(self, path: str | Path) -> asyncio.Task[None]:
         """Write the rows the filter shows to `path` off the GUI thread; reports by signal."""
@@ -466,9 +480,8 @@ class ResultsPanel(QWidget):
         try:
             written = await loop.run_in_executor(None, write_report_rows, path, snapshot, rows)
         except Exception as exc:  # disk full, no permission, a bad path: say so, keep the rows
-            error = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             message = self.tr("Could not save the report to {path}: {error}").format(
-                path=str(path), error=error
+                path=str(path), error=save_error_text(exc)
             )
             self._exporting = False
             self.export_label.setText(message)
