@@ -62,33 +62,43 @@ NOTIFY_AFTER_SECONDS = 10.0
 DEMO_BANNER = "Demo workspace: simulated Kit and HighLevel accounts, nothing leaves this computer."
 
 
-class DemoBanner(QFrame):
-    """A strip that says the data is simulated, tinted from the palette so it reads in any theme."""
+class Banner(QFrame):
+    """A strip with an icon and a line of text, tinted from the palette so it reads in any theme.
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    `restyle()` again when the palette changes: the tint and the icon are painted from it."""
+
+    def __init__(self, object_name: str, icon_name: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("demoBanner")
+        self.setObjectName(object_name)
+        self.icon_name = icon_name
         self.icon_label = QLabel(self)
-        self.text_label = QLabel(self.tr(DEMO_BANNER), self)
+        self.text_label = QLabel(self)
         self.text_label.setWordWrap(True)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 10, 6)
-        layout.addWidget(self.icon_label)
-        layout.addWidget(self.text_label, 1)
-        self.restyle()
+        self.row = QHBoxLayout(self)
+        self.row.setContentsMargins(10, 6, 10, 6)
+        self.row.addWidget(self.icon_label)
+        self.row.addWidget(self.text_label, 1)
 
     def restyle(self) -> None:
-        palette = self.palette()
-        tint = palette.color(QPalette.ColorRole.Highlight)
-        self.icon_label.setPixmap(icon("sandbox", tint).pixmap(20, 20))
+        tint = self.palette().color(QPalette.ColorRole.Highlight)
+        self.icon_label.setPixmap(icon(self.icon_name, tint).pixmap(20, 20))
         rgb = f"{tint.red()}, {tint.green()}, {tint.blue()}"
         self.setStyleSheet(
-            f"#demoBanner {{ background: rgba({rgb}, 40); border: 1px solid rgba({rgb}, 110);"
+            f"#{self.objectName()} {{ background: rgba({rgb}, 40); border: 1px solid rgba({rgb}, 110);"
             " border-radius: 6px; }"
         )
 
 
-class ResumeBanner(QFrame):
+class DemoBanner(Banner):
+    """Says the data is simulated."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("demoBanner", "sandbox", parent)
+        self.text_label.setText(self.tr(DEMO_BANNER))
+        self.restyle()
+
+
+class ResumeBanner(Banner):
     """Offers to finish jobs the app was stopped in the middle of (a crash, a kill, a power cut).
 
     A strip in the window rather than a dialog: the user may want to look first (Show), do
@@ -98,12 +108,8 @@ class ResumeBanner(QFrame):
     show_requested = Signal(str)  # job id
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("resumeBanner")
+        super().__init__("resumeBanner", "warning", parent)
         self.job_id = ""
-        self.icon_label = QLabel(self)
-        self.text_label = QLabel(self)
-        self.text_label.setWordWrap(True)
         self.resume_button = QPushButton(self.tr("Resume"), self)
         self.resume_button.setToolTip(self.tr("Send the rows that have no outcome yet, on the same account"))
         self.show_button = QPushButton(self.tr("Show"), self)
@@ -113,12 +119,8 @@ class ResumeBanner(QFrame):
         self.resume_button.clicked.connect(lambda: self.resume_requested.emit(self.job_id))
         self.show_button.clicked.connect(lambda: self.show_requested.emit(self.job_id))
         self.dismiss_button.clicked.connect(self.hide)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(10, 6, 10, 6)
-        layout.addWidget(self.icon_label)
-        layout.addWidget(self.text_label, 1)
         for button in (self.resume_button, self.show_button, self.dismiss_button):
-            layout.addWidget(button)
+            self.row.addWidget(button)
         self.restyle()
         self.hide()
 
@@ -153,15 +155,6 @@ class ResumeBanner(QFrame):
         self.resume_button.hide()
         self.show_button.hide()
         self.show()
-
-    def restyle(self) -> None:
-        tint = self.palette().color(QPalette.ColorRole.Highlight)
-        self.icon_label.setPixmap(icon("warning", tint).pixmap(20, 20))
-        rgb = f"{tint.red()}, {tint.green()}, {tint.blue()}"
-        self.setStyleSheet(
-            f"#resumeBanner {{ background: rgba({rgb}, 40); border: 1px solid rgba({rgb}, 110);"
-            " border-radius: 6px; }"
-        )
 
 
 class MainWindow(QMainWindow):
