@@ -96,9 +96,9 @@ def test_corpus_file_through_the_cli(loopback: Loopback, name: str, tmp_path: Pa
         reliability.record("cli-corpus", name, [name, str(code), str(read)])
         return
     assert code == cli.EXIT_OK, (code, out, err)
-    counts = (
-        f"Rows: {len(read.rows)} to send, {len(read.invalid)} invalid, {len(read.duplicates)} duplicates."
-    )
+    dups = len(read.duplicates)
+    plural = "" if dups == 1 else "s"
+    counts = f"Rows: {len(read.rows)} to send, {len(read.invalid)} invalid, {dups} duplicate{plural}."
     assert counts in out.splitlines(), out
     for note in read.notes:
         assert f"note: {note}" in err

@@ -119,7 +119,7 @@ def test_dry_run_reads_and_reports_without_writing(rig: CliRig, tmp_path: Path) 
     )
     assert code == 0
     assert "8 would change, 4 already so, 2 not found" in out
-    assert "1 writes" in out
+    assert "1 write (" in out
     assert rig.sandbox.stats.count("/v4/bulk/tags/subscribers") == 0
     assert set(kit.taggings[tag.id]) == set(ids[:4])
     code, out, _ = rig.run("jobs", "list")

@@ -361,6 +361,8 @@ class Transport:
             assert response is not None
             phrase = response.reason_phrase or "server error"
             msgs = self._read_messages(response) if _looks_like_json(response) else []
+            # "Service Unavailable: Service unavailable" says nothing twice.
+            msgs = [m for m in msgs if m.strip().casefold() != phrase.casefold()]
             said = f": {'; '.join(msgs)}" if msgs else ""
             text = f"{name} had a server error (HTTP {response.status_code} {phrase}{said}; {count} tries)."
         return self._redact(text)

@@ -71,7 +71,7 @@ class PreviewReport:
         value = f" = {self.value!r}" if self.action is Action.SET_FIELD else ""
         lines = [
             f"Preview: {self.action.label}{value}; no change was made.",
-            f"Rows: {self.rows} to send, {self.invalid} invalid, {self.duplicates} duplicates.",
+            f"Rows: {self.rows} to send, {self.invalid} invalid, {_plural(self.duplicates, 'duplicate')}.",
         ]
         partial = self.checked_rows < self.rows
         scope = f" (first {self.checked_rows} of {self.rows} rows checked)" if partial else ""
@@ -88,7 +88,8 @@ class PreviewReport:
                 )
             lines += [f"    {e}" for e in t.examples]
         lines.append(
-            f"Requests the run would send: {self.lookups} email lookups, {self.writes} writes"
+            f"Requests the run would send: {_plural(self.lookups, 'email lookup')}, "
+            f"{_plural(self.writes, 'write')}"
             f" (up to {self.items_per_request} rows each), about {_duration(self.seconds)} at the rate limit."
         )
         for t in self.targets:
@@ -229,3 +230,7 @@ def _count(
         unknown=unknown,
         examples=tuple(examples),
     )
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")

@@ -531,7 +531,10 @@ class AudiencePanel(QWidget):
     def _file_failed(self, path: Path, exc: Exception) -> None:
         self._set_progress_visible(False)
         message = str(exc) or type(exc).__name__
-        self._set_audience(None, note=self.tr("{0} cannot be read: {1}").format(path.name, message))
+        # The reader's messages already name the file; say it only when they do not.
+        unnamed = path.name not in message
+        note = self.tr("{0} cannot be read: {1}").format(path.name, message) if unnamed else message
+        self._set_audience(None, note=note)
         self.parse_failed.emit(message)
 
     def _set_progress_visible(self, visible: bool) -> None:
