@@ -214,11 +214,11 @@ async def bench(window: MainWindow, rows: int, file_rows: int = 0) -> list[str]:
     return lines
 
 
-def _serve(conn: Any, rows: int) -> None:
+def _serve(conn: Any, rows: int, enforce: bool = False) -> None:
     from audience_manager.sandbox.demo import demo_accounts
     from audience_manager.sandbox.server import serve
 
-    sb = Sandbox(subscribers=rows, contacts=100, enforce_limits=False)
+    sb = Sandbox(subscribers=rows, contacts=100, enforce_limits=enforce)
     ids = sb.known_subscriber_ids(rows, state=None)
     with serve(sb, port=0) as base_url:
         conn.send((demo_accounts(sb, base_url), ids))
@@ -241,6 +241,11 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--file-rows", type=int, default=1_000_000, help="rows of the imported CSV (0: skip)")
     parser.add_argument("--why", action="store_true", help="print the GUI thread's stack during long stalls")
+    parser.add_argument(
+        "--kit-rate",
+        action="store_true",
+        help="keep Kit's 600 requests / 60 s (sandbox and client): what a user sees, not the worst case",
+    )
     args = parser.parse_args()
     app = make_application(["bench"])
     loop = qasync.QEventLoop(app)
@@ -251,14 +256,18 @@ def main() -> int:
         import multiprocessing as mp
 
         here, there = mp.Pipe()
-        child = mp.get_context("spawn").Process(target=_serve, args=(there, args.rows), daemon=True)
+        child = mp.get_context("spawn").Process(
+            target=_serve, args=(there, args.rows, args.kit_rate), daemon=True
+        )
         child.start()
         accounts, ids = here.recv()
     else:
-        sandbox = Sandbox(subscribers=args.rows, contacts=100, enforce_limits=False)
+        sandbox = Sandbox(subscribers=args.rows, contacts=100, enforce_limits=args.kit_rate)
     seeded = time.perf_counter() - seeded
 
     def lifted(account: Any, credentials: Any, transport: Any = None) -> Any:
+        if args.kit_rate:
+            return KitV4(account, credentials, transport=transport)
         return KitV4(account, credentials, transport=transport, limiter=RateLimiter(RateLimit(10**9, 60.0)))
 
     workspace = Workspace(journal_path=journal_path())

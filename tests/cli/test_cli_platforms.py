@@ -92,3 +92,29 @@ def test_demo_prints_every_outcome(served: Served) -> None:
     outcomes = [next(o for o in ("succeeded", "failed", "skipped") if o in w) for w in words]
     assert (outcomes.count("succeeded"), outcomes.count("failed"), outcomes.count("skipped")) == (8, 2, 2)
     assert lines[13] == "12 outcomes: 8 succeeded, 2 failed, 2 skipped"
+
+
+def test_highlevel_mixed_ids_and_emails_unknown_ones_said_before_any_write(
+    served: Served, tmp_path: Path
+) -> None:
+    """One column of contact ids and emails, some unknown: a complete report, unknown emails skipped
+    (never sent), an unknown id failed with HighLevel's own words."""
+    contacts = list(served.sb.state.highlevel.contacts.values())[:3]
+    path = tmp_path / "mixed.csv"
+    unknown_id, unknown_email = "ZZZZZZZZZZZZZZZZZZZZ", "nobody@nowhere.example"
+    rows = [contacts[0].id, f" {contacts[1].email.upper()} ", unknown_id, unknown_email]
+    path.write_text("contact\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    report = tmp_path / "report.csv"
+    run = served.run(
+        ["apply", *served.highlevel_args(), "--action", "tag", "--target", "vip", "--report", str(report),
+         str(path)],
+        environ=served.highlevel_env(),
+    )
+    assert run.code == 1, run.stderr
+    lines = report.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1:] == [
+        f"1,{contacts[0].id},vip,succeeded,",
+        f"2,{contacts[1].email.lower()},vip,succeeded,",
+        "3,ZZZZZZZZZZZZZZZZZZZZ,vip,failed,contact not found",
+        "4,nobody@nowhere.example,vip,skipped,Not found on HighLevel: no contact with this email",
+    ]

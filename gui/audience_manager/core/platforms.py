@@ -26,6 +26,11 @@ class PlatformKind(enum.StrEnum):
             PlatformKind.HIGHLEVEL: "HighLevel",
         }[self]
 
+    @property
+    def person(self) -> str:
+        """What the platform calls one member of the audience, for messages."""
+        return "contact" if self is PlatformKind.HIGHLEVEL else "subscriber"
+
 
 class AuthKind(enum.StrEnum):
     API_KEY = "api-key"  # Kit v4 X-Kit-Api-Key

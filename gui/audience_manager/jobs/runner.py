@@ -273,7 +273,7 @@ class Runner:
                     reason = f"{self._label} gave no answer when looking up this email. Retry failed."
                     ended += self._settle_row(row, Outcome.FAILED, reason)
                 elif found[row.identifier] is None:
-                    reason = f"Not found on {self._label}: no subscriber with this email"
+                    reason = f"Not found on {self._label}: no {self._platform.kind.person} with this email"
                     ended += self._settle_row(row, Outcome.SKIPPED, reason)
                 subjects[row.identifier] = found.get(row.identifier)
             if ended:
