@@ -28,7 +28,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO, cast
 
 from audience_manager import __version__
 from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpError
-from audience_manager.api.redaction import redact
+from audience_manager.api.redaction import known_secrets, redact, register_secret
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience
@@ -249,11 +249,8 @@ def _secret_from(environ: Mapping[str, str], var: str, option: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """Masks the run's secrets in every log line, whatever logged it."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        super().__init__()
-        self.secrets = tuple(secrets)
+    """Masks every secret the process was given (`api.redaction`'s registry) in every log line,
+    whatever logged it, traceback included."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -261,23 +258,23 @@ class RedactingFilter(logging.Filter):
             message += "\n" + logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
             record.exc_text = None
-        record.msg, record.args = redact(message, self.secrets), None
+        record.msg, record.args = redact(message, known_secrets()), None
         return True
 
 
 @contextlib.contextmanager
-def _logging(verbose: bool, secrets: Sequence[str], stream: IO[str]) -> Iterator[RedactingFilter]:
+def _logging(verbose: bool, secrets: Sequence[str], stream: IO[str]) -> Iterator[None]:
+    register_secret(*secrets)
     handler = logging.StreamHandler(stream)
     handler.setLevel(logging.DEBUG if verbose else logging.WARNING)  # the log file takes INFO too
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    redacting = RedactingFilter(secrets)
-    handler.addFilter(redacting)
+    handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     try:
-        yield redacting
+        yield
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)

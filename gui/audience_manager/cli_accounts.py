@@ -22,6 +22,7 @@ import httpx
 
 from audience_manager import cli
 from audience_manager.api.oauth import OAuthConfig, SignInError, sign_in
+from audience_manager.api.redaction import register_secret
 from audience_manager.core.accounts import KIT_OAUTH_AUTHORIZE_URL, KIT_OAUTH_TOKEN_URL, Account, Credentials
 from audience_manager.core.platforms import AuthKind, PlatformKind
 from audience_manager.store.accounts import AccountBook
@@ -104,8 +105,8 @@ def add_accounts_commands(commands: argparse._SubParsersAction[Any]) -> None:
 
 def _handler(command: Callable[..., int]) -> Callable[[argparse.Namespace], int]:
     def handler(args: argparse.Namespace) -> int:
-        with cli._logging(getattr(args, "verbose", False), (), sys.stderr) as redacting:
-            return command(args, sys.stdout, sys.stderr, redacting)
+        with cli._logging(getattr(args, "verbose", False), (), sys.stderr):
+            return command(args, sys.stdout, sys.stderr)
 
     return handler
 
@@ -159,15 +160,14 @@ def _unknown(name: str, book: AccountBook) -> str:
 # ------------------------------------------------------------------------------------ commands
 
 
-def _add(args: argparse.Namespace, out: IO[str], err: IO[str], redacting: cli.RedactingFilter) -> int:
-    return _add_with(args, out, err, redacting, environ=os.environ, secrets=shared_secrets())
+def _add(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    return _add_with(args, out, err, environ=os.environ, secrets=shared_secrets())
 
 
 def _add_with(
     args: argparse.Namespace,
     out: IO[str],
     err: IO[str],
-    redacting: cli.RedactingFilter,
     *,
     environ: Mapping[str, str],
     secrets: Secrets,
@@ -185,7 +185,7 @@ def _add_with(
             "pass it for one run with `apply --platform ... --token-env VAR`."
         )
     credentials = _credentials_from(args, account, environ, err, open_browser)
-    redacting.secrets = (*redacting.secrets, *credentials.secrets())
+    register_secret(*credentials.secrets())  # masked in every log line from now on
     if not args.no_test:
         try:
             info = asyncio.run(check_account(account, credentials))
@@ -274,7 +274,7 @@ def _browser_sign_in(
         raise cli.UsageError(f"not saved: {exc}") from None
 
 
-def _list(args: argparse.Namespace, out: IO[str], err: IO[str], redacting: cli.RedactingFilter) -> int:
+def _list(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     book = AccountBook(settings_path())
     accounts = book.accounts()
     if not accounts:
@@ -298,14 +298,14 @@ def _list(args: argparse.Namespace, out: IO[str], err: IO[str], redacting: cli.R
     return cli.EXIT_OK
 
 
-def _test(args: argparse.Namespace, out: IO[str], err: IO[str], redacting: cli.RedactingFilter) -> int:
+def _test(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     book = AccountBook(settings_path())
     account = book.get(args.name)
     if account is None:
         raise cli.UsageError(_unknown(args.name, book))
     secrets = shared_secrets()
     credentials = _load(secrets, account)
-    redacting.secrets = (*redacting.secrets, *credentials.secrets())
+    register_secret(*credentials.secrets())  # masked in every log line from now on
     try:
         info = asyncio.run(check_account(account, credentials, secrets))
     except ConnectionCheckError as exc:
@@ -314,7 +314,7 @@ def _test(args: argparse.Namespace, out: IO[str], err: IO[str], redacting: cli.R
     return cli.EXIT_OK
 
 
-def _remove(args: argparse.Namespace, out: IO[str], err: IO[str], redacting: cli.RedactingFilter) -> int:
+def _remove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     book = AccountBook(settings_path())
     account = book.get(args.name)
     if account is None:

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import sys
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
 
 from audience_manager import cli
-from audience_manager.api.redaction import redact
+from audience_manager.api.redaction import redact, register_secret
 from audience_manager.core.accounts import Account
 from audience_manager.core.actions import Action
 from audience_manager.core.job_spec import JobSpec
@@ -267,10 +266,7 @@ def _with_platform(args: argparse.Namespace, account: Account, work: Any) -> int
     """Open the platform for `account`, run `work(platform, connection)`, with secrets masked."""
     connection = _connection(args, account)
     secrets = connection.credentials.secrets()
-    redacting = cli.RedactingFilter(secrets)
-    root = logging.getLogger()
-    for handler in root.handlers:
-        handler.addFilter(redacting)
+    register_secret(*secrets)  # every log handler masks the registry's secrets
     try:
 
         async def go() -> int:
@@ -285,9 +281,6 @@ def _with_platform(args: argparse.Namespace, account: Account, work: Any) -> int
         return asyncio.run(go())
     except cli.UsageError as exc:
         raise cli.UsageError(redact(str(exc), secrets)) from None
-    finally:
-        for handler in root.handlers:
-            handler.removeFilter(redacting)
 
 
 def _finish(
