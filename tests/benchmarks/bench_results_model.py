@@ -65,13 +65,21 @@ def batches(rows: int, size: int) -> Iterator[list[RowOutcome]]:
             k = row % 100
             email = f"subscriber{row}@example.com"
             if k < 90:
-                batch.append(RowOutcome(row, email, target, Outcome.SUCCEEDED))
+                batch.append(RowOutcome(row, email, target, Outcome.SUCCEEDED, target_id=target))
             elif k < 94:
-                batch.append(RowOutcome(row, email, target, Outcome.UNCHANGED))
+                batch.append(RowOutcome(row, email, target, Outcome.UNCHANGED, target_id=target))
             elif k < 99:
-                batch.append(RowOutcome(row, email, target, Outcome.FAILED, REASONS[row % len(REASONS)]))
+                batch.append(
+                    RowOutcome(
+                        row, email, target, Outcome.FAILED, REASONS[row % len(REASONS)], target_id=target
+                    )
+                )
             else:
-                batch.append(RowOutcome(row, f"bad {row}", target, Outcome.SKIPPED, "Not an email address"))
+                batch.append(
+                    RowOutcome(
+                        row, f"bad {row}", target, Outcome.SKIPPED, "Not an email address", target_id=target
+                    )
+                )
         yield batch
 
 

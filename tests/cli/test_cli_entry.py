@@ -167,7 +167,9 @@ def test_exit_codes() -> None:
     from audience_manager.core.outcomes import Outcome, RowOutcome
 
     def result(*outcomes: Outcome, state: JobState = JobState.FINISHED) -> cli.JobResult:
-        return cli.JobResult([RowOutcome(i, "1", "t", o) for i, o in enumerate(outcomes)], state, "")
+        return cli.JobResult(
+            [RowOutcome(i, "1", "t", o, target_id="1") for i, o in enumerate(outcomes)], state, ""
+        )
 
     assert cli.exit_code(result(Outcome.SUCCEEDED, Outcome.UNCHANGED, Outcome.SKIPPED)) == 0
     assert cli.exit_code(result(Outcome.SUCCEEDED, Outcome.FAILED)) == 1

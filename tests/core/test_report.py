@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from audience_manager.core.actions import Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow, Problem
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.outcomes import REPORT_HEADER, Outcome, RowOutcome
@@ -15,9 +16,9 @@ from audience_manager.core.paste import parse_text
 from audience_manager.core.report import neutralise, skipped_outcomes, write_report
 
 OUTCOMES = [
-    RowOutcome(1, "1001", "VIP", Outcome.SUCCEEDED),
-    RowOutcome(2, "zoë@example.com", "VIP", Outcome.FAILED, 'Not found, "really"'),
-    RowOutcome(3, '=HYPERLINK("http://x")', "VIP", Outcome.SKIPPED, "Not an email"),
+    RowOutcome(1, "1001", "VIP", Outcome.SUCCEEDED, target_id="1"),
+    RowOutcome(2, "zoë@example.com", "VIP", Outcome.FAILED, 'Not found, "really"', target_id="1"),
+    RowOutcome(3, '=HYPERLINK("http://x")', "VIP", Outcome.SKIPPED, "Not an email", target_id="1"),
 ]
 
 
@@ -71,23 +72,25 @@ def test_formula_cells_are_neutralised(cell: str, safe: str) -> None:
 
 def test_target_and_reason_are_neutralised_too() -> None:
     stream = io.StringIO(newline="")
-    write_report(stream, [RowOutcome(1, "1", "=evil", Outcome.FAILED, "@oops")])
+    write_report(stream, [RowOutcome(1, "1", "=evil", Outcome.FAILED, "@oops", target_id="9")])
     assert list(csv.reader(io.StringIO(stream.getvalue())))[1] == ["1", "1", "'=evil", "failed", "'@oops"]
 
 
 def test_accepts_a_generator_and_counts_it(tmp_path: Path) -> None:
-    generated = (RowOutcome(n, str(n), "", Outcome.CANCELLED) for n in range(1, 1001))
+    generated = (RowOutcome(n, str(n), "", Outcome.CANCELLED, target_id="") for n in range(1, 1001))
     assert write_report(tmp_path / "r.csv", generated) == 1000
 
 
 def test_skipped_outcomes_one_per_target_in_row_order() -> None:
     audience = parse_text("1001\nnope\n1001\n")
-    outcomes = skipped_outcomes(audience, ["VIP", "Buyers"])
+    outcomes = skipped_outcomes(
+        audience, [Target(TargetKind.TAG, "1", "VIP"), Target(TargetKind.TAG, "2", "Buyers")]
+    )
     assert outcomes == [
-        RowOutcome(2, "nope", "VIP", Outcome.SKIPPED, audience.invalid[0].reason),
-        RowOutcome(2, "nope", "Buyers", Outcome.SKIPPED, audience.invalid[0].reason),
-        RowOutcome(3, "1001", "VIP", Outcome.SKIPPED, "Duplicate of row 1; sent once."),
-        RowOutcome(3, "1001", "Buyers", Outcome.SKIPPED, "Duplicate of row 1; sent once."),
+        RowOutcome(2, "nope", "VIP", Outcome.SKIPPED, audience.invalid[0].reason, target_id="1"),
+        RowOutcome(2, "nope", "Buyers", Outcome.SKIPPED, audience.invalid[0].reason, target_id="2"),
+        RowOutcome(3, "1001", "VIP", Outcome.SKIPPED, "Duplicate of row 1; sent once.", target_id="1"),
+        RowOutcome(3, "1001", "Buyers", Outcome.SKIPPED, "Duplicate of row 1; sent once.", target_id="2"),
     ]
 
 

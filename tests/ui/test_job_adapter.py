@@ -161,7 +161,7 @@ class BrokenRunner:
 
     async def events(self) -> AsyncIterator[object]:
         yield JobStarted("job-1", 3)
-        yield OutcomesReady([RowOutcome(1, "1", "VIP", Outcome.SUCCEEDED)])
+        yield OutcomesReady([RowOutcome(1, "1", "VIP", Outcome.SUCCEEDED, target_id="1")])
         await asyncio.sleep(0)
         raise self.error
 

@@ -21,16 +21,26 @@ def sample(n: int = 20, start: int = 1) -> list[RowOutcome]:
     out: list[RowOutcome] = []
     for row in range(start, start + n):
         if row % 10 == 3:
-            out.append(RowOutcome(row, f"{row}@example.com", "VIP", Outcome.FAILED, "Subscriber not found"))
+            out.append(
+                RowOutcome(
+                    row, f"{row}@example.com", "VIP", Outcome.FAILED, "Subscriber not found", target_id="1"
+                )
+            )
         elif row % 10 == 7:
             reason = "Rate limited\nafter 5 retries"
-            out.append(RowOutcome(row, f"{row}@example.com", "VIP", Outcome.FAILED, reason))
+            out.append(RowOutcome(row, f"{row}@example.com", "VIP", Outcome.FAILED, reason, target_id="1"))
         elif row % 10 == 5:
-            out.append(RowOutcome(row, f"{row}@example.com", "VIP", Outcome.UNCHANGED, "Already tagged"))
+            out.append(
+                RowOutcome(
+                    row, f"{row}@example.com", "VIP", Outcome.UNCHANGED, "Already tagged", target_id="1"
+                )
+            )
         elif row % 10 == 9:
-            out.append(RowOutcome(row, f"bad{row}", "VIP", Outcome.SKIPPED, "Not an email address"))
+            out.append(
+                RowOutcome(row, f"bad{row}", "VIP", Outcome.SKIPPED, "Not an email address", target_id="1")
+            )
         else:
-            out.append(RowOutcome(row, f"{row}@example.com", "VIP", Outcome.SUCCEEDED))
+            out.append(RowOutcome(row, f"{row}@example.com", "VIP", Outcome.SUCCEEDED, target_id="1"))
     return out
 
 

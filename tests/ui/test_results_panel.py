@@ -23,11 +23,11 @@ def outcomes(start: int, n: int) -> list[RowOutcome]:
     for row in range(start, start + n):
         if row in FAILED_ROWS:
             reason = "Subscriber not found" if row % 10 == 3 else "Rate limited, gave up after 5 tries"
-            out.append(RowOutcome(row, f"=cmd|{row}", "VIP", Outcome.FAILED, reason))
+            out.append(RowOutcome(row, f"=cmd|{row}", "VIP", Outcome.FAILED, reason, target_id="1"))
         elif row == 19:
-            out.append(RowOutcome(row, "bad", "VIP", Outcome.SKIPPED, "Not an email address"))
+            out.append(RowOutcome(row, "bad", "VIP", Outcome.SKIPPED, "Not an email address", target_id="1"))
         else:
-            out.append(RowOutcome(row, f"{row}@example.com", "VIP", Outcome.SUCCEEDED))
+            out.append(RowOutcome(row, f"{row}@example.com", "VIP", Outcome.SUCCEEDED, target_id="1"))
     return out
 
 
@@ -81,8 +81,12 @@ def test_finished_job_shows_a_summary(panel: ResultsPanel) -> None:
 
 def test_big_counts_are_grouped(panel: ResultsPanel) -> None:
     panel.job_started_event("job-8", 10_000)
-    panel.outcomes_event([RowOutcome(r, str(r), "VIP", Outcome.SUCCEEDED) for r in range(1, 9901)])
-    panel.outcomes_event([RowOutcome(r, str(r), "VIP", Outcome.FAILED, "x") for r in range(9901, 10001)])
+    panel.outcomes_event(
+        [RowOutcome(r, str(r), "VIP", Outcome.SUCCEEDED, target_id="1") for r in range(1, 9901)]
+    )
+    panel.outcomes_event(
+        [RowOutcome(r, str(r), "VIP", Outcome.FAILED, "x", target_id="1") for r in range(9901, 10001)]
+    )
     panel.job_finished_event("job-8", "finished", "")
     assert panel.summary_label.text().startswith("9,900 succeeded · 100 failed · 0 skipped in ")
     assert duration_text(12.2) == "12 s" and duration_text(184) == "3 min 4 s"
@@ -147,7 +151,7 @@ def test_ctrl_c_copies_from_the_table(panel: ResultsPanel, qtbot) -> None:
 
 
 def test_tsv_flattens_tabs_and_newlines() -> None:
-    text = outcomes_as_tsv([RowOutcome(1, "a\tb", "VIP", Outcome.FAILED, "two\nlines")])
+    text = outcomes_as_tsv([RowOutcome(1, "a\tb", "VIP", Outcome.FAILED, "two\nlines", target_id="1")])
     assert text.splitlines()[1] == "1\ta b\tVIP\tfailed\ttwo lines"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class Outcome(enum.StrEnum):
@@ -20,13 +20,17 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RowOutcome:
-    """One input row against one target. `row` is the 1-based line or record number in the input."""
+    """One input row against one target. `row` is the 1-based line or record number in the input.
+
+    The target is known by its id (`target_id`): two tags may share a name, and the journal keys
+    outcomes by id. `target` is only its label, for tables and reports."""
 
     row: int
     identifier: str
     target: str
     outcome: Outcome
     reason: str = ""
+    target_id: str = field(kw_only=True)
 
 
 REPORT_HEADER = ("row", "identifier", "target", "outcome", "reason")

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from audience_manager.core.actions import Target
 from audience_manager.core.audience import Audience
 from audience_manager.core.outcomes import REPORT_HEADER, Outcome, RowOutcome
 
@@ -65,16 +66,16 @@ def write_report(
     return _write(destination, outcomes)
 
 
-def skipped_outcomes(audience: Audience, targets: Sequence[str]) -> list[RowOutcome]:
+def skipped_outcomes(audience: Audience, targets: Sequence[Target]) -> list[RowOutcome]:
     """The rows that are never sent (invalid, duplicate), one outcome per target, in row order.
 
     With no targets (a report before any action is chosen) each row gets one outcome with an empty
     target. The identifier is the text as the user gave it, so they can find it in their list.
     """
     problems = sorted(audience.invalid + audience.duplicates, key=lambda problem: problem.row)
-    names = list(targets) or [""]
+    pairs = [(t.id, str(t)) for t in targets] or [("", "")]
     return [
-        RowOutcome(problem.row, problem.text, target, Outcome.SKIPPED, problem.reason)
+        RowOutcome(problem.row, problem.text, label, Outcome.SKIPPED, problem.reason, target_id=target_id)
         for problem in problems
-        for target in names
+        for target_id, label in pairs
     ]

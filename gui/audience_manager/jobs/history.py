@@ -79,7 +79,9 @@ def iter_job_outcomes(journal: Journal, job_id: str) -> Iterator[RowOutcome]:
     records = journal.outcome_records(job_id)
     for (row, target_id), r in sorted(records.items(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0))):
         identifier = identifiers.get(row, r.subject or "")
-        yield RowOutcome(row, identifier, labels.get(target_id, target_id), r.outcome, r.reason)
+        yield RowOutcome(
+            row, identifier, labels.get(target_id, target_id), r.outcome, r.reason, target_id=target_id
+        )
 
 
 def missing_rows(journal: Journal, job_id: str) -> int:

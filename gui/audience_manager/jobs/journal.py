@@ -48,7 +48,7 @@ from audience_manager.core.audience import Audience, AudienceRow, Problem
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
-from audience_manager.core.planning import job_targets, target_label
+from audience_manager.core.planning import job_targets
 from audience_manager.core.platforms import AuthKind, PlatformKind
 from audience_manager.core.work import ItemResult, WorkItem
 from audience_manager.jobs.events import JobState
@@ -276,7 +276,6 @@ class Journal:
         self._baselines: dict[str, Counter[str]] = {}  # counts a resumed job starts from
         self._counts_at: dict[str, float] = {}  # when a running job's counts were last written
         self._batch_seq: dict[str, int] = {}
-        self._labels: dict[str, dict[str, str]] = {}  # job id -> target label -> target id
         self._active: set[str] = set()  # jobs this process is running
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
@@ -474,14 +473,12 @@ class Journal:
         self._flush()
 
     def outcomes_without_request(self, job_id: str, outcomes: Sequence[RowOutcome]) -> None:
-        # The runner gives targets by label; the journal keys outcomes by target id.
-        labels = self._target_ids_by_label(job_id)
         self._tally.setdefault(job_id, Counter()).update(o.outcome.value for o in outcomes)
         with self._lock:
             if not self._unsent and not self._held:
                 self._held_since = time.monotonic()
             self._unsent.extend(
-                (job_id, [o.row, labels.get(o.target, o.target), None, o.outcome.value, o.reason, None])
+                (job_id, [o.row, o.target_id, None, o.outcome.value, o.reason, None])
                 for o in outcomes
             )
         self._flush()
@@ -506,7 +503,6 @@ class Journal:
         _RUNNING_HERE.discard((self._key, job_id))
         self._counts_at.pop(job_id, None)
         self._batch_seq.pop(job_id, None)
-        self._labels.pop(job_id, None)
         if not self._active:
             self._stop_checkpoints.set()
 
@@ -575,11 +571,6 @@ class Journal:
     def _last_batch_seq(self, job_id: str) -> int:
         row = self._db().execute("SELECT max(seq) FROM batches WHERE job_id=?", (job_id,)).fetchone()
         return int(row[0] or 0)
-
-    def _target_ids_by_label(self, job_id: str) -> dict[str, str]:
-        if job_id not in self._labels:
-            self._labels[job_id] = {target_label(t): t.id for t in self._job_targets(job_id)}
-        return self._labels[job_id]
 
     def _job_targets(self, job_id: str) -> tuple[Target, ...]:
         return job_targets(self.spec_header(job_id))

@@ -369,7 +369,9 @@ class Runner:
             raise JobInvariantError(f"row {row} x target {target.id} is not part of this job")
         if pair in self._outcomes:
             raise JobInvariantError(f"row {row} x target {target.id} got a second outcome")
-        out = RowOutcome(row, self._identifiers[row], target_label(target), outcome, reason)
+        out = RowOutcome(
+            row, self._identifiers[row], target_label(target), outcome, reason, target_id=target.id
+        )
         self._outcomes[pair] = out
         self._pending.append(out)
         self._counts[outcome] += 1

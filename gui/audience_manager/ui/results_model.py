@@ -15,7 +15,7 @@ from array import array
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -73,21 +73,24 @@ def outcome_brushes(palette: QPalette) -> dict[Outcome, QBrush]:
     return {outcome: QBrush(QColor(colour)) for outcome, colour in table.items()}
 
 
-class _Interned:
-    """A small table of distinct strings, so a million rows share a few target and reason texts."""
+V = TypeVar("V")
+
+
+class _Interned(Generic[V]):
+    """A small table of distinct values, so a million rows share a few targets and reason texts."""
 
     def __init__(self) -> None:
-        self.values: list[str] = []
-        self._index: dict[str, int] = {}
+        self.values: list[V] = []
+        self._index: dict[V, int] = {}
 
-    def code(self, value: str) -> int:
+    def code(self, value: V) -> int:
         code = self._index.get(value)
         if code is None:
             code = self._index[value] = len(self.values)
             self.values.append(value)
         return code
 
-    def find(self, value: str) -> int | None:
+    def find(self, value: V) -> int | None:
         return self._index.get(value)
 
 
@@ -101,8 +104,8 @@ class ResultsModel(QAbstractTableModel):
         self._targets = array("I")
         self._codes = bytearray()
         self._reasons = array("I")
-        self._target_table = _Interned()
-        self._reason_table = _Interned()
+        self._target_table: _Interned[tuple[str, str]] = _Interned()  # (id, label)
+        self._reason_table: _Interned[str] = _Interned()
         self._counts: Counter[Outcome] = Counter()
         self._reason_counts: Counter[int] = Counter()
         self._rows_by_reason: dict[int, array[int]] = {}
@@ -130,7 +133,7 @@ class ResultsModel(QAbstractTableModel):
         reason_code = self._reason_table.code
         self._rows.extend([o.row for o in outcomes])
         self._identifiers.extend([o.identifier for o in outcomes])
-        self._targets.extend([target_code(o.target) for o in outcomes])
+        self._targets.extend([target_code((o.target_id, o.target)) for o in outcomes])
         codes = bytes([_CODE[o.outcome] for o in outcomes])
         self._codes.extend(codes)
         reasons = [reason_code(o.reason) for o in outcomes]
@@ -180,12 +183,14 @@ class ResultsModel(QAbstractTableModel):
     # --- reading --------------------------------------------------------------------------
 
     def outcome_at(self, row: int) -> RowOutcome:
+        target_id, label = self._target_table.values[self._targets[row]]
         return RowOutcome(
             row=self._rows[row],
             identifier=self._identifiers[row],
-            target=self._target_table.values[self._targets[row]],
+            target=label,
             outcome=OUTCOMES[self._codes[row]],
             reason=self._reason_table.values[self._reasons[row]],
+            target_id=target_id,
         )
 
     def snapshot(self) -> ResultsSnapshot:
@@ -305,7 +310,7 @@ class ResultsModel(QAbstractTableModel):
             if column == _COL_IDENTIFIER:
                 return self._identifiers[row]
             if column == _COL_TARGET:
-                return self._target_table.values[self._targets[row]]
+                return self._target_table.values[self._targets[row]][1]
             if column == _COL_OUTCOME:
                 return self._outcome_labels[self._codes[row]]
             if column == _COL_REASON:
@@ -343,7 +348,7 @@ class ResultsSnapshot:
         targets: array[int],
         codes: bytearray,
         reasons: array[int],
-        target_values: list[str],
+        target_values: list[tuple[str, str]],
         reason_values: list[str],
         size: int,
     ) -> None:
@@ -357,8 +362,9 @@ class ResultsSnapshot:
         rows, identifiers, targets, codes, reasons, target_values, reason_values = self._columns
         if not 0 <= i < self.size:
             raise IndexError(i)
+        target_id, label = target_values[targets[i]]
         return RowOutcome(
-            rows[i], identifiers[i], target_values[targets[i]], OUTCOMES[codes[i]], reason_values[reasons[i]]
+            rows[i], identifiers[i], label, OUTCOMES[codes[i]], reason_values[reasons[i]], target_id=target_id
         )
 
     def outcomes(self, rows: Iterable[int] | None = None) -> Iterator[RowOutcome]:
