@@ -185,10 +185,7 @@ class KitV3:
     # -- reading ----------------------------------------------------------------------------------
 
     async def whoami(self) -> AccountInfo:
-        """Proves both halves of the credential: `/v3/account` takes only the API secret, so the tags
-        are listed as well, with the API key."""
         body = (await self._http.get("/v3/account", params=self._secret_params())).body or {}
-        await self.list_targets(TargetKind.TAG)
         email = str(body.get("primary_email_address") or "")
         return AccountInfo(name=str(body.get("name") or email or "Kit account"), detail=email)
 

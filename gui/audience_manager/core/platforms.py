@@ -142,6 +142,9 @@ class AccountKind:
     secret_label: str = ""
     secret_word: str = ""
     secret_hint: str = ""  # the CLI's `--secret-env VAR (...)`
+    # Whether the client's `whoami` proves the whole credential; if not, "Test connection" also
+    # lists the tags (Kit v3's /v3/account takes only the API secret, the tags take the API key).
+    whoami_proves_all: bool = True
 
     @property
     def info(self) -> PlatformInfo:
@@ -227,6 +230,7 @@ ACCOUNT_KINDS: tuple[AccountKind, ...] = (
         secret_label="API secret",
         secret_word="the API secret",
         secret_hint="the api_secret, for untag",
+        whoami_proves_all=False,
     ),
     AccountKind(
         PlatformKind.HIGHLEVEL,

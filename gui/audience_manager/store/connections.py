@@ -23,6 +23,7 @@ from audience_manager.api.platform import AccountInfo, Platform
 from audience_manager.api.redaction import redact
 from audience_manager.api.transport import InsecureURLError, RetryPolicy
 from audience_manager.core.accounts import Account, Credentials, missing_fields
+from audience_manager.core.actions import TargetKind
 from audience_manager.store.secrets import Secrets
 
 # "Test connection" should answer in seconds, not after the minute of retries a job deserves.
@@ -89,7 +90,10 @@ async def check_account(
     except (InsecureURLError, UnsupportedPlatformError, ValueError) as exc:
         raise ConnectionCheckError(str(exc)) from None
     try:
-        return await platform.whoami()
+        info = await platform.whoami()
+        if not account.kind.whoami_proves_all:
+            await platform.list_targets(TargetKind.TAG)
+        return info
     except Exception as exc:
         raise ConnectionCheckError(describe_failure(account, exc, credentials)) from None
     finally:
