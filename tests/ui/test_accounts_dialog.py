@@ -384,7 +384,10 @@ def test_a_refused_refresh_asks_to_sign_in_again_and_the_job_is_retried(
     save(qtbot, dialog)
     dialog.close()
     qtbot.waitUntil(lambda: ws.platform is not None and not ws.catalog_busy, timeout=10000)
-    confirm = window.retry_failed_action(failed)
+    task = window.retry_failed_action(failed)
+    assert task is not None
+    qtbot.waitUntil(task.done, timeout=5000)
+    confirm = task.result()
     assert confirm is not None
     with qtbot.waitSignal(window.job_finished, timeout=20000):
         confirm.run_button.click()

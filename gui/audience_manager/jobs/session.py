@@ -78,11 +78,12 @@ class SessionState:
     targets: tuple[Target, ...] = ()  # ticked in the catalog, for the action's kind
     value: str | None = None
     job: ShownJob | None = None
+    busy: bool = False  # a job (or an undo's jobs in turn) runs: nothing else may start
     history_job: str | None = None  # the one job selected in History (its id)
 
     @property
     def job_running(self) -> bool:
-        return self.job is not None and self.job.running
+        return self.busy
 
 
 def run_blocker(state: SessionState) -> str | None:
@@ -176,7 +177,7 @@ def controls(state: SessionState) -> Controls:
         run_blocker=blocker,
         can_run=blocker is None,
         can_switch_account=not state.job_running,
-        can_cancel=state.job_running and not cancelling,
+        can_cancel=bool(job and job.running) and not cancelling,
         cancel_text=cancel_text,
         cancel_hint=cancel_hint,
         results_title=title,
