@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMessageBox
 from audience_manager.core.accounts import Account
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.job_spec import JobSpec
-from audience_manager.core.outcomes import Outcome, RowOutcome
+from audience_manager.core.outcomes import RowOutcome
 from audience_manager.core.platforms import AuthKind, PlatformKind
 from audience_manager.jobs.journal import Journal
 from audience_manager.jobs.runner import Runner

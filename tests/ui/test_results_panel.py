@@ -11,10 +11,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
-from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience
 from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.jobs.events import JobState, Progress
 from audience_manager.jobs.session import SessionState, ShownJob, controls
 from audience_manager.ui.results_panel import ResultsPanel, duration_text, outcomes_as_tsv

@@ -26,7 +26,8 @@ def confirm_resume(window: MainWindow, qtbot, remaining: int) -> object:
     """Resume asks first, like Run: the dialog names what is left; returns its Resume button."""
     qtbot.waitUntil(lambda: window.confirm_dialog is not None, timeout=5000)
     dialog = window.confirm_dialog
-    assert dialog.windowTitle() and "Resume this job?" in [w.text() for w in dialog.findChildren(type(dialog.account_label))]
+    texts = [w.text() for w in dialog.findChildren(type(dialog.account_label))]
+    assert "Resume this job?" in texts
     assert f"{remaining:,} row × target outcomes are left to send" in dialog.rows_label.text()
     return dialog.run_button
 

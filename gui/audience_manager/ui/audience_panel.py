@@ -464,7 +464,8 @@ class AudiencePanel(QWidget):
         self._set_audience(audience)
 
     def _start(self, coro: Any) -> asyncio.Task[None]:
-        self._task = task = asyncio.ensure_future(coro)
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._task = task
         # `busy` is this task running: say so again once it has ended, or whoever read `busy`
         # while the audience was set (inside the task) would keep "still being read".
         task.add_done_callback(self._reading_ended)
