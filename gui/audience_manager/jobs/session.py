@@ -80,6 +80,7 @@ class SessionState:
     job: ShownJob | None = None
     busy: bool = False  # a job (or an undo's jobs in turn) runs: nothing else may start
     history_job: str | None = None  # the one job selected in History (its id)
+    keyring_problem: str | None = None  # saved accounts cannot reach their tokens: why
 
     @property
     def job_running(self) -> bool:

@@ -377,9 +377,7 @@ class MainWindow(QMainWindow):
         """Account › Accounts…: add, edit, test, remove; the switcher follows what was saved."""
         dialog = AccountsDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accounts_changed.connect(
-            lambda name: self._spawn(offer_saved_accounts(self.workspace, select=name, always=True))
-        )
+        dialog.accounts_changed.connect(lambda name: self._spawn(self._accounts_saved(name)))
         entry = self.workspace.current
         if entry is not None and not entry.account.demo:
             dialog.select_account(entry.account.name)
@@ -387,9 +385,19 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    async def _accounts_saved(self, name: str) -> None:
+        """The Accounts dialog saved or removed one: the switcher lists what is saved now and stays
+        on the account in use (its targets, audience and results stay); a new one is one click away."""
+        await offer_saved_accounts(self.workspace, always=True)
+        current = self.workspace.current
+        if name and (current is None or current.account.name != name):
+            self.statusBar().showMessage(
+                self.tr("{0} is saved. Choose it in the account list to work on it.").format(name), 10000
+            )
+
     async def _check_keyring(self) -> None:
         """Saved accounts with no keyring to read their tokens from: say so and offer the way out."""
-        self.keyring_banner.show_problem(await keyring_trouble(self.workspace))
+        self.session.update(keyring_problem=await keyring_trouble(self.workspace))
 
     def about_action_triggered(self) -> None:
         self.about_dialog = AboutDialog(self)
@@ -633,7 +641,10 @@ class MainWindow(QMainWindow):
     ) -> asyncio.Task[None] | None:
         """Start `spec` now (after confirmation); the results panel follows the job's signals."""
         self.confirm_dialog = None
-        if self.workspace.job_running:
+        if self.workspace.job_running or self.workspace.platform is None:
+            # Confirmed just as the account was reopening (or another job began): nothing is sent.
+            why = self.run_blocker() or self.tr("A job is already running")
+            self.statusBar().showMessage(self.tr("Not started: {0}").format(why), 8000)
             return None
         task = self.workspace.start_job(spec, parent_id=parent_id, kind=kind)
         self.bottom_tabs.setCurrentWidget(self.results_panel)
@@ -829,6 +840,8 @@ class MainWindow(QMainWindow):
         self.catalog_panel.account_box.setEnabled(c.can_switch_account)
         self.accounts_action.setEnabled(c.can_switch_account)
         self.banner.setVisible(state.demo)
+        # About the saved accounts' tokens: not shown while a demo account is open.
+        self.keyring_banner.show_problem(None if state.demo else state.keyring_problem)
         self.results_panel.show_state(state.job, c)
         self.history_panel.show_state(state, c)
         self.setWindowTitle(self.tr("Demo workspace") if state.demo else (state.account_label or ""))

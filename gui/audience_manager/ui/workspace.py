@@ -86,6 +86,7 @@ class Workspace(QObject):
         self.entries: list[AccountEntry] = []
         self.demo = False
         self.sandbox: Any = None  # the demo's simulated platforms, when the demo is open
+        self.demo_transport: Any = None  # how the demo accounts reach them (kept across reloads)
         self.journal_path = journal_path
         self._platform_factory: PlatformFactory | None = None
         self._on_close: Callable[[], Coroutine[Any, Any, None]] | None = None
@@ -140,18 +141,27 @@ class Workspace(QObject):
         """Offer `entries` in the switcher (at start, or after the Accounts dialog saved changes)
         and open entry `select`. `on_close` releases what the entries share (the demo transport)."""
         previous_close = self._on_close
+        previous = self.current
         self.entries = list(entries)
         self._platform_factory = platform_factory
         self.demo = demo
         self.sandbox = sandbox
         self._on_close = on_close
         self._index = -1
-        if previous_close is not None:
+        if previous_close is not None and previous_close != on_close:
             self._spawn(previous_close())
+        if not self.entries:
+            self.accounts_changed.emit()
+            return None
+        select = min(max(select, 0), len(self.entries) - 1)
+        if previous is not None and self._platform is not None and self.entries[select] == previous:
+            # The account on screen is offered again unchanged (another one was added or edited):
+            # it stays open, and so do its catalog, the ticked targets, the audience and the results.
+            self._index = select
+            self.accounts_changed.emit()
+            return None
         self.accounts_changed.emit()
-        if self.entries:
-            return self.switch_account(min(max(select, 0), len(self.entries) - 1))
-        return None
+        return self.switch_account(select)
 
     def switch_account(self, index: int) -> asyncio.Task[None] | None:
         """Open account `index` and load its catalog. Refused while a job runs (its platform is busy).
