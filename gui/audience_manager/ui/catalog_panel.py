@@ -339,16 +339,26 @@ class CatalogPanel(QWidget):
             return
         if item.checkState() == Qt.CheckState.Checked:
             if target.kind is TargetKind.FIELD:
-                # Set custom field writes one field a job: ticking another one moves the tick.
-                others = self._checked[target.kind] - {target.id}
+                # Set custom field writes one field a job: ticking another one moves the tick. The
+                # other items are unticked in place (rebuilding the list here would delete the
+                # item whose change is being handled).
                 self._checked[target.kind] = {target.id}
-                if others:
-                    self._fill_list(target.kind)
+                self._untick_others(self.lists[target.kind], item)
             else:
                 self._checked[target.kind].add(target.id)
         else:
             self._checked[target.kind].discard(target.id)
         self.targets_changed.emit()
+
+    def _untick_others(self, view: _TargetList, keep: QStandardItem) -> None:
+        self._filling = True
+        try:
+            for row in range(view.source.rowCount()):
+                other = view.source.item(row)
+                if other is not keep and other.checkState() == Qt.CheckState.Checked:
+                    other.setCheckState(Qt.CheckState.Unchecked)
+        finally:
+            self._filling = False
 
     def _filter(self, text: str) -> None:
         for view in self.lists.values():
