@@ -43,6 +43,7 @@ from audience_manager.store.connections import ConnectionCheckError, check_accou
 from audience_manager.store.paths import settings_path
 from audience_manager.store.secrets import KeyringUnavailableError, Secrets, shared_secrets
 from audience_manager.ui.account_form import AccountForm
+from audience_manager.ui.background import Background, in_worker
 from audience_manager.ui.icons import icon
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class AccountsDialog(QDialog):
         self.book = book
         self.transport = transport  # tests route requests in-process; None is the network
         self._open_browser = open_browser or (lambda url: QDesktopServices.openUrl(QUrl(url)))
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.background = Background(on_error=self._fail)
         self.keyring_problem: str | None = None
         self.busy = False
 
@@ -361,8 +362,7 @@ class AccountsDialog(QDialog):
             self._fail(self.tr("Not saved: {0}").format(exc))
             return
         book = self._book()
-        await asyncio.get_running_loop().run_in_executor(
-            None, lambda: book.put(account, replacing=editing.name if editing else None)
+        await in_worker(lambda: book.put(account, replacing=editing.name if editing else None)
         )
         where = (
             self.tr("in memory for this session") if self.session_only else self.tr("in the system keyring")
@@ -402,7 +402,7 @@ class AccountsDialog(QDialog):
             )
             return
         book = self._book()
-        await asyncio.get_running_loop().run_in_executor(None, book.remove, name)
+        await in_worker(book.remove, name)
         self._reload_list()
         self.add_action()
         self._say(self.tr("Removed {0} and its keyring entry.").format(name), good=True)
@@ -428,10 +428,7 @@ class AccountsDialog(QDialog):
         return self._spawn(guarded())
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self.background.spawn(coro)
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
@@ -458,8 +455,7 @@ class AccountsDialog(QDialog):
             self._say("")
 
     def done(self, result: int) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self.background.cancel_all()
         super().done(result)
 
 
@@ -477,9 +473,8 @@ async def offer_saved_accounts(
     from audience_manager.ui.workspace import AccountEntry
 
     secrets = secrets or shared_secrets()
-    loop = asyncio.get_running_loop()
     try:
-        saved = await loop.run_in_executor(None, lambda: AccountBook(settings_path()).accounts())
+        saved = await in_worker(lambda: AccountBook(settings_path()).accounts())
     except SettingsError as exc:
         log.warning("%s", exc)
         saved = []
@@ -491,7 +486,7 @@ async def offer_saved_accounts(
         with contextlib.suppress(KeyringUnavailableError):  # shown when the account is opened
             credentials = await secrets.load_async(account.name)
         entries.append(AccountEntry(account, credentials))  # type: ignore[arg-type]
-    sandbox = workspace.sandbox or await loop.run_in_executor(None, Sandbox)
+    sandbox = workspace.sandbox or await in_worker(Sandbox)
     # The demo accounts keep the transport they were opened with (an open one stays usable).
     transport = getattr(workspace, "demo_transport", None) or SandboxTransport(app=sandbox.app)
     workspace.demo_transport = transport

@@ -1,6 +1,6 @@
 """Past jobs from the journal: find one, look at its rows again, export, retry, undo, or forget it.
 
-Every journal read and delete runs in a worker thread (`run_in_executor`): a journal with big jobs
+Every journal read and delete runs in a worker thread (`ui.background.in_worker`): a journal with big jobs
 takes a moment to read, and the window must keep answering while it does. What the user asks to run
 (a retry, an undo) goes out as signals for the window to start, like any other job.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -44,6 +43,7 @@ from audience_manager.jobs.history import (
 )
 from audience_manager.jobs.journal import LIVE_STATES, JobRecord, Journal
 from audience_manager.jobs.session import Controls, SessionState
+from audience_manager.ui.background import Background, in_worker
 from audience_manager.ui.results_panel import count_text, csv_save_dialog, save_error_text
 from audience_manager.ui.undo_dialog import UndoDialog
 
@@ -214,7 +214,7 @@ class HistoryPanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self._journal_source = journal
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.background = Background(on_error=self._report_error)
         self._controls: Controls | None = None
         self._generation = 0
         self.undo_dialog: UndoDialog | None = None
@@ -474,7 +474,7 @@ class HistoryPanel(QWidget):
         self._generation += 1
         generation = self._generation
         try:
-            jobs, accounts = await self._in_worker(_read_history, journal, where)
+            jobs, accounts = await in_worker(_read_history, journal, where)
         except Exception as exc:  # a locked or damaged journal: say so, keep the panel usable
             self._report_error(self.tr("Could not read the job history: {error}").format(error=exc))
             return
@@ -497,7 +497,7 @@ class HistoryPanel(QWidget):
         if journal is None:
             return
         try:
-            written = await self._in_worker(_write_job_report, journal, job_id, path)
+            written = await in_worker(_write_job_report, journal, job_id, path)
         except Exception as exc:
             self._report_error(
                 self.tr("Could not save the report to {path}: {error}").format(
@@ -516,9 +516,9 @@ class HistoryPanel(QWidget):
             return
         try:
             if before is not None:
-                deleted = await self._in_worker(delete_jobs_before, journal, before)
+                deleted = await in_worker(delete_jobs_before, journal, before)
             else:
-                deleted = await self._in_worker(journal.delete_jobs, list(ids))
+                deleted = await in_worker(journal.delete_jobs, list(ids))
         except Exception as exc:
             self._report_error(self.tr("Could not delete jobs: {error}").format(error=exc))
             return
@@ -584,16 +584,8 @@ class HistoryPanel(QWidget):
     def _live(job: JobRecord) -> bool:
         return job.state in LIVE_STATES
 
-    async def _in_worker(self, func: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, functools.partial(func, *args))
-
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        """Start a task and keep it until it ends (asyncio keeps only weak references)."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self.background.spawn(coro)
 
 
 def _read_history(journal: Journal, where: JobFilter) -> tuple[list[JobRecord], list[str]]:

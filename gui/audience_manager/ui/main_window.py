@@ -54,6 +54,7 @@ from audience_manager.ui.accounts_dialog import (
 )
 from audience_manager.ui.action_bar import ActionBar
 from audience_manager.ui.audience_panel import AudiencePanel
+from audience_manager.ui.background import Background, in_worker
 from audience_manager.ui.catalog_panel import CatalogPanel
 from audience_manager.ui.confirm_dialog import ConfirmDialog, JobSummary, PreviewDialog
 from audience_manager.ui.history_panel import HistoryPanel
@@ -205,7 +206,7 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.addTab(self.results_panel, icon("list"), self.tr("Results"))
         self.history_panel = HistoryPanel(workspace.journal, self)
         self.bottom_tabs.addTab(self.history_panel, icon("history"), self.tr("History"))
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.background = Background(on_error=lambda text: self.statusBar().showMessage(text, 15000))
 
         self.centre_splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.centre_splitter.setObjectName("centreSplitter")
@@ -479,11 +480,8 @@ class MainWindow(QMainWindow):
         return self._spawn(self._retry(journal, job_id, rows))
 
     async def _retry(self, journal: Any, job_id: str, rows: set[int] | None) -> ConfirmDialog | None:
-        loop = asyncio.get_running_loop()
         try:
-            plan = await loop.run_in_executor(
-                None, lambda: workflows.retry_plan(journal, job_id, rows=rows)
-            )
+            plan = await in_worker(workflows.retry_plan, journal, job_id, rows=rows)
         except workflows.NothingToRetryError as exc:
             self.statusBar().showMessage(str(exc), 10000)
             return None
@@ -522,9 +520,8 @@ class MainWindow(QMainWindow):
         journal = self.workspace.journal()
         if journal is None:
             return []
-        loop = asyncio.get_running_loop()
         try:
-            jobs: list[Any] = await loop.run_in_executor(None, journal.interrupted_jobs)
+            jobs: list[Any] = await in_worker(journal.interrupted_jobs)
         except Exception as exc:  # a damaged journal must not stop the window from starting
             self.statusBar().showMessage(self.tr("Could not read the job history: {0}").format(exc), 10000)
             return []
@@ -545,9 +542,8 @@ class MainWindow(QMainWindow):
         return self._spawn(self._confirm_resume(journal, job_id))
 
     async def _confirm_resume(self, journal: Any, job_id: str) -> ConfirmDialog | None:
-        loop = asyncio.get_running_loop()
         try:
-            plan, earlier = await loop.run_in_executor(None, workflows.prepare_resume, journal, job_id)
+            plan, earlier = await in_worker(workflows.prepare_resume, journal, job_id)
         except Exception as exc:  # CannotResumeError says why in the user's words; others likewise
             message = str(exc) if isinstance(exc, CannotResumeError) else f"{type(exc).__name__}: {exc}"
             self.workspace.job_refused.emit(message)  # the banner and the status bar say why
@@ -701,9 +697,8 @@ class MainWindow(QMainWindow):
             self.history_panel.refresh_action()
 
     async def _check_undo(self, journal: Any, job_id: str) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            plan = await loop.run_in_executor(None, workflows.undo_plan, journal, job_id)
+            plan = await in_worker(workflows.undo_plan, journal, job_id)
         except Exception as exc:  # undo is an extra: without it the results still stand
             self.session.update_job(job_id, undo_blocker=self.tr("Undo is not available: {0}").format(exc))
             return
@@ -722,11 +717,10 @@ class MainWindow(QMainWindow):
     async def _open_job(self, journal: Any, job_id: str) -> None:
         from audience_manager.jobs.history import job_outcomes
 
-        loop = asyncio.get_running_loop()
         try:
-            record = await loop.run_in_executor(None, journal.job, job_id)
-            spec = await loop.run_in_executor(None, journal.spec_header, job_id)
-            outcomes = await loop.run_in_executor(None, job_outcomes, journal, job_id)
+            record = await in_worker(journal.job, job_id)
+            spec = await in_worker(journal.spec_header, job_id)
+            outcomes = await in_worker(job_outcomes, journal, job_id)
         except Exception as exc:
             self.statusBar().showMessage(self.tr("Could not read job {0}: {1}").format(job_id, exc), 10000)
             return
@@ -762,10 +756,7 @@ class MainWindow(QMainWindow):
             self.history_panel.refresh_action()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self.background.spawn(coro)
 
     def notify(self, title: str, message: str) -> None:
         """Tell a user who is looking elsewhere: a tray message if there is a tray, else an alert."""

@@ -33,6 +33,7 @@ from audience_manager.core.outcomes import REPORT_HEADER, Outcome, RowOutcome
 from audience_manager.core.report import neutralise
 from audience_manager.jobs.events import JobState, Progress
 from audience_manager.jobs.session import Controls, ShownJob
+from audience_manager.ui.background import in_worker
 from audience_manager.ui.results_model import (
     Column,
     ResultsFilter,
@@ -453,8 +454,7 @@ class ResultsPanel(QWidget):
         return self._copy_task
 
     async def _copy(self, snapshot: ResultsSnapshot, rows: Sequence[int]) -> None:
-        loop = asyncio.get_running_loop()
-        text = await loop.run_in_executor(None, lambda: outcomes_as_tsv(snapshot.outcomes(rows)))
+        text = await in_worker(lambda: outcomes_as_tsv(snapshot.outcomes(rows)))
         QGuiApplication.clipboard().setText(text)
         self.rows_copied.emit(len(rows))
 
@@ -473,11 +473,10 @@ class ResultsPanel(QWidget):
         return self._export_task
 
     async def _export(self, path: Path, snapshot: ResultsSnapshot, rows: Sequence[int] | None) -> None:
-        loop = asyncio.get_running_loop()
         self._exporting = True
         self._update_actions()
         try:
-            written = await loop.run_in_executor(None, write_report_rows, path, snapshot, rows)
+            written = await in_worker(write_report_rows, path, snapshot, rows)
         except Exception as exc:  # disk full, no permission, a bad path: say so, keep the rows
             message = self.tr("Could not save the report to {path}: {error}").format(
                 path=str(path), error=save_error_text(exc)

@@ -30,6 +30,7 @@ from audience_manager.core.platforms import Capabilities
 from audience_manager.jobs import workflows
 from audience_manager.jobs.resume import ResumePlan
 from audience_manager.jobs.undo import UndoPlan
+from audience_manager.ui.background import Background, in_worker
 from audience_manager.ui.job_adapter import JobAdapter
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class Workspace(QObject):
         self._on_close: Callable[[], Coroutine[Any, Any, None]] | None = None
         self._index = -1
         self._platform: Platform | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.background = Background()
         self._catalog_task: asyncio.Task[None] | None = None
         self.catalog: dict[TargetKind, list[Target]] = {}
         self.catalog_error = ""
@@ -368,7 +369,7 @@ class Workspace(QObject):
     async def _run(self, make: Callable[[], workflows.JobRun], refusal: str) -> None:
         """Record and start one job (`make` touches the journal: off the GUI thread)."""
         try:
-            run = await asyncio.get_running_loop().run_in_executor(None, make)
+            run = await in_worker(make)
         except Exception as exc:  # the journal could not be written: no write is made without it
             self.job_refused.emit(refusal.format(exc))
             return
@@ -428,17 +429,7 @@ class Workspace(QObject):
     # -- lifetime ---------------------------------------------------------------------------
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Start a task and keep a reference until it ends (asyncio only keeps weak ones)."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            exc = task.exception()
-            log.error("background task failed", exc_info=exc)
+        return self.background.spawn(coro)
 
     async def aclose(self) -> None:
         """Cancel what runs, close the platform and the demo's transport (called once, on quit)."""
@@ -455,11 +446,7 @@ class Workspace(QObject):
         task = self.job.task
         if task is not None and not task.done():
             task.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(BaseException):
-                await task
+        await self.background.wait_all()
         if self._platform is not None:
             await _close_quietly(self._platform)
             self._platform = None
