@@ -63,7 +63,8 @@ def test_undo_and_retry_act_on_the_job_shown_on_its_own_account() -> None:
     job = ShownJob("j1", SPEC, account="Shop", state="finished", undo_blocker=None, failed=3, retryable=1)
     c = controls(replace(ready(), job=job))
     assert c.can_undo and c.can_retry
-    assert c.retry_hint == "Send the 1 failed rows again as a new job (2 left out: the subscriber does not exist)"
+    left_out = "(2 left out: the subscriber does not exist)"
+    assert c.retry_hint == f"Send the failed row again as a new job {left_out}"
     elsewhere = controls(replace(ready(), account="Blog", job=job))
     assert not elsewhere.can_undo and "Switch to the account Shop" in elsewhere.undo_hint
     assert elsewhere.results_title == "Tag: VIP (on Shop)"

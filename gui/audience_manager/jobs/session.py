@@ -136,7 +136,8 @@ def _retry_hint(state: SessionState, job: ShownJob | None) -> tuple[bool, str]:
     if not job.retryable:
         return False, "Every failed row failed because the subscriber does not exist; a retry cannot fix it"
     left_out = job.failed - job.retryable
-    hint = f"Send the {job.retryable:,} failed rows again as a new job"
+    rows = "the failed row" if job.retryable == 1 else f"the {job.retryable:,} failed rows"
+    hint = f"Send {rows} again as a new job"
     if left_out:
         hint += f" ({left_out:,} left out: the subscriber does not exist)"
     return True, hint
