@@ -143,3 +143,25 @@ def test_never_succeeds_reads_every_platforms_not_found_words() -> None:
     assert workflows.never_succeeds("Not found on HighLevel: no contact with this email in this location")
     assert workflows.never_succeeds("Not found on Kit: no subscriber with this ID")
     assert not workflows.never_succeeds("HTTP 502 from the server; retried 3 times")
+
+
+def test_history_counts_people_once_over_several_targets(tmp_path: Path) -> None:
+    from audience_manager.core.outcomes import person_outcome
+
+    assert person_outcome([Outcome.SUCCEEDED, Outcome.FAILED]) is Outcome.FAILED
+    assert person_outcome([Outcome.UNCHANGED, Outcome.SUCCEEDED]) is Outcome.SUCCEEDED
+    assert person_outcome([Outcome.UNCHANGED, Outcome.UNCHANGED]) is Outcome.UNCHANGED
+    assert person_outcome([Outcome.SKIPPED, Outcome.SKIPPED]) is Outcome.SKIPPED
+
+    platform = CountingPlatform(subscribers=30)
+    platform.tags["2"] = {str(i) for i in range(1, 11)}  # 1-10 already have the second tag
+    job = spec(id_audience(range(1, 41), invalid=["x"]), tag(1), tag(2))
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        run = workflows.start_job(journal, platform, ACCOUNT, job)
+        asyncio.run(_drain(run))
+        record = journal.job(run.job_id)
+        counts = history.people_counts(journal, record)
+    # 41 people: 30 known ones changed (a new tag each), 10 unknown failed, 1 invalid skipped.
+    assert counts[Outcome.SUCCEEDED] == 30 and counts[Outcome.FAILED] == 10 and counts[Outcome.SKIPPED] == 1
+    assert sum(counts.values()) == 41
+    assert record.succeeded + record.unchanged == 60  # the pairs: 2 targets x 30 known people

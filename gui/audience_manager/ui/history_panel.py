@@ -34,12 +34,14 @@ from PySide6.QtWidgets import (
 )
 
 from audience_manager.core.actions import Action
+from audience_manager.core.outcomes import Outcome
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.history import (
     JobFilter,
     delete_jobs_before,
     iter_job_outcomes,
     list_jobs,
+    people_counts,
 )
 from audience_manager.jobs.journal import LIVE_STATES, JobRecord, Journal
 from audience_manager.jobs.session import Controls, SessionState
@@ -71,6 +73,13 @@ class HistoryColumn(enum.IntEnum):
 
 
 JobRecordRole = Qt.ItemDataRole.UserRole + 1
+_COLUMN_OUTCOME = {
+    HistoryColumn.CHANGED: Outcome.SUCCEEDED,
+    HistoryColumn.UNCHANGED: Outcome.UNCHANGED,
+    HistoryColumn.FAILED: Outcome.FAILED,
+    HistoryColumn.SKIPPED: Outcome.SKIPPED,
+    HistoryColumn.CANCELLED: Outcome.CANCELLED,
+}
 
 
 class HistoryModel(QAbstractTableModel):
@@ -79,10 +88,13 @@ class HistoryModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._jobs: list[JobRecord] = []
+        self._people: list[dict[Outcome, int]] = []
 
-    def set_jobs(self, jobs: Sequence[JobRecord]) -> None:
+    def set_jobs(self, jobs: Sequence[JobRecord], people: Sequence[dict[Outcome, int]] | None = None) -> None:
+        """The jobs, and how many people ended in each outcome (`jobs.history.people_counts`)."""
         self.beginResetModel()
         self._jobs = list(jobs)
+        self._people = list(people) if people is not None else [{} for _ in jobs]
         self.endResetModel()
 
     def jobs(self) -> list[JobRecord]:
@@ -134,14 +146,17 @@ class HistoryModel(QAbstractTableModel):
         job = self._jobs[index.row()]
         column = HistoryColumn(index.column())
         if role == Qt.ItemDataRole.DisplayRole:
-            return self._text(job, column)
+            return self._text(job, column, self._people[index.row()])
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == HistoryColumn.STATE and job.reason:
                 return job.reason
             if column == HistoryColumn.WHEN:
                 return self.tr("Job {job}").format(job=job.id)
             if column >= HistoryColumn.CHANGED and len(job.targets) > 1:
-                return self.tr("Counted once per person and target ({n} targets)").format(n=len(job.targets))
+                return self.tr(
+                    "Each person counts once over the {n} targets: failed if any target failed, "
+                    "changed if any changed"
+                ).format(n=len(job.targets))
             return None
         if (
             role == Qt.ItemDataRole.TextAlignmentRole
@@ -153,7 +168,7 @@ class HistoryModel(QAbstractTableModel):
             return job
         return None
 
-    def _text(self, job: JobRecord, column: HistoryColumn) -> str:
+    def _text(self, job: JobRecord, column: HistoryColumn, people: dict[Outcome, int]) -> str:
         if column == HistoryColumn.WHEN:
             return datetime.fromtimestamp(job.created_at).strftime("%Y-%m-%d %H:%M")
         if column == HistoryColumn.ACCOUNT:
@@ -167,15 +182,9 @@ class HistoryModel(QAbstractTableModel):
             return self.tr(job.state.value.capitalize())
         if column == HistoryColumn.PEOPLE:
             return count_text(job.total // max(len(job.targets), 1))
-        counts = {
-            HistoryColumn.CHANGED: job.succeeded,
-            HistoryColumn.UNCHANGED: job.unchanged,
-            HistoryColumn.FAILED: job.failed,
-            HistoryColumn.SKIPPED: job.skipped,
-            HistoryColumn.CANCELLED: job.cancelled,
-        }
-        if column in counts:
-            return count_text(counts[column])
+        outcome = _COLUMN_OUTCOME.get(column)
+        if outcome is not None:
+            return count_text(people.get(outcome, 0))
         kinds = {"run": self.tr("Run"), "retry": self.tr("Retry"), "undo": self.tr("Undo")}
         return kinds.get(job.kind, job.kind)
 
@@ -474,7 +483,7 @@ class HistoryPanel(QWidget):
         self._generation += 1
         generation = self._generation
         try:
-            jobs, accounts = await in_worker(_read_history, journal, where)
+            jobs, people, accounts = await in_worker(_read_history, journal, where)
         except Exception as exc:  # a locked or damaged journal: say so, keep the panel usable
             self._report_error(self.tr("Could not read the job history: {error}").format(error=exc))
             return
@@ -482,13 +491,15 @@ class HistoryPanel(QWidget):
             return
         self._set_accounts(accounts)
         self.table.selectionModel().blockSignals(True)
-        self.model.set_jobs(jobs)
+        self.model.set_jobs(jobs, people)
         self.table.selectionModel().blockSignals(False)
         rows = [r for r in (self.model.row_of(job_id) for job_id in selected) if r is not None]
         if rows:
             self.table.selectRow(rows[0])
         self._selection_changed()
-        self.status_label.setText(self.tr("{n} jobs").format(n=count_text(len(jobs))))
+        self.status_label.setText(
+            self.tr("1 job") if len(jobs) == 1 else self.tr("{n} jobs").format(n=count_text(len(jobs)))
+        )
         self._update_actions()
         self.history_loaded.emit(len(jobs))
 
@@ -588,15 +599,18 @@ class HistoryPanel(QWidget):
         return self.background.spawn(coro)
 
 
-def _read_history(journal: Journal, where: JobFilter) -> tuple[list[JobRecord], list[str]]:
-    """Runs in a worker thread: the jobs the filter matches, and every account that has jobs.
+def _read_history(
+    journal: Journal, where: JobFilter
+) -> tuple[list[JobRecord], list[dict[Outcome, int]], list[str]]:
+    """Runs in a worker thread: the jobs the filter matches, their outcomes counted in people, and
+    every account that has jobs.
 
     A job whose process died (a crash, a kill) is marked interrupted first, so it is listed as such
     and offers Resume rather than looking like it still runs."""
     journal.interrupted_jobs()
     jobs = list_jobs(journal, where)
     accounts = sorted({j.account for j in list_jobs(journal)})
-    return jobs, accounts
+    return jobs, [people_counts(journal, j) for j in jobs], accounts
 
 
 def _write_job_report(journal: Journal, job_id: str, path: Path) -> int:
