@@ -94,6 +94,14 @@ async def shoot(window: MainWindow, out: Path, suffix: str = "") -> list[Path]:
     panel.outcome_combo.setCurrentIndex(panel.outcome_combo.findData("failed"))
     await asyncio.sleep(0.3)
     written.append(save(window, out / f"job-finished-with-failures{suffix}.png"))
+
+    # History after both jobs: the one selected job, every outcome in people, at the default size.
+    history = window.history_panel
+    window.bottom_tabs.setCurrentWidget(history)
+    await wait_for(lambda: history.model.rowCount() >= 1)
+    history.select_job(history.model.job_at(0).id)
+    await asyncio.sleep(0.3)
+    written.append(save(window, out / f"history{suffix}.png"))
     return written
 
 

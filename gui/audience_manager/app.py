@@ -242,15 +242,16 @@ class SignalCloser:
         self.writer.close()
 
 
-async def demo_accounts(sandbox: Any) -> tuple[Any, Any, list[tuple[Any, Any]]]:
+async def demo_accounts(sandbox: Any, transport: Any) -> tuple[Any, Any, list[tuple[Any, Any]]]:
     """The demo accounts offered beside saved ones (`ui.accounts_dialog.provide_demo_accounts`):
-    the sandbox already open or a new one (seeded off the GUI thread), its transport, its accounts."""
+    the sandbox and transport already open or new ones (seeded off the GUI thread), its accounts."""
     from audience_manager.sandbox.demo import SandboxTransport
     from audience_manager.sandbox.demo import demo_accounts as accounts_of
     from audience_manager.sandbox.sandbox import Sandbox
+    from audience_manager.ui.background import in_worker
 
-    sandbox = sandbox or await asyncio.get_running_loop().run_in_executor(None, Sandbox)
-    return sandbox, SandboxTransport(app=sandbox.app), accounts_of(sandbox)
+    sandbox = sandbox or await in_worker(Sandbox)
+    return sandbox, transport or SandboxTransport(app=sandbox.app), accounts_of(sandbox)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
@@ -16,6 +17,18 @@ class Outcome(enum.StrEnum):
     @property
     def is_final_failure(self) -> bool:
         return self in (Outcome.FAILED, Outcome.SKIPPED)
+
+
+# How one person's outcomes on several targets add up to one, so counts of people add up to the
+# people in the audience: the worst news first (a failure on any target is a failure to act on).
+_PERSON_ORDER = (Outcome.FAILED, Outcome.CANCELLED, Outcome.SUCCEEDED, Outcome.UNCHANGED, Outcome.SKIPPED)
+
+
+def person_outcome(outcomes: Iterable[Outcome]) -> Outcome:
+    """One person's outcome over all the job's targets: failed if any target failed, else cancelled
+    if any was, else changed if any target changed, else unchanged, else skipped."""
+    seen = set(outcomes)
+    return next((o for o in _PERSON_ORDER if o in seen), Outcome.SKIPPED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from audience_manager.core.actions import Action
-from audience_manager.core.outcomes import RowOutcome
+from audience_manager.core.outcomes import Outcome, RowOutcome, person_outcome
 from audience_manager.core.planning import job_targets, target_label
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.journal import _JOB_COLUMNS, JobRecord, Journal, job_record
@@ -132,3 +132,25 @@ def describe(record: JobRecord) -> str:
         f"{record.id}  {when}  {record.state:<11}  {record.account} ({record.platform})  {what}: {targets}"
         f"  {record.total} rows: {counts}{kind}"
     )
+
+
+def people_counts(journal: Journal, record: JobRecord) -> dict[Outcome, int]:
+    """How many people (input rows) ended in each outcome, one outcome each (`person_outcome`).
+
+    A job with one target counts the same either way and is answered from its record; one with
+    several targets reads its outcomes (in a worker thread: the History view calls it there)."""
+    if len(record.targets) <= 1:
+        return {
+            Outcome.SUCCEEDED: record.succeeded,
+            Outcome.UNCHANGED: record.unchanged,
+            Outcome.FAILED: record.failed,
+            Outcome.SKIPPED: record.skipped,
+            Outcome.CANCELLED: record.cancelled,
+        }
+    by_row: dict[int, list[Outcome]] = {}
+    for (row, _target), outcome in journal.outcome_records(record.id).items():
+        by_row.setdefault(row, []).append(outcome.outcome)
+    counts = dict.fromkeys(Outcome, 0)
+    for outcomes in by_row.values():
+        counts[person_outcome(outcomes)] += 1
+    return counts

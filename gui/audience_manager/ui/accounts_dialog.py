@@ -42,15 +42,17 @@ from audience_manager.store.connections import ConnectionCheckError, check_accou
 from audience_manager.store.paths import settings_path
 from audience_manager.store.secrets import KeyringUnavailableError, Secrets, shared_secrets
 from audience_manager.ui.account_form import AccountForm
+from audience_manager.ui.background import Background, in_worker
 from audience_manager.ui.icons import icon
 
 log = logging.getLogger(__name__)
 
 # The demo accounts offered beside the saved ones, and what serves them: given by the composition
-# root (`app.py`), so the window never imports the simulated platforms. It receives the sandbox
-# already open (or None) and returns (sandbox, its transport, its accounts with their credentials).
+# root (`app.py`), so the window never imports the simulated platforms. It receives the sandbox and
+# transport already open (or None) and returns (sandbox, transport, the accounts with credentials).
 DemoAccounts = Callable[
-    [Any], Awaitable[tuple[Any, httpx.AsyncBaseTransport, list[tuple[Account, Credentials]]]]
+    [Any, httpx.AsyncBaseTransport | None],
+    Awaitable[tuple[Any, httpx.AsyncBaseTransport, list[tuple[Account, Credentials]]]],
 ]
 _demo_accounts: DemoAccounts | None = None
 
@@ -143,7 +145,7 @@ class AccountsDialog(QDialog):
         self.book = book
         self.transport = transport  # tests route requests in-process; None is the network
         self._open_browser = open_browser or (lambda url: QDesktopServices.openUrl(QUrl(url)))
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.background = Background(on_error=self._fail)
         self.keyring_problem: str | None = None
         self.busy = False
 
@@ -249,7 +251,7 @@ class AccountsDialog(QDialog):
             return
         account = self._book().get(str(item.data(Qt.ItemDataRole.UserRole)))
         if account is not None:
-            self.form.show_account(account)
+            self.form.show_account(account, session_only=self.secrets.is_session_only(account.name))
             self._say(self.tr("Change what you need; leave a secret empty to keep the saved one."))
 
     def select_account(self, name: str) -> None:
@@ -356,12 +358,12 @@ class AccountsDialog(QDialog):
             return
         if self.keyring_problem is not None and not self.session_only:
             self._fail(
-                belongs
-                + ". "
-                + self.tr(
+                self.tr(
                     'Not saved: there is no secure keyring. Tick "use for this session only" '
                     "above to keep the token in memory until the app quits."
                 )
+                + " "
+                + self.tr("(The token itself works: it belongs to {0}.)").format(info.name)
             )
             return
         try:
@@ -374,14 +376,13 @@ class AccountsDialog(QDialog):
             self._fail(self.tr("Not saved: {0}").format(exc))
             return
         book = self._book()
-        await asyncio.get_running_loop().run_in_executor(
-            None, lambda: book.put(account, replacing=editing.name if editing else None)
+        await in_worker(lambda: book.put(account, replacing=editing.name if editing else None)
         )
         where = (
             self.tr("in memory for this session") if self.session_only else self.tr("in the system keyring")
         )
         self._reload_list(select=account.name)
-        self.form.show_account(account)
+        self.form.show_account(account, session_only=self.session_only)
         self._say("✓ " + belongs + ". " + self.tr("Saved; the secret is {0}.").format(where), good=True)
         self.verified.emit(belongs)
         self.accounts_changed.emit(account.name)
@@ -415,7 +416,7 @@ class AccountsDialog(QDialog):
             )
             return
         book = self._book()
-        await asyncio.get_running_loop().run_in_executor(None, book.remove, name)
+        await in_worker(book.remove, name)
         self._reload_list()
         self.add_action()
         self._say(self.tr("Removed {0} and its keyring entry.").format(name), good=True)
@@ -441,10 +442,7 @@ class AccountsDialog(QDialog):
         return self._spawn(guarded())
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+        return self.background.spawn(coro)
 
     def _set_busy(self, busy: bool) -> None:
         self.busy = busy
@@ -471,8 +469,7 @@ class AccountsDialog(QDialog):
             self._say("")
 
     def done(self, result: int) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self.background.cancel_all()
         super().done(result)
 
 
@@ -488,9 +485,8 @@ async def offer_saved_accounts(
     from audience_manager.ui.workspace import AccountEntry
 
     secrets = secrets or shared_secrets()
-    loop = asyncio.get_running_loop()
     try:
-        saved = await loop.run_in_executor(None, lambda: AccountBook(settings_path()).accounts())
+        saved = await in_worker(lambda: AccountBook(settings_path()).accounts())
     except SettingsError as exc:
         log.warning("%s", exc)
         saved = []
@@ -503,9 +499,11 @@ async def offer_saved_accounts(
             credentials = await secrets.load_async(account.name)
         entries.append(AccountEntry(account, credentials))  # type: ignore[arg-type]
     sandbox: Any = None
-    transport: httpx.AsyncBaseTransport | None = None
+    # The demo accounts keep the transport they were opened with (an open one stays usable).
+    transport: httpx.AsyncBaseTransport | None = getattr(workspace, "demo_transport", None)
     if _demo_accounts is not None:
-        sandbox, transport, demo = await _demo_accounts(workspace.sandbox)
+        sandbox, transport, demo = await _demo_accounts(workspace.sandbox, transport)
+        workspace.demo_transport = transport
         entries += [AccountEntry(a, c) for a, c in demo]
 
     def factory(account: Account, credentials: Credentials | None) -> Any:

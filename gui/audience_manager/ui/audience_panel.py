@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QBrush, QDragEnterEvent, QDropEvent, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -40,6 +41,7 @@ from audience_manager.core.audience_file import FilePreview, inspect_file, read_
 from audience_manager.core.cells import ALL_KINDS
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.paste import parse_text
+from audience_manager.ui.background import in_worker
 from audience_manager.ui.icons import themed
 
 T = TypeVar("T")
@@ -385,9 +387,8 @@ class AudiencePanel(QWidget):
         return self._start(self._parse_big_text(text, self._generation))
 
     async def _parse_big_text(self, text: str, generation: int) -> None:
-        loop = asyncio.get_running_loop()
         parse = functools.partial(parse_text, text, self.accepted)
-        audience = await loop.run_in_executor(None, without_collector, parse)
+        audience = await in_worker(without_collector, parse)
         if generation == self._generation:
             self._set_audience(audience)
 
@@ -399,10 +400,8 @@ class AudiencePanel(QWidget):
         return self._start(self._open_file(path, self._generation))
 
     async def _open_file(self, path: Path, generation: int) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            info = await loop.run_in_executor(
-                None, functools.partial(inspect_file, path, accepted=self.accepted)
+            info = await in_worker(functools.partial(inspect_file, path, accepted=self.accepted)
             )
         except Exception as exc:  # bad files get a message, never a crash
             if generation == self._generation:
@@ -425,7 +424,6 @@ class AudiencePanel(QWidget):
         return self._start(self._read(self.file_path, column, self._generation))
 
     async def _read(self, path: Path, column: int | None, generation: int) -> None:
-        loop = asyncio.get_running_loop()
         self._cancel = cancel = threading.Event()
         self._progress_value = 0.0
 
@@ -434,9 +432,7 @@ class AudiencePanel(QWidget):
 
         self._set_progress_visible(True)
         try:
-            audience = await loop.run_in_executor(
-                None,
-                without_collector,
+            audience = await in_worker(without_collector,
                 functools.partial(
                     read_audience,
                     path,
@@ -463,9 +459,17 @@ class AudiencePanel(QWidget):
         self._set_audience(audience)
 
     def _start(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._task = task
+        # `busy` is this task running: say so again once it has ended, or whoever read `busy`
+        # while the audience was set (inside the task) would keep "still being read".
+        task.add_done_callback(self._reading_ended)
         self.parse_started.emit()
-        self._task = asyncio.ensure_future(coro)
-        return self._task
+        return task
+
+    def _reading_ended(self, task: asyncio.Task[None]) -> None:
+        if task is self._task and shiboken6.isValid(self):
+            self.audience_changed.emit()
 
     # -- showing ----------------------------------------------------------------------------
 

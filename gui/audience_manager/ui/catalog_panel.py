@@ -134,6 +134,9 @@ class CatalogPanel(QWidget):
             view = _TargetList(kind, self)
             view.source.itemChanged.connect(self._item_changed)
             self.lists[kind] = view
+        self.lists[TargetKind.FIELD].setToolTip(
+            self.tr("Set custom field writes one field at a time: ticking a field unticks the other one")
+        )
 
         self.busy_label = QLabel(self.tr("Loading the catalog…"), self)
         self.busy_bar = QProgressBar(self)
@@ -335,10 +338,27 @@ class CatalogPanel(QWidget):
         if not isinstance(target, Target):
             return
         if item.checkState() == Qt.CheckState.Checked:
-            self._checked[target.kind].add(target.id)
+            if target.kind is TargetKind.FIELD:
+                # Set custom field writes one field a job: ticking another one moves the tick. The
+                # other items are unticked in place (rebuilding the list here would delete the
+                # item whose change is being handled).
+                self._checked[target.kind] = {target.id}
+                self._untick_others(self.lists[target.kind], item)
+            else:
+                self._checked[target.kind].add(target.id)
         else:
             self._checked[target.kind].discard(target.id)
         self.targets_changed.emit()
+
+    def _untick_others(self, view: _TargetList, keep: QStandardItem) -> None:
+        self._filling = True
+        try:
+            for row in range(view.source.rowCount()):
+                other = view.source.item(row)
+                if other is not keep and other.checkState() == Qt.CheckState.Checked:
+                    other.setCheckState(Qt.CheckState.Unchecked)
+        finally:
+            self._filling = False
 
     def _filter(self, text: str) -> None:
         for view in self.lists.values():

@@ -23,14 +23,14 @@ from PySide6.QtWidgets import (
 
 from audience_manager.jobs.journal import Journal
 from audience_manager.jobs.undo import UndoPlan, undo_spec
+from audience_manager.ui.background import in_worker
 
 log = logging.getLogger(__name__)
 
 
 async def load_undo_plan(journal: Journal, job_id: str) -> UndoPlan:
     """The undo plan of a job, read off the GUI thread."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(None, undo_spec, journal, job_id)
+    return await in_worker(undo_spec, journal, job_id)
 
 
 class UndoDialog(QDialog):
