@@ -96,9 +96,7 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
                     f"note: job {record.id} ({record.action.label}, {record.total} rows) was interrupted;"
                     f" finish it with: {PROG} jobs resume {record.id}\n"
                 )
-            _job_id, result = await run_journaled(
-                platform, spec, connection.account, stderr=stderr, journal=journal
-            )
+            _job_id, result = await run_journaled(journal, platform, connection.account, spec, stderr=stderr)
     finally:
         await platform.aclose()
     return finish(result, args.report, result.outcomes, streams)

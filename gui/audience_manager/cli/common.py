@@ -31,9 +31,10 @@ from audience_manager.core.platforms import (
     kinds_of,
 )
 from audience_manager.core.report import write_report
-from audience_manager.jobs.events import JobFinished, JobState, OutcomesReady, Progress
-from audience_manager.jobs.journal import KIND_RUN, Journal
+from audience_manager.jobs.events import JobFinished, JobState, Progress
+from audience_manager.jobs.journal import Journal
 from audience_manager.jobs.runner import Runner
+from audience_manager.jobs.workflows import JobRun, start_job
 from audience_manager.logs import stream_handler
 from audience_manager.store.accounts import AccountBook
 from audience_manager.store.connections import open_account
@@ -311,14 +312,13 @@ class JobResult:
 
 
 async def run_job(platform: Platform, spec: JobSpec, *, stderr: IO[str], **runner_options: Any) -> JobResult:
-    """Run with a progress line; the first Ctrl+C (or SIGTERM) cancels cleanly (the report is still
-    written)."""
+    """Run without a journal (the demo), with a progress line."""
     return await render(Runner(platform, spec, **runner_options), stderr)
 
 
-async def render(run: Any, stderr: IO[str]) -> JobResult:
-    """Consume a started job's events (`run.events()`, `run.cancel()`, `run.outcomes()`: a `Runner`
-    or a workflow's job) with a progress line on stderr."""
+async def render(run: JobRun | Runner, stderr: IO[str]) -> JobResult:
+    """Consume a started job's events with a progress line on stderr; the first Ctrl+C (or SIGTERM)
+    cancels cleanly: rows not sent end cancelled, in the journal too, and the report is written."""
     progress = ProgressLine(stderr)
     finished: JobFinished | None = None
     with _cancel_on_interrupt(run, stderr):
@@ -327,37 +327,38 @@ async def render(run: Any, stderr: IO[str]) -> JobResult:
                 progress.update(event)
             elif isinstance(event, JobFinished):
                 finished = event
-            elif not isinstance(event, OutcomesReady):
-                continue
     progress.close()
     assert finished is not None
-    return JobResult(list(run.outcomes()), finished.state, finished.reason)
+    return JobResult(run.outcomes(), finished.state, finished.reason)
 
 
 async def run_journaled(
+    journal: Journal,
     platform: Platform,
-    spec: JobSpec,
     account: Account,
+    spec: JobSpec,
     *,
     stderr: IO[str],
-    journal: Journal,
-    parent_id: str | None = None,
-    kind: str = KIND_RUN,
     describe: str = "",
+    **options: Any,
 ) -> tuple[str, JobResult]:
-    """Run a new job with every row recorded in the journal, so it can be resumed, retried, undone.
+    """A new job through `jobs.workflows.start_job` (recorded before its first request, so it can be
+    resumed, retried and undone), rendered. Says the job's id on stderr first: after a crash,
+    `jobs resume ID` finishes it. `options` are `start_job`'s (`parent_id`, `kind`)."""
+    run = start_job(journal, platform, account, spec, **options)
+    return await render_run(run, stderr, describe=describe)
 
-    Says the job's id on stderr first: after a crash, `jobs resume ID` finishes it.
-    """
-    job_id = journal.create_job(spec, account, parent_id=parent_id, kind=kind)
+
+async def render_run(run: JobRun, stderr: IO[str], *, describe: str = "") -> tuple[str, JobResult]:
+    """A recorded job (started, resumed, or one step of an undo) rendered, its id said first."""
+    job_id = run.job_id or ""
     stderr.write(f"job {job_id} {describe or f'(see: {PROG} jobs show {job_id})'}\n")
     stderr.flush()
-    result = await run_job(platform, spec, stderr=stderr, recorder=journal, job_id=job_id)
-    return job_id, result
+    return job_id, await render(run, stderr)
 
 
 @contextlib.contextmanager
-def _cancel_on_interrupt(run: Any, stderr: IO[str]) -> Iterator[None]:
+def _cancel_on_interrupt(run: JobRun | Runner, stderr: IO[str]) -> Iterator[None]:
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
 

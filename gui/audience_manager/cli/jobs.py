@@ -38,7 +38,7 @@ from audience_manager.cli.common import (
     open_journal,
     print_summary,
     read_connection,
-    run_job,
+    render_run,
     run_journaled,
     write_report_to,
 )
@@ -48,9 +48,9 @@ from audience_manager.core.platforms import AuthKind, PlatformKind
 from audience_manager.jobs import history
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.journal import Journal, UnknownJobError
-from audience_manager.jobs.resume import CannotResumeError, resume_plan
-from audience_manager.jobs.retry import TRANSIENT_REASONS, NothingToRetryError, retry_spec
-from audience_manager.jobs.undo import undo_spec
+from audience_manager.jobs.resume import CannotResumeError
+from audience_manager.jobs.retry import TRANSIENT_REASONS, NothingToRetryError
+from audience_manager.jobs.workflows import prepare_resume, resume_job, retry_plan, undo_plan, undo_runs
 
 if TYPE_CHECKING:
     from audience_manager.api.platform import Platform
@@ -257,13 +257,12 @@ def _finish(
 
 def _resume(args: argparse.Namespace, journal: Journal, streams: Streams) -> int:
     job_id = journal.find_job(args.job)
-    plan = resume_plan(journal, job_id)
+    plan, earlier = prepare_resume(journal, job_id)
     streams.stderr.write(plan.summary() + "\n")
 
     async def work(platform: Platform, connection: Connection) -> int:
-        result = await run_job(
-            platform, plan.spec, stderr=streams.stderr, recorder=journal, job_id=job_id, done=plan.done
-        )
+        run = resume_job(journal, platform, plan, earlier)
+        _job_id, result = await render_run(run, streams.stderr, describe="(resumed)")
         return _finish(result, args, journal, job_id, streams)
 
     return _with_platform(args, plan.account, work)
@@ -272,19 +271,19 @@ def _resume(args: argparse.Namespace, journal: Journal, streams: Streams) -> int
 def _retry(args: argparse.Namespace, journal: Journal, streams: Streams) -> int:
     job_id = journal.find_job(args.job)
     reasons: list[str] = list(args.reason) + (list(TRANSIENT_REASONS) if args.transient else [])
-    plan = retry_spec(journal, job_id, reasons=reasons)
+    plan = retry_plan(journal, job_id, reasons=reasons)
     streams.stderr.write(plan.summary() + "\n")
 
     async def work(platform: Platform, connection: Connection) -> int:
         retry_id, result = await run_journaled(
+            journal,
             platform,
-            plan.spec,
             connection.account,
+            plan.spec,
             stderr=streams.stderr,
-            journal=journal,
+            describe=f"(retry of {job_id})",
             parent_id=job_id,
             kind=plan.kind,
-            describe=f"(retry of {job_id})",
         )
         return _finish(result, args, journal, retry_id, streams)
 
@@ -294,7 +293,7 @@ def _retry(args: argparse.Namespace, journal: Journal, streams: Streams) -> int:
 def _undo(args: argparse.Namespace, journal: Journal, streams: Streams) -> int:
     out, err = streams.stdout, streams.stderr
     job_id = journal.find_job(args.job)
-    plan = undo_spec(journal, job_id)
+    plan = undo_plan(journal, job_id)
     out.write(plan.summary() + "\n")
     if plan.impossible_reason is not None:
         return EXIT_USAGE
@@ -303,22 +302,12 @@ def _undo(args: argparse.Namespace, journal: Journal, streams: Streams) -> int:
 
     async def work(platform: Platform, connection: Connection) -> int:
         worst = EXIT_OK
-        for spec in plan.specs:
-            rows = len(spec.audience.rows)
-            _undo_id, result = await run_journaled(
-                platform,
-                spec,
-                connection.account,
-                stderr=err,
-                journal=journal,
-                parent_id=job_id,
-                kind=plan.kind,
-                describe=f"(undo of {job_id}): {spec.action.label} {rows} rows",
-            )
+        async for run in undo_runs(journal, platform, connection.account, plan):
+            rows = len(run.spec.audience.rows)
+            what = f"(undo of {job_id}): {run.spec.action.label} {rows} rows"
+            _undo_id, result = await render_run(run, err, describe=what)
             print_summary(result, out)
             worst = max(worst, exit_code(result))
-            if result.state is JobState.FAILED:
-                break
         return worst
 
     return _with_platform(args, journal.account(job_id), work)
