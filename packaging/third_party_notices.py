@@ -65,7 +65,9 @@ def licence_of(dist: Distribution) -> str:
     text = (meta.get("License") or "").strip()
     if text and "\n" not in text and len(text) < 120:
         return text
-    classifiers = [c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")]
+    classifiers = [
+        c.split("::")[-1].strip() for c in meta.get_all("Classifier") or [] if c.startswith("License ::")
+    ]
     if classifiers:
         return "; ".join(classifiers)
     return "see the licence text below" if text else "UNKNOWN"
@@ -106,8 +108,10 @@ def _looks_like_licence(path: str) -> bool:
 
 
 def python_licence() -> tuple[str, str] | None:
-    for base in (Path(sys.base_prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}",
-                 Path(sys.base_prefix)):
+    for base in (
+        Path(sys.base_prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}",
+        Path(sys.base_prefix),
+    ):
         path = base / "LICENSE.txt"
         if path.is_file():
             return f"Python {sys.version.split()[0]}", path.read_text(encoding="utf-8", errors="replace")
@@ -157,7 +161,7 @@ def _project_url(dist: Distribution) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out", type=Path, help="where to write the notices (e.g. out/THIRD-PARTY-NOTICES.txt)")
+    parser.add_argument("out", type=Path, help="where to write them (e.g. out/THIRD-PARTY-NOTICES.txt)")
     args = parser.parse_args(argv)
     text = notices()
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -663,8 +663,10 @@ class MainWindow(QMainWindow):
     def _accounts_changed(self) -> None:
         self.banner.setVisible(self.workspace.demo)
         self._spawn(self._check_keyring())
-        title = self.tr("Audience Manager")
-        self.setWindowTitle(self.tr("{0} — Demo").format(title) if self.workspace.demo else title)
+        # Qt appends the application's display name to a title that does not end with it (Linux,
+        # Windows), so the title ends with it and names the app once everywhere.
+        name = QGuiApplication.applicationDisplayName() or "Audience Manager"
+        self.setWindowTitle(self.tr("Demo workspace — {0}").format(name) if self.workspace.demo else name)
         self._show_status()
 
     def _account_switched(self) -> None:
