@@ -5,10 +5,14 @@ accounts (or the demo sandbox) are opened, so the user sees it at once; the cata
 state meanwhile. `--smoke` drives one small demo job through the window's own Run path and exits 0
 only if every row ended with an outcome.
 
+Files given on the command line (the menu entry's %F: files opened with the app or dropped on its
+launcher) open in the audience panel exactly as a file dropped on the window does.
+
 Two hidden switches exist for the kill test (tests/ui/test_kill_app.py): `--smoke-rows N` makes the
 smoke job N rows long (known demo subscribers, then ids nobody has), and `--resume-interrupted`
 takes the resume offer at start exactly as the banner's Resume button does, then exits 0 once the
-job has an outcome for every row.
+job has an outcome for every row. A third, `--report-audience`, prints what the audience panel read
+from the file given on the command line and exits (the package's smoke test uses it).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ log = logging.getLogger(__name__)
 
 ORGANIZATION = "Audience Manager"
 APPLICATION = "audience-manager"
+# The one application id: desktop file, Wayland app id, X11 WM_CLASS, icon, AppStream id.
+APP_ID = "io.github.audiencemanager.AudienceManager"
+DISPLAY_NAME = "Audience Manager"
 SMOKE_TIMEOUT_SECONDS = 60.0
 
 
@@ -43,8 +50,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     # Hidden, for the kill test: a long smoke job, and taking the resume offer at start.
     parser.add_argument("--smoke-rows", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--resume-interrupted", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--report-audience", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("files", nargs="*", metavar="FILE", help="a CSV, TSV, text or .xlsx file to open")
     # Qt's own options (-style, -platform ...) pass through to QApplication.
     args, _qt = parser.parse_known_args(list(argv))
+    # A Qt option's value (`-style fusion`) lands among the files: only what exists is a file.
+    args.files = [f for f in args.files if os.path.isfile(f)]
     return args
 
 
@@ -55,14 +66,71 @@ def _headless() -> bool:
 
 
 def settings() -> Any:
-    """The window's settings (geometry, splitters) in the app's own name; tests move them aside
-    with AUDIENCE_MANAGER_HOME like every other file the app writes."""
+    """The window's settings (geometry, splitters): an ini file in the config folder beside the
+    app's other settings (tests move it aside with AUDIENCE_MANAGER_HOME like every other file).
+    The first time, what Qt kept in its own place (QSettings(ORGANIZATION, APPLICATION): a .conf
+    file, the macOS defaults or the Windows registry) is copied in."""
     from PySide6.QtCore import QSettings
 
-    home = os.environ.get("AUDIENCE_MANAGER_HOME")
-    if home:
-        return QSettings(os.path.join(home, "window.ini"), QSettings.Format.IniFormat)
-    return QSettings(ORGANIZATION, APPLICATION)
+    from audience_manager.store.paths import HOME_VARIABLE, window_settings_path
+
+    path = window_settings_path()
+    fresh = not path.exists()
+    result = QSettings(str(path), QSettings.Format.IniFormat)
+    if fresh and not os.environ.get(HOME_VARIABLE):
+        old = QSettings(ORGANIZATION, APPLICATION)
+        for key in old.allKeys():
+            result.setValue(key, old.value(key))
+        result.sync()
+    return result
+
+
+def open_given_files(window: Any, paths: Sequence[str]) -> asyncio.Task[None] | None:
+    """Files from the command line, taken as a drop on the window: the same filter (the suffixes
+    the audience reads) and the same loading path; the first one opens."""
+    from PySide6.QtCore import QUrl
+
+    from audience_manager.ui.audience_panel import dropped_files
+
+    files = dropped_files([QUrl.fromLocalFile(os.path.abspath(p)) for p in paths])
+    if not files:
+        if paths:
+            log.warning("none of the files given can be opened as an audience: %s", ", ".join(paths))
+        return None
+    task: asyncio.Task[None] | None = window.audience_panel.load_file(files[0])
+    return task
+
+
+async def report_audience(
+    window: Any, task: asyncio.Task[None] | None, timeout: float = SMOKE_TIMEOUT_SECONDS
+) -> int:
+    """Wait for the audience panel to read the file given on the command line; print what it read."""
+    panel = window.audience_panel
+    if task is None:
+        print("audience: no file given that the audience panel reads", file=sys.stderr)
+        return 1
+    deadline = time.monotonic() + timeout
+    workspace = window.workspace
+    # The account's identifiers decide what is valid: let it load first (the panel re-reads then).
+    while (workspace.platform is None or workspace.catalog_busy) and not workspace.catalog_error:
+        if time.monotonic() > deadline:
+            print("audience: the account did not load in time", file=sys.stderr)
+            return 1
+        await asyncio.sleep(0.02)
+    while not task.done() or panel.busy:
+        if time.monotonic() > deadline:
+            print("audience: the file was not read in time", file=sys.stderr)
+            return 1
+        await asyncio.sleep(0.02)
+    audience = panel.audience
+    if audience is None or audience.total == 0:
+        print(f"audience: nothing read from {panel.file_path}", file=sys.stderr)
+        return 1
+    print(
+        f"audience: {len(audience.rows)} rows to send, {len(audience.invalid)} invalid, "
+        f"{len(audience.duplicates)} duplicate from {panel.file_path}"
+    )
+    return 0
 
 
 def make_application(argv: Sequence[str]) -> Any:
@@ -73,10 +141,13 @@ def make_application(argv: Sequence[str]) -> Any:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
     app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
-    app.setApplicationDisplayName("Audience Manager")
+    # The application name is the X11 WM_CLASS (the desktop file's StartupWMClass), the desktop
+    # file name the Wayland app id: both the desktop file's id, so the window gets its icon and
+    # pins to its launcher. The display name is what users read, appended once to window titles.
+    app.setApplicationName(APP_ID)
+    app.setApplicationDisplayName(DISPLAY_NAME)
     app.setApplicationVersion(__version__)
-    app.setDesktopFileName(APPLICATION)
+    app.setDesktopFileName(APP_ID)
     app.setWindowIcon(app_icon())
     return app
 
@@ -264,16 +335,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     args.smoke = args.smoke or args.smoke_rows > 0
-    if (args.smoke or args.quit_after_show or args.resume_interrupted) and _headless():
+    quits_by_itself = args.smoke or args.quit_after_show or args.resume_interrupted or args.report_audience
+    if quits_by_itself and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     import qasync
 
+    from audience_manager.child_env import restore_for_children
     from audience_manager.store.paths import journal_path
     from audience_manager.ui.main_window import MainWindow
     from audience_manager.ui.workspace import Workspace
 
     app = make_application([sys.argv[0] if sys.argv else APPLICATION, *argv])
+    # Qt has loaded its plugins: programs started from now on (the browser) get the user's
+    # environment, not the bundle's library and plugin paths.
+    restore_for_children()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     workspace = Workspace(journal_path=journal_path())
@@ -289,9 +365,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"window shown: {time.time():.6f} ({shown:.3f} s after main())", file=sys.stderr)
         if args.quit_after_show:
             return 0
+        given = open_given_files(window, args.files)
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
-        await open_accounts(workspace, demo=args.demo or args.smoke)
+        await open_accounts(workspace, demo=args.demo or args.smoke or args.report_audience)
+        if args.report_audience:
+            code = await report_audience(window, given)
+            window.close()
+            return code
         if args.resume_interrupted:
             code = await resume_interrupted(window)
             window.close()

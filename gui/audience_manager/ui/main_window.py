@@ -835,7 +835,11 @@ class MainWindow(QMainWindow):
         self.keyring_banner.show_problem(None if state.demo else state.keyring_problem)
         self.results_panel.show_state(state.job, c)
         self.history_panel.show_state(state, c)
-        self.setWindowTitle(self.tr("Demo workspace") if state.demo else (state.account_label or ""))
+        # Qt appends the application's display name to a title that does not end with it (Linux,
+        # Windows), so the title ends with it and names the app once everywhere.
+        name = QGuiApplication.applicationDisplayName() or "Audience Manager"
+        where = self.tr("Demo workspace") if state.demo else state.account_label
+        self.setWindowTitle(self.tr("{0} — {1}").format(where, name) if where else name)
 
     def _show_status(self) -> None:
         entry = self.workspace.current
