@@ -14,7 +14,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from audience_manager.cli import wants_cli
 
     if wants_cli(args):
+        from audience_manager.child_env import restore_for_children
         from audience_manager.cli import main as cli_main
+
+        restore_for_children()  # frozen: the browser `accounts add --auth oauth` opens gets the user's
 
         return cli_main(args)
     try:

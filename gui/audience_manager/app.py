@@ -5,6 +5,9 @@ accounts (or the demo sandbox) are opened, so the user sees it at once; the cata
 state meanwhile. The demo accounts are composed here and handed to the window (`ui/` never imports
 the sandbox). `--smoke` and the hidden test switches live in `harness.py`.
 
+Files given on the command line (the menu entry's %F: files opened with the app or dropped on its
+launcher) open in the audience panel exactly as a file dropped on the window does.
+
 An unhandled exception (in a slot, an asyncio task or a thread) is logged, masked, and shown in a
 dialog that says where the log is; SIGTERM and SIGINT close the window as its close button does, so
 a running job is cancelled and journaled before the process exits.
@@ -33,6 +36,9 @@ log = logging.getLogger(__name__)
 
 ORGANIZATION = "Audience Manager"
 APPLICATION = "audience-manager"
+# The one application id: desktop file, Wayland app id, X11 WM_CLASS, icon, AppStream id.
+APP_ID = "io.github.audiencemanager.AudienceManager"
+DISPLAY_NAME = "Audience Manager"
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -43,8 +49,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="log every request to the log file")
     harness.add_options(parser)
+    parser.add_argument("files", nargs="*", metavar="FILE", help="a CSV, TSV, text or .xlsx file to open")
     # Qt's own options (-style, -platform ...) pass through to QApplication.
     args, _qt = parser.parse_known_args(list(argv))
+    # A Qt option's value (`-style fusion`) lands among the files: only what exists is a file.
+    args.files = [f for f in args.files if os.path.isfile(f)]
     return args
 
 
@@ -55,14 +64,39 @@ def _headless() -> bool:
 
 
 def settings() -> Any:
-    """The window's settings (geometry, splitters) in the app's own name; tests move them aside
-    with AUDIENCE_MANAGER_HOME like every other file the app writes."""
+    """The window's settings (geometry, splitters): an ini file in the config folder beside the
+    app's other settings (tests move it aside with AUDIENCE_MANAGER_HOME like every other file).
+    The first time, what Qt kept in its own place (QSettings(ORGANIZATION, APPLICATION): a .conf
+    file, the macOS defaults or the Windows registry) is copied in."""
     from PySide6.QtCore import QSettings
 
-    home = os.environ.get("AUDIENCE_MANAGER_HOME")
-    if home:
-        return QSettings(os.path.join(home, "window.ini"), QSettings.Format.IniFormat)
-    return QSettings(ORGANIZATION, APPLICATION)
+    from audience_manager.store.paths import HOME_VARIABLE, window_settings_path
+
+    path = window_settings_path()
+    fresh = not path.exists()
+    result = QSettings(str(path), QSettings.Format.IniFormat)
+    if fresh and not os.environ.get(HOME_VARIABLE):
+        old = QSettings(ORGANIZATION, APPLICATION)
+        for key in old.allKeys():
+            result.setValue(key, old.value(key))
+        result.sync()
+    return result
+
+
+def open_given_files(window: Any, paths: Sequence[str]) -> asyncio.Task[None] | None:
+    """Files from the command line, taken as a drop on the window: the same filter (the suffixes
+    the audience reads) and the same loading path; the first one opens."""
+    from PySide6.QtCore import QUrl
+
+    from audience_manager.ui.audience_panel import dropped_files
+
+    files = dropped_files([QUrl.fromLocalFile(os.path.abspath(p)) for p in paths])
+    if not files:
+        if paths:
+            log.warning("none of the files given can be opened as an audience: %s", ", ".join(paths))
+        return None
+    task: asyncio.Task[None] | None = window.audience_panel.load_file(files[0])
+    return task
 
 
 def make_application(argv: Sequence[str]) -> Any:
@@ -73,10 +107,13 @@ def make_application(argv: Sequence[str]) -> Any:
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication(list(argv))
     app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
-    app.setApplicationDisplayName("Audience Manager")
+    # The application name is the X11 WM_CLASS (the desktop file's StartupWMClass), the desktop
+    # file name the Wayland app id: both the desktop file's id, so the window gets its icon and
+    # pins to its launcher. The display name is what users read, appended once to window titles.
+    app.setApplicationName(APP_ID)
+    app.setApplicationDisplayName(DISPLAY_NAME)
     app.setApplicationVersion(__version__)
-    app.setDesktopFileName(APPLICATION)
+    app.setDesktopFileName(APP_ID)
     app.setWindowIcon(app_icon())
     return app
 
@@ -265,12 +302,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import qasync
 
+    from audience_manager.child_env import restore_for_children
     from audience_manager.store.paths import journal_path
     from audience_manager.ui.accounts_dialog import provide_demo_accounts
     from audience_manager.ui.main_window import MainWindow
     from audience_manager.ui.workspace import Workspace
 
     app = make_application([sys.argv[0] if sys.argv else APPLICATION, *argv])
+    # Qt has loaded its plugins: programs started from now on (the browser) get the user's
+    # environment, not the bundle's library and plugin paths.
+    restore_for_children()
     # The window's closing ends `run()`, which then closes the workspace: Qt must not stop the loop
     # first (a job being cancelled still has outcomes to journal).
     app.setQuitOnLastWindowClosed(False)
@@ -293,9 +334,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"window shown: {time.time():.6f} ({shown:.3f} s after main())", file=sys.stderr)
         if args.quit_after_show:
             return 0
+        given = open_given_files(window, args.files)
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
-        work = asyncio.ensure_future(session(closed))
+        work = asyncio.ensure_future(session(closed, given))
         closing = asyncio.ensure_future(closed.wait())
         await asyncio.wait({work, closing}, return_when=asyncio.FIRST_COMPLETED)
         closing.cancel()
@@ -306,10 +348,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         return work.result()
 
-    async def session(closed: asyncio.Event) -> int:
-        await open_accounts(workspace, demo=args.demo or driven)
+    async def session(closed: asyncio.Event, given: asyncio.Task[None] | None) -> int:
+        await open_accounts(workspace, demo=args.demo or harness.wants_demo(args))
         if driven:
-            code = await harness.run(window, args)
+            code = await harness.run(window, args, given)
             window.close()
             return code
         window.offer_resume()  # jobs a crash or kill cut off: offered in a banner

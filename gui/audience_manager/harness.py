@@ -7,6 +7,8 @@ window knows nothing of them.
   subscribers, then ids nobody has).
 - `--resume-interrupted`: take the resume offer at start exactly as the banner's Resume button does,
   then exit 0 once the job has an outcome for every row.
+- `--report-audience`: print what the audience panel read from the file given on the command line
+  and exit (the package's smoke test uses it).
 """
 
 from __future__ import annotations
@@ -25,15 +27,25 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     # Hidden, for the kill tests: a long smoke job, and taking the resume offer at start.
     parser.add_argument("--smoke-rows", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--resume-interrupted", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--report-audience", action="store_true", help=argparse.SUPPRESS)
 
 
 def wanted(args: argparse.Namespace) -> bool:
     """Whether the harness drives this run (then the demo workspace opens, and the app exits after)."""
-    return bool(args.smoke or args.smoke_rows > 0 or args.resume_interrupted)
+    return bool(args.smoke or args.smoke_rows > 0 or args.resume_interrupted or args.report_audience)
 
 
-async def run(window: Any, args: argparse.Namespace) -> int:
-    """The harness's part of this run; the window is open on the demo workspace."""
+def wants_demo(args: argparse.Namespace) -> bool:
+    """Whether this run opens the demo workspace even if accounts are saved (a resume takes the
+    accounts the user has, like any start)."""
+    return bool(args.smoke or args.smoke_rows > 0 or args.report_audience)
+
+
+async def run(window: Any, args: argparse.Namespace, given: asyncio.Task[None] | None = None) -> int:
+    """The harness's part of this run; the window is open on the demo workspace. `given` is the
+    loading of the file named on the command line, if any."""
+    if args.report_audience:
+        return await report_audience(window, given)
     if args.resume_interrupted:
         return await resume_interrupted(window)
     return await smoke(window, rows=args.smoke_rows)
@@ -163,3 +175,35 @@ async def resume_interrupted(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS
     shown = window.results_panel.model.rowCount()
     print(f"resume: job {job_id} {finished.result()[1]}: {shown} outcomes shown, {missing} missing")
     return 0 if missing == 0 else 1
+
+
+async def report_audience(
+    window: Any, task: asyncio.Task[None] | None, timeout: float = SMOKE_TIMEOUT_SECONDS
+) -> int:
+    """Wait for the audience panel to read the file given on the command line; print what it read."""
+    panel = window.audience_panel
+    if task is None:
+        print("audience: no file given that the audience panel reads", file=sys.stderr)
+        return 1
+    deadline = time.monotonic() + timeout
+    workspace = window.workspace
+    # The account's identifiers decide what is valid: let it load first (the panel re-reads then).
+    while (workspace.platform is None or workspace.catalog_busy) and not workspace.catalog_error:
+        if time.monotonic() > deadline:
+            print("audience: the account did not load in time", file=sys.stderr)
+            return 1
+        await asyncio.sleep(0.02)
+    while not task.done() or panel.busy:
+        if time.monotonic() > deadline:
+            print("audience: the file was not read in time", file=sys.stderr)
+            return 1
+        await asyncio.sleep(0.02)
+    audience = panel.audience
+    if audience is None or audience.total == 0:
+        print(f"audience: nothing read from {panel.file_path}", file=sys.stderr)
+        return 1
+    print(
+        f"audience: {len(audience.rows)} rows to send, {len(audience.invalid)} invalid, "
+        f"{len(audience.duplicates)} duplicate from {panel.file_path}"
+    )
+    return 0

@@ -106,7 +106,10 @@ class ActionBar(QWidget):
         self._targets = list(targets)
         kind = self.action().target_kind
         one, many = _PLURAL[kind]
-        if not targets:
+        if not targets and kind is TargetKind.FIELD:
+            text = self.tr("(tick one custom field in the catalog: one field a job)")
+            self.targets_label.setEnabled(False)
+        elif not targets:
             text = self.tr("(tick one or more {0} in the catalog)").format(many)
             self.targets_label.setEnabled(False)
         else:
@@ -117,14 +120,12 @@ class ActionBar(QWidget):
         self.targets_label.setText(text)
         self.targets_label.setToolTip("\n".join(str(t) for t in targets))
 
-    def set_run_blocker(self, reason: str | None, *, busy: bool = False) -> None:
-        """Run and Preview are enabled only when nothing blocks them; the tooltip says what does."""
-        self.run_button.setEnabled(reason is None and not busy)
-        self.preview_button.setEnabled(reason is None and not busy)
-        tip = reason or self.tr("Run the action on every valid row (Ctrl+Return)")
-        if busy:
-            tip = self.tr("A job is running")
-        self.run_button.setToolTip(tip)
+    def set_run_blocker(self, reason: str | None) -> None:
+        """Run and Preview are enabled only when nothing blocks them (a running job included: the
+        window's session state says so); the tooltip says what does."""
+        self.run_button.setEnabled(reason is None)
+        self.preview_button.setEnabled(reason is None)
+        self.run_button.setToolTip(reason or self.tr("Run the action on every valid row (Ctrl+Return)"))
 
     def _action_chosen(self, _index: int) -> None:
         is_field = self.action() is Action.SET_FIELD

@@ -295,7 +295,7 @@ class MainWindow(QMainWindow):
             self.tr("Pre&view"), self.preview_action, "Ctrl+Shift+Return", "preview"
         )
         self.run_job_action = act(self.tr("&Run…"), self.run_action, "Ctrl+Return", "run")
-        self.cancel_job_action_ = act(self.tr("&Cancel"), self.cancel_action, "Esc", "cancel")
+        self.cancel_menu_action = act(self.tr("&Cancel"), self.cancel_action, "Esc", "cancel")
         self.about_action = act(self.tr("&About Audience Manager"), self.about_action_triggered, None, "info")
 
         menu = self.menuBar()
@@ -311,7 +311,7 @@ class MainWindow(QMainWindow):
         job_menu = menu.addMenu(self.tr("&Job"))
         job_menu.addAction(self.preview_job_action)
         job_menu.addAction(self.run_job_action)
-        job_menu.addAction(self.cancel_job_action_)
+        job_menu.addAction(self.cancel_menu_action)
         help_menu = menu.addMenu(self.tr("&Help"))
         help_menu.addAction(self.about_action)
 
@@ -824,10 +824,10 @@ class MainWindow(QMainWindow):
         """Every control that depends on the session, from the one state."""
         c: Controls = controls(state)
         blocker = self.tr(c.run_blocker) if c.run_blocker else None
-        self.action_bar.set_run_blocker(blocker, busy=state.job_running)
+        self.action_bar.set_run_blocker(blocker)
         self.run_job_action.setEnabled(c.can_run)
         self.preview_job_action.setEnabled(c.can_run)
-        self.cancel_job_action_.setEnabled(c.can_cancel or self.audience_panel.busy)
+        self.cancel_menu_action.setEnabled(c.can_cancel or state.reading)
         self.catalog_panel.account_box.setEnabled(c.can_switch_account)
         self.accounts_action.setEnabled(c.can_switch_account)
         self.banner.setVisible(state.demo)
@@ -835,7 +835,11 @@ class MainWindow(QMainWindow):
         self.keyring_banner.show_problem(None if state.demo else state.keyring_problem)
         self.results_panel.show_state(state.job, c)
         self.history_panel.show_state(state, c)
-        self.setWindowTitle(self.tr("Demo workspace") if state.demo else (state.account_label or ""))
+        # Qt appends the application's display name to a title that does not end with it (Linux,
+        # Windows), so the title ends with it and names the app once everywhere.
+        name = QGuiApplication.applicationDisplayName() or "Audience Manager"
+        where = self.tr("Demo workspace") if state.demo else state.account_label
+        self.setWindowTitle(self.tr("{0} — {1}").format(where, name) if where else name)
 
     def _show_status(self) -> None:
         entry = self.workspace.current
