@@ -2,31 +2,34 @@
 
 `main(argv)` is what `audience-manager` with no subcommand runs. The window is shown before the
 accounts (or the demo sandbox) are opened, so the user sees it at once; the catalog shows its busy
-state meanwhile. `--smoke` drives one small demo job through the window's own Run path and exits 0
-only if every row ended with an outcome.
+state meanwhile. The demo accounts are composed here and handed to the window (`ui/` never imports
+the sandbox). `--smoke` and the hidden test switches live in `harness.py`.
 
 Files given on the command line (the menu entry's %F: files opened with the app or dropped on its
 launcher) open in the audience panel exactly as a file dropped on the window does.
 
-Two hidden switches exist for the kill test (tests/ui/test_kill_app.py): `--smoke-rows N` makes the
-smoke job N rows long (known demo subscribers, then ids nobody has), and `--resume-interrupted`
-takes the resume offer at start exactly as the banner's Resume button does, then exits 0 once the
-job has an outcome for every row. A third, `--report-audience`, prints what the audience panel read
-from the file given on the command line and exits (the package's smoke test uses it).
+An unhandled exception (in a slot, an asyncio task or a thread) is logged, masked, and shown in a
+dialog that says where the log is; SIGTERM and SIGINT close the window as its close button does, so
+a running job is cancelled and journaled before the process exits.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
+import socket
 import sys
+import threading
 import time
 from collections.abc import Sequence
+from types import TracebackType
 from typing import Any
 
-from audience_manager import __version__
+from audience_manager import __version__, harness
 from audience_manager.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -36,21 +39,16 @@ APPLICATION = "audience-manager"
 # The one application id: desktop file, Wayland app id, X11 WM_CLASS, icon, AppStream id.
 APP_ID = "io.github.audiencemanager.AudienceManager"
 DISPLAY_NAME = "Audience Manager"
-SMOKE_TIMEOUT_SECONDS = 60.0
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="audience-manager", description="Audience Manager window")
-    parser.add_argument("--smoke", action="store_true", help="run a small demo job in the window and exit")
     parser.add_argument("--demo", action="store_true", help="open the demo workspace even if accounts exist")
     parser.add_argument(
         "--quit-after-show", action="store_true", help="quit as soon as the window is shown (startup timing)"
     )
     parser.add_argument("--verbose", "-v", action="store_true", help="log every request to the log file")
-    # Hidden, for the kill test: a long smoke job, and taking the resume offer at start.
-    parser.add_argument("--smoke-rows", type=int, default=0, help=argparse.SUPPRESS)
-    parser.add_argument("--resume-interrupted", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--report-audience", action="store_true", help=argparse.SUPPRESS)
+    harness.add_options(parser)
     parser.add_argument("files", nargs="*", metavar="FILE", help="a CSV, TSV, text or .xlsx file to open")
     # Qt's own options (-style, -platform ...) pass through to QApplication.
     args, _qt = parser.parse_known_args(list(argv))
@@ -99,38 +97,6 @@ def open_given_files(window: Any, paths: Sequence[str]) -> asyncio.Task[None] | 
         return None
     task: asyncio.Task[None] | None = window.audience_panel.load_file(files[0])
     return task
-
-
-async def report_audience(
-    window: Any, task: asyncio.Task[None] | None, timeout: float = SMOKE_TIMEOUT_SECONDS
-) -> int:
-    """Wait for the audience panel to read the file given on the command line; print what it read."""
-    panel = window.audience_panel
-    if task is None:
-        print("audience: no file given that the audience panel reads", file=sys.stderr)
-        return 1
-    deadline = time.monotonic() + timeout
-    workspace = window.workspace
-    # The account's identifiers decide what is valid: let it load first (the panel re-reads then).
-    while (workspace.platform is None or workspace.catalog_busy) and not workspace.catalog_error:
-        if time.monotonic() > deadline:
-            print("audience: the account did not load in time", file=sys.stderr)
-            return 1
-        await asyncio.sleep(0.02)
-    while not task.done() or panel.busy:
-        if time.monotonic() > deadline:
-            print("audience: the file was not read in time", file=sys.stderr)
-            return 1
-        await asyncio.sleep(0.02)
-    audience = panel.audience
-    if audience is None or audience.total == 0:
-        print(f"audience: nothing read from {panel.file_path}", file=sys.stderr)
-        return 1
-    print(
-        f"audience: {len(audience.rows)} rows to send, {len(audience.invalid)} invalid, "
-        f"{len(audience.duplicates)} duplicate from {panel.file_path}"
-    )
-    return 0
 
 
 def make_application(argv: Sequence[str]) -> Any:
@@ -203,130 +169,126 @@ async def open_accounts(workspace: Any, *, demo: bool) -> None:
         open_demo(workspace, demo=made)
 
 
-async def smoke(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS, *, rows: int = 0) -> int:
-    """Paste demo ids, tick a tag, press Run and confirm, exactly as a user would; check the results."""
-    from audience_manager.core.actions import Action, TargetKind
+class CrashReporter:
+    """Logs an unhandled exception (masked, like every log line) and tells the user in a dialog that
+    does not block: what happened, that the app keeps running, and where the log is.
 
-    workspace = window.workspace
-    deadline = time.monotonic() + timeout
-    while (workspace.platform is None or workspace.catalog_busy) and not workspace.catalog_error:
-        if time.monotonic() > deadline:
-            print("smoke: the catalog did not load in time", file=sys.stderr)
-            return 1
-        await asyncio.sleep(0.02)
-    if workspace.catalog_error:
-        print(f"smoke: the catalog failed: {workspace.catalog_error}", file=sys.stderr)
-        return 1
-    sandbox = workspace.sandbox
-    if rows > 0:
-        ids = sandbox.known_subscriber_ids(rows, state=None)
-        ids += sandbox.unknown_subscriber_ids(rows - len(ids))
-        text = "\n".join(str(i) for i in ids)
-    else:
-        known = [str(i) for i in sandbox.known_subscriber_ids(12)]
-        unknown = [str(i) for i in sandbox.unknown_subscriber_ids(3)]
-        text = "\n".join([*known, *unknown, "not-an-id", known[0]])
-    window.audience_panel.paste_action(text)
-    while window.audience_panel.busy:  # a long paste is read in the background
-        if time.monotonic() > deadline:
-            print("smoke: the audience was not read in time", file=sys.stderr)
-            return 1
-        await asyncio.sleep(0.02)
-    tags = workspace.catalog.get(TargetKind.TAG, [])
-    if not tags:
-        print("smoke: the demo account has no tags", file=sys.stderr)
-        return 1
-    window.action_bar.set_action(Action.TAG)
-    window.catalog_panel.set_checked(TargetKind.TAG, {tags[0].id})
+    Installed for `sys.excepthook` (a slot that raised), the asyncio loop's exception handler (a
+    task or callback) and `threading.excepthook` (a worker thread, reported on the GUI thread).
+    One dialog at a time: a burst of errors updates it instead of stacking dialogs."""
 
-    finished: asyncio.Future[tuple[str, str, str]] = asyncio.get_running_loop().create_future()
+    def __init__(self, parent: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.parent = parent
+        self.loop = loop
+        self.dialog: Any = None
+        self.count = 0
 
-    def job_finished(*args: str) -> None:
-        if not finished.done():
-            finished.set_result((args[0], args[1], args[2]))
+    def install(self) -> None:
+        sys.excepthook = self.excepthook
+        threading.excepthook = self.thread_excepthook
+        self.loop.set_exception_handler(self.loop_exception)
 
-    window.job_finished.connect(job_finished)
-    dialog = window.run_action()
-    if dialog is None:
-        print(f"smoke: Run was refused: {window.run_blocker()}", file=sys.stderr)
-        return 1
-    dialog.run_button.click()
-    try:
-        job_id, state, _reason = await asyncio.wait_for(finished, max(1.0, deadline - time.monotonic()))
-    except TimeoutError:
-        print("smoke: the job did not finish in time", file=sys.stderr)
-        return 1
-    shown = window.session.state.job
-    if shown is None:
-        print("smoke: the window shows no job", file=sys.stderr)
-        return 1
-    spec = shown.spec
-    audience = spec.audience
-    expected = {
-        (row, str(t))
-        for row in [
-            *(r.row for r in audience.rows),
-            *(p.row for p in (*audience.invalid, *audience.duplicates)),
-        ]
-        for t in spec.targets
-    }
-    outcomes = window.results_panel.model.outcomes()
-    got = [(o.row, o.target) for o in outcomes]
-    counts = window.results_panel.model.counts()
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-    pairs = len(expected)
-    print(f"smoke: job {job_id} {state}: {len(outcomes)} outcomes for {pairs} row x target pairs ({summary})")
-    if len(got) != len(set(got)) or set(got) != expected:
-        missing = expected - set(got)
-        print(
-            f"smoke: FAILED: {len(missing)} rows without an outcome, {len(got) - len(set(got))} twice",
-            file=sys.stderr,
+    def excepthook(self, kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        self.report(exc, "in the window", (kind, exc, tb))
+
+    def thread_excepthook(self, hook: threading.ExceptHookArgs) -> None:
+        exc = hook.exc_value or hook.exc_type()
+        where = f"in the background thread {hook.thread.name if hook.thread else ''}".rstrip()
+        log.error("Unhandled error %s", where, exc_info=(hook.exc_type, exc, hook.exc_traceback))
+        self.loop.call_soon_threadsafe(self.show, exc)
+
+    def loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if not isinstance(exc, BaseException):
+            log.error("Unhandled error in a background task: %s", context.get("message", context))
+            return
+        self.report(exc, "in a background task", (type(exc), exc, exc.__traceback__))
+
+    def report(self, exc: BaseException, where: str, info: Any) -> None:
+        log.error("Unhandled error %s", where, exc_info=info)
+        self.show(exc)
+
+    def show(self, exc: BaseException) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        from audience_manager.api.redaction import known_secrets, redact
+        from audience_manager.logs import log_file
+
+        self.count += 1
+        where = log_file()
+        text = redact(f"{type(exc).__name__}: {exc}", known_secrets())
+        details = (
+            f"Something went wrong ({text}). The app keeps running; if something looks wrong, "
+            "restart it. " + (f"The details are in the log: {where}" if where else "No log file is written.")
         )
-        return 1
-    return 0
+        if self.count > 1:
+            details += f"\n({self.count} errors so far.)"
+        if self.dialog is None or not self.dialog.isVisible():
+            self.dialog = QMessageBox(
+                QMessageBox.Icon.Critical, "Audience Manager", "An unexpected error", parent=self.parent
+            )
+        self.dialog.setInformativeText(details)
+        self.dialog.open()  # never exec(): the window and its jobs keep going
 
 
-async def resume_interrupted(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS) -> int:
-    """Take the resume offer as a user would (the banner's Resume), wait for the job to end; 0 when
-    the journal then holds an outcome for every row of it."""
-    jobs = await window.offer_resume()
-    if not jobs:
-        print("resume: no interrupted job", file=sys.stderr)
-        return 1
-    loop = asyncio.get_running_loop()
-    finished: asyncio.Future[Any] = loop.create_future()
-    refused: asyncio.Future[Any] = loop.create_future()
+class SignalCloser:
+    """SIGTERM and SIGINT close the window as its close button does (a running job is cancelled and
+    journaled, then `Workspace.aclose` runs); the process then exits with 128 + the signal's number.
 
-    def job_finished(*args: str) -> None:
-        if not finished.done():
-            finished.set_result((args[0], args[1]))
+    Qt's loop runs in C, where Python's signal handlers cannot run, so the signal is written to a
+    socket (`signal.set_wakeup_fd`) that a `QSocketNotifier` watches: Qt wakes, and Python runs the
+    handler."""
 
-    def job_refused(message: str) -> None:
-        if not refused.done():
-            refused.set_result(message)
+    def __init__(self, app: Any, window: Any) -> None:
+        self.app = app
+        self.window = window
+        self.received: int | None = None
+        self.reader, self.writer = socket.socketpair()
+        self.notifier: Any = None
 
-    window.job_finished.connect(job_finished)
-    window.workspace.job_refused.connect(job_refused)
-    job_id = window.resume_banner.job_id
-    window.resume_banner.resume_button.click()
-    while window.confirm_dialog is None and not refused.done():  # Resume asks first, like Run
-        await asyncio.sleep(0.02)
-    if window.confirm_dialog is not None:
-        window.confirm_dialog.run_button.click()
-    done, _ = await asyncio.wait({finished, refused}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    if refused in done:
-        print(f"resume: refused: {refused.result()}", file=sys.stderr)
-        return 1
-    if finished not in done:
-        print("resume: the job did not finish in time", file=sys.stderr)
-        return 1
-    from audience_manager.jobs.history import missing_rows
+    def install(self) -> None:
+        from PySide6.QtCore import QSocketNotifier
 
-    journal = window.workspace.journal()
-    missing = await loop.run_in_executor(None, missing_rows, journal, job_id)
-    shown = window.results_panel.model.rowCount()
-    print(f"resume: job {job_id} {finished.result()[1]}: {shown} outcomes shown, {missing} missing")
-    return 0 if missing == 0 else 1
+        for sock in (self.reader, self.writer):
+            sock.setblocking(False)
+        signal.set_wakeup_fd(self.writer.fileno(), warn_on_full_buffer=False)
+        self.notifier = QSocketNotifier(self.reader.fileno(), QSocketNotifier.Type.Read, self.app)
+        self.notifier.activated.connect(self._drain)
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, self._received)
+
+    def _drain(self) -> None:
+        with contextlib.suppress(OSError):
+            self.reader.recv(64)  # Python has run the handler by now
+
+    def _received(self, number: int, _frame: Any) -> None:
+        if self.received is not None:
+            return
+        self.received = number
+        log.info("%s received: closing the window", signal.Signals(number).name)
+        asyncio.get_event_loop().call_soon(self.window.close)
+
+    def uninstall(self) -> None:
+        with contextlib.suppress(ValueError):
+            signal.set_wakeup_fd(-1)
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, signal.SIG_DFL)
+        if self.notifier is not None:
+            self.notifier.setEnabled(False)
+        self.reader.close()
+        self.writer.close()
+
+
+async def demo_accounts(sandbox: Any, transport: Any) -> tuple[Any, Any, list[tuple[Any, Any]]]:
+    """The demo accounts offered beside saved ones (`ui.accounts_dialog.provide_demo_accounts`):
+    the sandbox and transport already open or new ones (seeded off the GUI thread), its accounts."""
+    from audience_manager.sandbox.demo import SandboxTransport
+    from audience_manager.sandbox.demo import demo_accounts as accounts_of
+    from audience_manager.sandbox.sandbox import Sandbox
+    from audience_manager.ui.background import in_worker
+
+    sandbox = sandbox or await in_worker(Sandbox)
+    return sandbox, transport or SandboxTransport(app=sandbox.app), accounts_of(sandbox)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -334,15 +296,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     setup_logging(args.verbose)
-    args.smoke = args.smoke or args.smoke_rows > 0
-    quits_by_itself = args.smoke or args.quit_after_show or args.resume_interrupted or args.report_audience
-    if quits_by_itself and _headless():
+    driven = harness.wanted(args)
+    if (driven or args.quit_after_show) and _headless():
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
     import qasync
 
     from audience_manager.child_env import restore_for_children
     from audience_manager.store.paths import journal_path
+    from audience_manager.ui.accounts_dialog import provide_demo_accounts
     from audience_manager.ui.main_window import MainWindow
     from audience_manager.ui.workspace import Workspace
 
@@ -350,10 +312,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Qt has loaded its plugins: programs started from now on (the browser) get the user's
     # environment, not the bundle's library and plugin paths.
     restore_for_children()
+    # The window's closing ends `run()`, which then closes the workspace: Qt must not stop the loop
+    # first (a job being cancelled still has outcomes to journal).
+    app.setQuitOnLastWindowClosed(False)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    provide_demo_accounts(demo_accounts)
     workspace = Workspace(journal_path=journal_path())
     window = MainWindow(workspace, settings())
+    CrashReporter(window, loop).install()
+    closer = SignalCloser(app, window)
+    closer.install()
     window.show()
 
     async def run() -> int:
@@ -368,17 +337,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         given = open_given_files(window, args.files)
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
-        await open_accounts(workspace, demo=args.demo or args.smoke or args.report_audience)
-        if args.report_audience:
-            code = await report_audience(window, given)
-            window.close()
-            return code
-        if args.resume_interrupted:
-            code = await resume_interrupted(window)
-            window.close()
-            return code
-        if args.smoke:
-            code = await smoke(window, rows=args.smoke_rows)
+        work = asyncio.ensure_future(session(closed, given))
+        closing = asyncio.ensure_future(closed.wait())
+        await asyncio.wait({work, closing}, return_when=asyncio.FIRST_COMPLETED)
+        closing.cancel()
+        if not work.done():  # the window was closed (by the user or a signal) first
+            work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+            return 0
+        return work.result()
+
+    async def session(closed: asyncio.Event, given: asyncio.Task[None] | None) -> int:
+        await open_accounts(workspace, demo=args.demo or driven)
+        if driven:
+            code = await harness.run(window, args, given)
             window.close()
             return code
         window.offer_resume()  # jobs a crash or kill cut off: offered in a banner
@@ -391,4 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             loop.run_until_complete(workspace.aclose())
     except KeyboardInterrupt:
         code = 130
+    finally:
+        closer.uninstall()
+    if closer.received is not None:
+        log.info("Closed on %s", signal.Signals(closer.received).name)
+        return 128 + closer.received
     return code

@@ -8,6 +8,8 @@ One rotating file in `store.paths.log_dir()` (1 MB x 5). Every line is masked as
   lines keep them, and DEBUG is written only when the user asked for it (`--verbose`).
 
 `setup_logging` may be called again (each CLI command calls it): it replaces its own file handler.
+`stream_handler` is the CLI's stderr line, masked by the same formatter (secrets only: what a user
+asked to see on their own terminal may show their list's emails).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import re
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import IO
 
 from audience_manager.api.redaction import known_secrets, redact
 
@@ -29,17 +32,39 @@ QUIET_LIBRARIES = ("httpx", "httpcore")
 
 
 class RedactingFormatter(logging.Formatter):
-    """Formats a line, then masks it: known secrets always, email addresses above DEBUG.
+    """Formats a line, then masks it: known secrets always, email addresses above DEBUG (unless
+    `mask_emails` is False).
 
     Masking the formatted text (not the record) covers the traceback too, and leaves the record as it
-    was for the other handlers (the CLI's stderr line, a test's caplog).
+    was for the other handlers (a test's caplog). Every handler of ours formats with this class: it
+    is the one place a log line is masked.
     """
+
+    def __init__(self, fmt: str = FORMAT, *, mask_emails: bool = True) -> None:
+        super().__init__(fmt)
+        self.mask_emails = mask_emails
 
     def format(self, record: logging.LogRecord) -> str:
         text = redact(super().format(record), known_secrets())
-        if record.levelno > logging.DEBUG:
+        if self.mask_emails and record.levelno > logging.DEBUG:
             text = EMAIL.sub(EMAIL_MASK, text)
         return text
+
+
+def stream_handler(stream: IO[str], verbose: bool) -> logging.Handler:
+    """A masked handler writing to `stream` (the CLI's stderr): warnings, or everything with `verbose`."""
+    handler = logging.StreamHandler(stream)
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    handler.setFormatter(RedactingFormatter(FORMAT, mask_emails=False))
+    return handler
+
+
+def log_file() -> Path | None:
+    """Where `setup_logging` writes, for messages that point the user to it."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, _AppFileHandler):
+            return Path(handler.baseFilename)
+    return None
 
 
 class _AppFileHandler(RotatingFileHandler):

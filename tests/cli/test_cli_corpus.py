@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from audience_manager import cli
+from audience_manager.cli import common as cli_common
 from audience_manager.core.audience import Audience
 from audience_manager.core.audience_file import AudienceFileError, read_audience
 from audience_manager.core.identifiers import IdentifierKind
@@ -90,12 +91,12 @@ def test_corpus_file_through_the_cli(loopback: Loopback, name: str, tmp_path: Pa
     secrets = set(env.values())
     assert not any(s in out + err for s in secrets)
     if isinstance(read, AudienceFileError):
-        assert code == cli.EXIT_USAGE, (code, out, err)
+        assert code == cli_common.EXIT_USAGE, (code, out, err)
         assert out == ""
-        assert err == f"{cli.PROG}: error: {read}\n"
+        assert err == f"{cli_common.PROG}: error: {read}\n"
         reliability.record("cli-corpus", name, [name, str(code), str(read)])
         return
-    assert code == cli.EXIT_OK, (code, out, err)
+    assert code == cli_common.EXIT_OK, (code, out, err)
     dups = len(read.duplicates)
     plural = "" if dups == 1 else "s"
     counts = f"Rows: {len(read.rows)} to send, {len(read.invalid)} invalid, {dups} duplicate{plural}."
@@ -111,6 +112,6 @@ def test_corpus_file_through_the_cli(loopback: Loopback, name: str, tmp_path: Pa
     with report.open(encoding="utf-8-sig", newline="") as f:
         records = list(csv.DictReader(f))
     assert len(records) == len(read.rows) + len(read.invalid) + len(read.duplicates)
-    assert code in (cli.EXIT_OK, cli.EXIT_ROWS_FAILED), (code, out, err)
-    assert (code == cli.EXIT_ROWS_FAILED) == any(r["outcome"] == "failed" for r in records)
+    assert code in (cli_common.EXIT_OK, cli_common.EXIT_ROWS_FAILED), (code, out, err)
+    assert (code == cli_common.EXIT_ROWS_FAILED) == any(r["outcome"] == "failed" for r in records)
     reliability.record("cli-corpus", name, [name, f"0 (dry run), {code} (run)", counts])

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from audience_manager import __version__, cli
+from audience_manager.cli import apply, common
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.platforms import Capabilities, PlatformKind, RateLimit
@@ -95,18 +96,18 @@ def test_an_action_the_platform_lacks_is_refused_with_its_reason() -> None:
         rate=RateLimit(120, 60),
         missing={Action.SET_FIELD: "API v3 has no custom field writes; use Kit API v4."},
     )
-    cli.check_action(Action.TAG, caps, PlatformKind.KIT_V3)
-    with pytest.raises(cli.UsageError, match="cannot set custom field: API v3 has no custom field writes"):
-        cli.check_action(Action.SET_FIELD, caps, PlatformKind.KIT_V3)
+    apply.check_action(Action.TAG, caps, PlatformKind.KIT_V3)
+    with pytest.raises(common.UsageError, match="cannot set custom field: API v3 has no custom field writes"):
+        apply.check_action(Action.SET_FIELD, caps, PlatformKind.KIT_V3)
 
 
 def test_targets_match_by_id_name_or_key_case_insensitively() -> None:
     tags = [Target(TargetKind.TAG, "11", "VIP"), Target(TargetKind.TAG, "12", "Customer 2026")]
-    assert cli.match_targets(["vip", "12", "VIP"], tags, TargetKind.TAG) == (tags[0], tags[1])
+    assert apply.match_targets(["vip", "12", "VIP"], tags, TargetKind.TAG) == (tags[0], tags[1])
     fields = [Target(TargetKind.FIELD, "7", "Last name", key="last_name")]
-    assert cli.match_targets(["LAST_NAME"], fields, TargetKind.FIELD) == (fields[0],)
-    with pytest.raises(cli.UsageError) as error:
-        cli.match_targets(["customer", "nope"], tags, TargetKind.TAG)
+    assert apply.match_targets(["LAST_NAME"], fields, TargetKind.FIELD) == (fields[0],)
+    with pytest.raises(common.UsageError) as error:
+        apply.match_targets(["customer", "nope"], tags, TargetKind.TAG)
     message = str(error.value)
     assert "no tag named or numbered 'customer'. Did you mean: Customer 2026?" in message
     assert "'nope'" in message and "list tags" in message
@@ -126,7 +127,7 @@ class _Clock:
 
 def test_progress_line_every_few_seconds_when_not_a_terminal() -> None:
     out, clock = io.StringIO(), _Clock()
-    line = cli.ProgressLine(out, clock=clock)
+    line = common.ProgressLine(out, clock=clock)
     for second in range(1, 13):
         clock.now = float(second)
         line.update(_progress(second * 50))
@@ -143,7 +144,7 @@ def test_progress_line_is_rewritten_in_place_on_a_terminal() -> None:
             return True
 
     out, clock = Tty(), _Clock()
-    line = cli.ProgressLine(out, clock=clock)
+    line = common.ProgressLine(out, clock=clock)
     for step in range(1, 4):
         clock.now = step * 0.5
         line.update(_progress(step * 10, JobState.RESOLVING))
@@ -154,7 +155,7 @@ def test_progress_line_is_rewritten_in_place_on_a_terminal() -> None:
 
 
 def test_durations_read_like_a_person_would_say_them() -> None:
-    assert [cli.format_duration(s) for s in (0, 59.4, 61, 3600, 7322)] == [
+    assert [common.format_duration(s) for s in (0, 59.4, 61, 3600, 7322)] == [
         "0 s",
         "59 s",
         "1 min 01 s",
@@ -166,12 +167,12 @@ def test_durations_read_like_a_person_would_say_them() -> None:
 def test_exit_codes() -> None:
     from audience_manager.core.outcomes import Outcome, RowOutcome
 
-    def result(*outcomes: Outcome, state: JobState = JobState.FINISHED) -> cli.JobResult:
-        return cli.JobResult(
+    def result(*outcomes: Outcome, state: JobState = JobState.FINISHED) -> common.JobResult:
+        return common.JobResult(
             [RowOutcome(i, "1", "t", o, target_id="1") for i, o in enumerate(outcomes)], state, ""
         )
 
-    assert cli.exit_code(result(Outcome.SUCCEEDED, Outcome.UNCHANGED, Outcome.SKIPPED)) == 0
-    assert cli.exit_code(result(Outcome.SUCCEEDED, Outcome.FAILED)) == 1
-    assert cli.exit_code(result(Outcome.SUCCEEDED, Outcome.CANCELLED, state=JobState.CANCELLED)) == 1
-    assert cli.exit_code(result(Outcome.FAILED, state=JobState.FAILED)) == 2
+    assert common.exit_code(result(Outcome.SUCCEEDED, Outcome.UNCHANGED, Outcome.SKIPPED)) == 0
+    assert common.exit_code(result(Outcome.SUCCEEDED, Outcome.FAILED)) == 1
+    assert common.exit_code(result(Outcome.SUCCEEDED, Outcome.CANCELLED, state=JobState.CANCELLED)) == 1
+    assert common.exit_code(result(Outcome.FAILED, state=JobState.FAILED)) == 2

@@ -67,7 +67,9 @@ def test_list_and_show_give_the_same_report_as_apply(rig: CliRig, tmp_path: Path
     assert rig.run("jobs", "list")[1] == ""
 
 
-def test_retry_sends_only_failed_rows_with_the_reason_asked_for(rig: CliRig, tmp_path: Path) -> None:
+def test_retry_sends_only_failed_rows_that_can_succeed(rig: CliRig, tmp_path: Path) -> None:
+    """The CLI plans retries with `jobs.workflows.retry_plan`, as the window does: rows that failed
+    because the subscriber does not exist are left out, and the message says so."""
     tag, _ = rig.sandbox.state.kit.create_tag("Retry me")
     unknown = rig.sandbox.unknown_subscriber_ids(3)
     ids = rig.sandbox.known_subscriber_ids(10, state=None) + unknown
@@ -79,10 +81,10 @@ def test_retry_sends_only_failed_rows_with_the_reason_asked_for(rig: CliRig, tmp
     code, out, err = rig.run(
         "jobs", "retry", job_id, "--reason", "does not exist", "--token-env", "AM_JOBS_TOKEN"
     )
-    assert code == 1 and "3 failed rows" in err and "3 outcomes: 3 failed" in out
-    assert rig.sandbox.stats.count("/v4/bulk/tags/subscribers") == before + 1
+    assert code == 2 and "3 failed because the subscriber does not exist" in err, err
+    assert rig.sandbox.stats.count("/v4/bulk/tags/subscribers") == before  # nothing sent
     code, out, _ = rig.run("jobs", "list")
-    assert f"[retry of {job_id}]" in out.splitlines()[0]
+    assert len(out.splitlines()) == 1 and "retry of" not in out
 
 
 def test_undo_restores_the_tag_exactly_and_refuses_a_form(rig: CliRig, tmp_path: Path) -> None:

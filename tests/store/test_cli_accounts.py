@@ -12,7 +12,8 @@ import httpx
 import keyring.backends.fail
 import pytest
 
-from audience_manager import cli, cli_accounts
+from audience_manager import cli
+from audience_manager.cli import accounts as cli_accounts
 from audience_manager.sandbox import Sandbox
 from audience_manager.sandbox.server import serve
 from audience_manager.store.accounts import AccountBook

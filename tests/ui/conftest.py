@@ -38,6 +38,17 @@ def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("AUDIENCE_MANAGER_HOME", str(tmp_path_factory.mktemp("home")))
 
 
+@pytest.fixture(autouse=True)
+def _demo_accounts() -> Iterator[None]:
+    """The demo accounts beside saved ones, composed as `app.main` composes them."""
+    from audience_manager.app import demo_accounts
+    from audience_manager.ui.accounts_dialog import provide_demo_accounts
+
+    provide_demo_accounts(demo_accounts)
+    yield
+    provide_demo_accounts(None)
+
+
 @pytest.fixture(scope="session")
 def _qasync_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     loop = qasync.QEventLoop(qapp, already_running=True)

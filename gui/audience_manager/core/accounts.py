@@ -8,13 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from audience_manager.core.platforms import AuthKind, PlatformKind
-
-DEFAULT_BASE_URLS = {
-    PlatformKind.KIT_V4: "https://api.kit.com",
-    PlatformKind.KIT_V3: "https://api.convertkit.com",
-    PlatformKind.HIGHLEVEL: "https://services.leadconnectorhq.com",
-}
+from audience_manager.core.platforms import AccountKind, AuthKind, PlatformKind, account_kind
 
 # The official Kit SDK's pair, the one in production use (the docs and the spec disagree).
 KIT_OAUTH_AUTHORIZE_URL = "https://app.kit.com/oauth/authorize"
@@ -39,7 +33,12 @@ class Account:
 
     def __post_init__(self) -> None:
         if not self.base_url:
-            object.__setattr__(self, "base_url", DEFAULT_BASE_URLS[self.platform])
+            object.__setattr__(self, "base_url", self.platform.info.base_url)
+
+    @property
+    def kind(self) -> AccountKind:
+        """What this account's platform and credential kind need (`core.platforms.ACCOUNT_KINDS`)."""
+        return account_kind(self.platform, self.auth)
 
     def with_changes(self, **changes: object) -> Account:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -57,3 +56,20 @@ class Credentials:
     def secrets(self) -> tuple[str, ...]:
         """Every secret string, for redaction and for leak scans."""
         return tuple(s for s in (self.token, self.secret, self.refresh_token) if s)
+
+
+def missing_fields(account: Account, credentials: Credentials) -> list[str]:
+    """What must still be filled in before the account can be tried, in the user's words; what its
+    kind needs is read from its description."""
+    kind = account.kind
+    location = kind.info.location
+    missing = []
+    if not account.name.strip():
+        missing.append("a name")
+    if not credentials.token.strip():
+        missing.append(kind.token_word)
+    if kind.needs_secret and not credentials.secret.strip():
+        missing.append(kind.secret_word)
+    if location is not None and not account.location_id.strip():
+        missing.append(location.word)
+    return missing

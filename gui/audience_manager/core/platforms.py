@@ -1,7 +1,12 @@
 """Which platform an account lives on, how it authenticates, and what it can do.
 
-A platform's differences are data here (its `Capabilities`), so the UI and the CLI ask the table
-instead of testing `if platform == ...`.
+A platform's differences are data here, so the window, the CLI and the store ask the tables
+instead of testing `if platform == ...`:
+- `Capabilities` (filled in by each client): actions, identifiers, batch size, rate limit;
+- `PLATFORMS`: one `PlatformInfo` a platform: its names, its address, its location field if it has one;
+- `ACCOUNT_KINDS`: one `AccountKind` a platform and credential kind: which fields and secrets an
+  account of that kind needs, which kind is the default, and the words the form, the CLI and the
+  connection check use for it.
 """
 
 from __future__ import annotations
@@ -19,17 +24,17 @@ class PlatformKind(enum.StrEnum):
     HIGHLEVEL = "highlevel"
 
     @property
+    def info(self) -> PlatformInfo:
+        return PLATFORMS[self]
+
+    @property
     def label(self) -> str:
-        return {
-            PlatformKind.KIT_V4: "Kit",
-            PlatformKind.KIT_V3: "Kit (API v3, legacy)",
-            PlatformKind.HIGHLEVEL: "HighLevel",
-        }[self]
+        return PLATFORMS[self].label
 
     @property
     def person(self) -> str:
         """What the platform calls one member of the audience, for messages."""
-        return "contact" if self is PlatformKind.HIGHLEVEL else "subscriber"
+        return PLATFORMS[self].person
 
 
 class AuthKind(enum.StrEnum):
@@ -83,3 +88,175 @@ class Capabilities:
         if action in self.actions:
             return None
         return self.missing.get(action, "This platform does not offer this action.")
+
+
+# ------------------------------------------------------------------------------ account descriptions
+
+
+@dataclass(frozen=True)
+class LocationField:
+    """A platform account that lives in one sub-account (HighLevel's location): what it is called."""
+
+    label: str = "Location ID"
+    word: str = "the location ID"  # "Fill in the location ID first."
+    placeholder: str = ""
+    hint: str = "the sub-account's location id"  # the CLI's `--location ID (...)`
+    where: str = ""  # where the user finds it, for "check the location ID" messages
+
+
+@dataclass(frozen=True)
+class PlatformInfo:
+    """One platform, for every kind of credential it takes."""
+
+    kind: PlatformKind
+    label: str  # "Kit (API v3, legacy)"
+    vendor: str  # who answers, in messages: "Kit said ..."
+    person: str  # one member of the audience: "subscriber", "contact"
+    base_url: str
+    # The credential kind a one-run command line uses without `--auth`; None: it must be said.
+    default_auth: AuthKind | None
+    # The kind `accounts add` saves without `--auth`.
+    saved_auth: AuthKind
+    location: LocationField | None = None
+
+
+@dataclass(frozen=True)
+class AccountKind:
+    """What an account of one platform and credential kind needs, and how each need is called.
+
+    `token_label` names the pasted credential; a kind that `signs_in` has none (the browser sign-in
+    brings an access and a refresh token, with the client id of the user's Kit app). `secret_label`
+    names a second secret the kind needs (Kit v3's API secret); "" when it needs none.
+    """
+
+    platform: PlatformKind
+    auth: AuthKind
+    label: str  # the form's "Kind" choice
+    help: str  # shown under that choice
+    token_label: str  # the form's field label; "" when the kind signs in instead
+    token_word: str  # "Fill in the API key first."
+    refused_word: str  # "Kit refused the API key or secret: ..."
+    fix: str  # what to do when it was refused
+    expired_fix: str = "Make a new one and paste it."
+    signs_in: bool = False
+    secret_label: str = ""
+    secret_word: str = ""
+    secret_hint: str = ""  # the CLI's `--secret-env VAR (...)`
+    # Whether the client's `whoami` proves the whole credential; if not, "Test connection" also
+    # lists the tags (Kit v3's /v3/account takes only the API secret, the tags take the API key).
+    whoami_proves_all: bool = True
+
+    @property
+    def info(self) -> PlatformInfo:
+        return PLATFORMS[self.platform]
+
+    @property
+    def needs_secret(self) -> bool:
+        return bool(self.secret_label)
+
+    @property
+    def needs_location(self) -> bool:
+        return self.info.location is not None
+
+
+PLATFORMS: dict[PlatformKind, PlatformInfo] = {
+    PlatformKind.KIT_V4: PlatformInfo(
+        PlatformKind.KIT_V4,
+        label="Kit",
+        vendor="Kit",
+        person="subscriber",
+        base_url="https://api.kit.com",
+        default_auth=None,  # oauth (bulk requests) and api-key (one request a row) differ too much
+        saved_auth=AuthKind.API_KEY,
+    ),
+    PlatformKind.KIT_V3: PlatformInfo(
+        PlatformKind.KIT_V3,
+        label="Kit (API v3, legacy)",
+        vendor="Kit",
+        person="subscriber",
+        base_url="https://api.convertkit.com",
+        default_auth=AuthKind.LEGACY_KEY,
+        saved_auth=AuthKind.LEGACY_KEY,
+    ),
+    PlatformKind.HIGHLEVEL: PlatformInfo(
+        PlatformKind.HIGHLEVEL,
+        label="HighLevel",
+        vendor="HighLevel",
+        person="contact",
+        base_url="https://services.leadconnectorhq.com",
+        default_auth=AuthKind.PRIVATE_TOKEN,
+        saved_auth=AuthKind.PRIVATE_TOKEN,
+        location=LocationField(
+            placeholder="e.g. ve9EPM428h8vShlRW1KT",
+            where="HighLevel › Settings › Business Profile",
+        ),
+    ),
+}
+
+# In the order the account form offers them.
+ACCOUNT_KINDS: tuple[AccountKind, ...] = (
+    AccountKind(
+        PlatformKind.KIT_V4,
+        AuthKind.API_KEY,
+        label="Kit — API key",
+        help="From Kit › Settings › Developer › API keys (v4).\nJobs send one request per subscriber.",
+        token_label="API key",
+        token_word="the API key",
+        refused_word="the API key",
+        fix="Copy the v4 API key again from Kit › Settings › Developer.",
+    ),
+    AccountKind(
+        PlatformKind.KIT_V4,
+        AuthKind.OAUTH,
+        label="Kit — sign in with Kit (OAuth)",
+        help="Signs in through your browser, with your Kit app's client ID.\n"
+        "Jobs send bulk requests of 100 subscribers.",
+        token_label="",
+        token_word="a Kit sign-in",
+        refused_word="the sign-in",
+        fix="Sign in to Kit again.",
+        expired_fix="Sign in to Kit again.",
+        signs_in=True,
+    ),
+    AccountKind(
+        PlatformKind.KIT_V3,
+        AuthKind.LEGACY_KEY,
+        label="Kit API v3 (legacy) — API key and secret",
+        help="From Kit › Settings › Developer › API keys (v3):\nboth the API key and the API secret.",
+        token_label="API key",
+        token_word="the API key",
+        refused_word="the API key or secret",
+        fix="Copy the v3 API key and secret again from Kit › Settings › Developer.",
+        secret_label="API secret",
+        secret_word="the API secret",
+        secret_hint="the api_secret, for untag",
+        whoami_proves_all=False,
+    ),
+    AccountKind(
+        PlatformKind.HIGHLEVEL,
+        AuthKind.PRIVATE_TOKEN,
+        label="HighLevel — Private Integration Token",
+        help="From the sub-account's Settings › Private Integrations,\n"
+        "with the contacts and locations/tags scopes.",
+        token_label="Private Integration Token",
+        token_word="the Private Integration Token",
+        refused_word="the Private Integration Token",
+        fix="Copy the token again from HighLevel › Settings › Private Integrations.",
+    ),
+)
+
+
+class UnknownAccountKindError(ValueError):
+    """No account kind pairs this platform with this credential; the message says which pairs exist."""
+
+
+def kinds_of(platform: PlatformKind) -> tuple[AccountKind, ...]:
+    return tuple(k for k in ACCOUNT_KINDS if k.platform is platform)
+
+
+def account_kind(platform: PlatformKind, auth: AuthKind) -> AccountKind:
+    for kind in ACCOUNT_KINDS:
+        if kind.platform is platform and kind.auth is auth:
+            return kind
+    allowed = " or ".join(k.auth.value for k in kinds_of(platform))
+    raise UnknownAccountKindError(f"{platform.label} accounts take {allowed}, not {auth}")

@@ -22,9 +22,8 @@ from audience_manager.api.oauth import SIGN_IN_AGAIN, OAuthConfig, OAuthRefusedE
 from audience_manager.api.platform import AccountInfo, Platform
 from audience_manager.api.redaction import redact
 from audience_manager.api.transport import InsecureURLError, RetryPolicy
-from audience_manager.core.accounts import Account, Credentials
+from audience_manager.core.accounts import Account, Credentials, missing_fields
 from audience_manager.core.actions import TargetKind
-from audience_manager.core.platforms import AuthKind, PlatformKind
 from audience_manager.store.secrets import Secrets
 
 # "Test connection" should answer in seconds, not after the minute of retries a job deserves.
@@ -67,34 +66,11 @@ def open_account(
     if factory is None:
         raise UnsupportedPlatformError(f"{account.platform.label} accounts are not supported yet.")
     auth = None
-    if account.auth is AuthKind.OAUTH and secrets is not None and credentials.refresh_token:
+    if account.kind.signs_in and secrets is not None and credentials.refresh_token:
         auth = refreshing_auth(account, credentials, secrets, transport=transport)
     if retry is None:
         return factory(account, credentials, transport=transport, auth=auth)
     return factory(account, credentials, transport=transport, auth=auth, retry=retry)
-
-
-def missing_fields(account: Account, credentials: Credentials) -> list[str]:
-    """What must still be filled in before the account can be tried, in the user's words."""
-    missing = []
-    if not account.name.strip():
-        missing.append("a name")
-    if not credentials.token.strip():
-        missing.append(_token_word(account))
-    if account.platform is PlatformKind.KIT_V3 and not credentials.secret.strip():
-        missing.append("the API secret")
-    if account.platform is PlatformKind.HIGHLEVEL and not account.location_id.strip():
-        missing.append("the location ID")
-    return missing
-
-
-def _token_word(account: Account) -> str:
-    return {
-        AuthKind.API_KEY: "the API key",
-        AuthKind.OAUTH: "a Kit sign-in",
-        AuthKind.LEGACY_KEY: "the API key",
-        AuthKind.PRIVATE_TOKEN: "the Private Integration Token",
-    }[account.auth]
 
 
 async def check_account(
@@ -115,8 +91,7 @@ async def check_account(
         raise ConnectionCheckError(str(exc)) from None
     try:
         info = await platform.whoami()
-        if account.platform is PlatformKind.KIT_V3:
-            # /v3/account proves the API secret only; listing tags proves the API key as well.
+        if not account.kind.whoami_proves_all:
             await platform.list_targets(TargetKind.TAG)
         return info
     except Exception as exc:
@@ -126,37 +101,36 @@ async def check_account(
 
 
 def describe_failure(account: Account, exc: BaseException, credentials: Credentials | None = None) -> str:
-    """One sentence on what is wrong and what to do; never contains a secret."""
-    platform = "Kit" if account.platform is not PlatformKind.HIGHLEVEL else "HighLevel"
+    """One sentence on what is wrong and what to do; never contains a secret. The words for the
+    account's credential and its location come from its description (`core.platforms`)."""
+    kind = account.kind
+    vendor = kind.info.vendor
+    location = kind.info.location
     said = ""
     if isinstance(exc, ApiError) and exc.messages:
         words = [m for m in exc.messages if m != SIGN_IN_AGAIN]  # our own advice is given below
-        said = f' ({platform} said: "{"; ".join(words)}")' if words else ""
+        said = f' ({vendor} said: "{"; ".join(words)}")' if words else ""
     if isinstance(exc, OAuthRefusedError):
-        text = f"Kit no longer accepts this sign-in{said}. Sign in to Kit again."
+        text = f"{vendor} no longer accepts this sign-in{said}. {kind.fix}"
     elif isinstance(exc, AuthenticationError) and exc.status == 403:
         text = (
             f"The token works but has no access to location {account.location_id}{said}. "
-            "Check the location ID (HighLevel › Settings › Business Profile)."
-            if account.platform is PlatformKind.HIGHLEVEL
-            else f"{platform} refused access{said}. Check the credential's permissions."
+            f"Check the location ID ({location.where})."
+            if location is not None
+            else f"{vendor} refused access{said}. Check the credential's permissions."
         )
     elif isinstance(exc, AuthenticationError) and exc.expired:
-        again = "Sign in to Kit again." if account.auth is AuthKind.OAUTH else "Make a new one and paste it."
-        text = f"The token has expired{said}. {again}"
+        text = f"The token has expired{said}. {kind.expired_fix}"
     elif isinstance(exc, AuthenticationError):
-        text = (
-            f"{platform} refused {_refused_word(account)}: it is invalid or was revoked{said}. "
-            + _where(account)
-        )
-    elif isinstance(exc, ApiError) and exc.status == 403 and account.platform is PlatformKind.HIGHLEVEL:
+        text = f"{vendor} refused {kind.refused_word}: it is invalid or was revoked{said}. {kind.fix}"
+    elif isinstance(exc, ApiError) and exc.status == 403 and location is not None:
         text = (
             f"The token has no access to location {account.location_id}{said}: check the location ID, "
             "or use the token made in that sub-account."
         )
-    elif isinstance(exc, NotFoundError) and account.platform is PlatformKind.HIGHLEVEL:
+    elif isinstance(exc, NotFoundError) and location is not None:
         text = (
-            f"No HighLevel sub-account has the location ID {account.location_id}{said}. "
+            f"No {vendor} sub-account has the location ID {account.location_id}{said}. "
             "Check the location ID."
         )
     elif isinstance(exc, ConnectionFailedError | httpx.ConnectError):
@@ -169,25 +143,7 @@ def describe_failure(account: Account, exc: BaseException, credentials: Credenti
     elif isinstance(exc, httpx.HTTPError):
         text = f"Could not reach {account.base_url} ({type(exc).__name__}). Check your internet connection."
     elif isinstance(exc, ApiError):
-        text = f"{platform} answered with an error: {exc}"
+        text = f"{vendor} answered with an error: {exc}"
     else:
         text = f"The check failed unexpectedly ({type(exc).__name__}: {exc})."
     return redact(text, credentials.secrets() if credentials else ())
-
-
-def _refused_word(account: Account) -> str:
-    return {
-        AuthKind.API_KEY: "the API key",
-        AuthKind.OAUTH: "the sign-in",
-        AuthKind.LEGACY_KEY: "the API key or secret",
-        AuthKind.PRIVATE_TOKEN: "the Private Integration Token",
-    }[account.auth]
-
-
-def _where(account: Account) -> str:
-    return {
-        AuthKind.API_KEY: "Copy the v4 API key again from Kit › Settings › Developer.",
-        AuthKind.OAUTH: "Sign in to Kit again.",
-        AuthKind.LEGACY_KEY: "Copy the v3 API key and secret again from Kit › Settings › Developer.",
-        AuthKind.PRIVATE_TOKEN: "Copy the token again from HighLevel › Settings › Private Integrations.",
-    }[account.auth]

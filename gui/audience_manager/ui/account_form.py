@@ -1,14 +1,13 @@
 """The fields of one account: which kind it is, its name, its credential, and the settings that kind
-needs (a location for HighLevel, a client id for Kit sign-in). Layout only; the dialog decides what
-to do with what is typed.
+needs (a location, a client id for a sign-in). Which rows show and what they are called is read from
+the kind's description (`core.platforms.ACCOUNT_KINDS`). Layout only; the dialog decides what to do
+with what is typed.
 
 Secret fields are never filled from the keyring: an account being edited shows "saved in the
 keyring" as a placeholder, and an empty field means "keep the saved one".
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -25,63 +24,19 @@ from PySide6.QtWidgets import (
 )
 
 from audience_manager.core.accounts import (
-    DEFAULT_BASE_URLS,
     KIT_OAUTH_AUTHORIZE_URL,
     KIT_OAUTH_TOKEN_URL,
     Account,
     Credentials,
 )
-from audience_manager.core.platforms import AuthKind, PlatformKind
+from audience_manager.core.platforms import ACCOUNT_KINDS, AccountKind
 
-
-@dataclass(frozen=True)
-class AccountKind:
-    label: str
-    platform: PlatformKind
-    auth: AuthKind
-    token_label: str
-    token_help: str
-
-
-KINDS = (
-    AccountKind(
-        "Kit — API key",
-        PlatformKind.KIT_V4,
-        AuthKind.API_KEY,
-        "API key",
-        "From Kit › Settings › Developer › API keys (v4).\nJobs send one request per subscriber.",
-    ),
-    AccountKind(
-        "Kit — sign in with Kit (OAuth)",
-        PlatformKind.KIT_V4,
-        AuthKind.OAUTH,
-        "",
-        "Signs in through your browser, with your Kit app's client ID.\n"
-        "Jobs send bulk requests of 100 subscribers.",
-    ),
-    AccountKind(
-        "Kit API v3 (legacy) — API key and secret",
-        PlatformKind.KIT_V3,
-        AuthKind.LEGACY_KEY,
-        "API key",
-        "From Kit › Settings › Developer › API keys (v3):\nboth the API key and the API secret.",
-    ),
-    AccountKind(
-        "HighLevel — Private Integration Token",
-        PlatformKind.HIGHLEVEL,
-        AuthKind.PRIVATE_TOKEN,
-        "Private Integration Token",
-        "From the sub-account's Settings › Private Integrations,\n"
-        "with the contacts and locations/tags scopes.",
-    ),
-)
+# The kinds offered, in order; what each needs and how its fields are called is its description.
+KINDS = ACCOUNT_KINDS
 
 
 def kind_of(account: Account) -> int:
-    for index, kind in enumerate(KINDS):
-        if kind.platform is account.platform and kind.auth is account.auth:
-            return index
-    return 0
+    return KINDS.index(account.kind) if account.kind in KINDS else 0
 
 
 def _secret_edit(parent: QWidget) -> QLineEdit:
@@ -113,7 +68,6 @@ class AccountForm(QWidget):
         self.token_help.setEnabled(False)  # drawn in the palette's muted text colour
         self.secret_edit = _secret_edit(self)
         self.location_edit = QLineEdit(self)
-        self.location_edit.setPlaceholderText(self.tr("e.g. ve9EPM428h8vShlRW1KT"))
         self.client_id_edit = QLineEdit(self)
         self.client_id_edit.setPlaceholderText(self.tr("your Kit app's client id"))
         self.sign_in_button = QPushButton(self.tr("Sign in with Kit…"), self)
@@ -186,23 +140,31 @@ class AccountForm(QWidget):
 
     def _kind_changed(self) -> None:
         kind = self.kind
+        location = kind.info.location
         self.signed_in = None if self.editing is None else self.signed_in
-        label = self.form.labelForField(self.token_edit)
-        if isinstance(label, QLabel):
-            label.setText(self.tr(kind.token_label or "API key"))
-        self.token_help.setText(self.tr(kind.token_help))
-        self.base_url_edit.setPlaceholderText(DEFAULT_BASE_URLS[kind.platform])
+        self._label(self.token_edit, kind.token_label)
+        self._label(self.secret_edit, kind.secret_label)
+        if location is not None:
+            self._label(self.location_edit, location.label)
+            self.location_edit.setPlaceholderText(self.tr(location.placeholder))
+        self.token_help.setText(self.tr(kind.help))
+        self.base_url_edit.setPlaceholderText(kind.info.base_url)
         self._show_rows()
         self._show_sign_in_state()
         self.edited.emit()
 
+    def _label(self, field: QWidget, text: str) -> None:
+        label = self.form.labelForField(field)
+        if isinstance(label, QLabel) and text:
+            label.setText(self.tr(text))
+
     def _show_rows(self) -> None:
         kind = self.kind
-        oauth = kind.auth is AuthKind.OAUTH
+        oauth = kind.signs_in
         advanced = self.advanced_box.isChecked()
-        self.form.setRowVisible(self.token_edit, not oauth)
-        self.form.setRowVisible(self.secret_edit, kind.platform is PlatformKind.KIT_V3)
-        self.form.setRowVisible(self.location_edit, kind.platform is PlatformKind.HIGHLEVEL)
+        self.form.setRowVisible(self.token_edit, bool(kind.token_label))
+        self.form.setRowVisible(self.secret_edit, kind.needs_secret)
+        self.form.setRowVisible(self.location_edit, kind.needs_location)
         self.form.setRowVisible(self.client_id_edit, oauth)
         self.form.setRowVisible(self.sign_in_row, oauth)
         self.form.setRowVisible(self.base_url_edit, advanced)
@@ -213,7 +175,7 @@ class AccountForm(QWidget):
     def _show_sign_in_state(self) -> None:
         if self.signed_in is not None:
             self.sign_in_state.setText(self.tr("Signed in (not saved yet)"))
-        elif self.editing is not None and self.editing.auth is AuthKind.OAUTH:
+        elif self.editing is not None and self.editing.kind.signs_in:
             self.sign_in_state.setText(self.tr("Signed in; the tokens are in the keyring"))
         else:
             self.sign_in_state.setText(self.tr("Not signed in"))
@@ -249,7 +211,7 @@ class AccountForm(QWidget):
         self.secret_edit.clear()
         self.location_edit.setText(account.location_id)
         self.client_id_edit.setText(account.oauth_client_id)
-        default_url = DEFAULT_BASE_URLS[account.platform]
+        default_url = account.platform.info.base_url
         self.base_url_edit.setText("" if account.base_url == default_url else account.base_url)
         self.authorize_url_edit.setText(
             "" if account.oauth_authorize_url == KIT_OAUTH_AUTHORIZE_URL else account.oauth_authorize_url
@@ -282,13 +244,13 @@ class AccountForm(QWidget):
     def account(self) -> Account:
         """The account as typed (no secrets)."""
         kind = self.kind
-        oauth = kind.auth is AuthKind.OAUTH
+        oauth = kind.signs_in
         return Account(
             name=self.name_edit.text().strip(),
             platform=kind.platform,
             auth=kind.auth,
             base_url=self.base_url_edit.text().strip().rstrip("/"),
-            location_id=self.location_edit.text().strip() if kind.platform is PlatformKind.HIGHLEVEL else "",
+            location_id=self.location_edit.text().strip() if kind.needs_location else "",
             oauth_client_id=self.client_id_edit.text().strip() if oauth else "",
             oauth_authorize_url=self.authorize_url_edit.text().strip() or KIT_OAUTH_AUTHORIZE_URL,
             oauth_token_url=self.token_url_edit.text().strip() or KIT_OAUTH_TOKEN_URL,
@@ -297,10 +259,10 @@ class AccountForm(QWidget):
 
     def typed_credentials(self) -> Credentials | None:
         """The secrets typed (or the fresh sign-in); None when nothing new was given."""
-        if self.kind.auth is AuthKind.OAUTH:
+        if self.kind.signs_in:
             return self.signed_in
         token = self.token_edit.text().strip()
-        secret = self.secret_edit.text().strip() if self.kind.platform is PlatformKind.KIT_V3 else ""
+        secret = self.secret_edit.text().strip() if self.kind.needs_secret else ""
         if not token and not secret:
             return None
         return Credentials(token=token, secret=secret)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import httpx
@@ -37,7 +37,6 @@ from PySide6.QtWidgets import (
 
 from audience_manager.api.oauth import OAuthConfig, SignInError, sign_in
 from audience_manager.core.accounts import Account, Credentials
-from audience_manager.core.platforms import AuthKind
 from audience_manager.store.accounts import AccountBook, SettingsError
 from audience_manager.store.connections import ConnectionCheckError, check_account, open_account
 from audience_manager.store.paths import settings_path
@@ -47,6 +46,21 @@ from audience_manager.ui.background import Background, in_worker
 from audience_manager.ui.icons import icon
 
 log = logging.getLogger(__name__)
+
+# The demo accounts offered beside the saved ones, and what serves them: given by the composition
+# root (`app.py`), so the window never imports the simulated platforms. It receives the sandbox and
+# transport already open (or None) and returns (sandbox, transport, the accounts with credentials).
+DemoAccounts = Callable[
+    [Any, httpx.AsyncBaseTransport | None],
+    Awaitable[tuple[Any, httpx.AsyncBaseTransport, list[tuple[Account, Credentials]]]],
+]
+_demo_accounts: DemoAccounts | None = None
+
+
+def provide_demo_accounts(source: DemoAccounts | None) -> None:
+    """Set where `offer_saved_accounts` gets the demo accounts (None: offer none)."""
+    global _demo_accounts
+    _demo_accounts = source
 
 SIGN_IN_TIMEOUT_S = 300.0
 NO_KEYRING_TITLE = "Tokens cannot be saved: no secure keyring."
@@ -310,7 +324,7 @@ class AccountsDialog(QDialog):
             return typed
         if typed is None:
             return saved
-        if account.auth is AuthKind.OAUTH:
+        if account.kind.signs_in:
             return typed
         return Credentials(token=typed.token or saved.token, secret=typed.secret or saved.secret)
 
@@ -468,8 +482,6 @@ async def offer_saved_accounts(
     """Put the saved accounts (secrets from the keyring, off the GUI thread) in the switcher, followed
     by the demo accounts, which stay available. False, leaving the workspace as it is, when nothing
     is saved (unless `always`: after the last account was removed)."""
-    from audience_manager.sandbox.demo import SandboxTransport, demo_accounts
-    from audience_manager.sandbox.sandbox import Sandbox
     from audience_manager.ui.workspace import AccountEntry
 
     secrets = secrets or shared_secrets()
@@ -486,11 +498,13 @@ async def offer_saved_accounts(
         with contextlib.suppress(KeyringUnavailableError):  # shown when the account is opened
             credentials = await secrets.load_async(account.name)
         entries.append(AccountEntry(account, credentials))  # type: ignore[arg-type]
-    sandbox = workspace.sandbox or await in_worker(Sandbox)
+    sandbox: Any = None
     # The demo accounts keep the transport they were opened with (an open one stays usable).
-    transport = getattr(workspace, "demo_transport", None) or SandboxTransport(app=sandbox.app)
-    workspace.demo_transport = transport
-    entries += [AccountEntry(a, c) for a, c in demo_accounts(sandbox)]
+    transport: httpx.AsyncBaseTransport | None = getattr(workspace, "demo_transport", None)
+    if _demo_accounts is not None:
+        sandbox, transport, demo = await _demo_accounts(workspace.sandbox, transport)
+        workspace.demo_transport = transport
+        entries += [AccountEntry(a, c) for a, c in demo]
 
     def factory(account: Account, credentials: Credentials | None) -> Any:
         if account.demo:
@@ -508,7 +522,12 @@ async def offer_saved_accounts(
     wanted = select or current
     index = next((i for i, e in enumerate(entries) if e.account.name == wanted), 0)
     workspace.set_entries(
-        entries, factory, demo=not saved, sandbox=sandbox, on_close=transport.aclose, select=index
+        entries,
+        factory,
+        demo=not saved,
+        sandbox=sandbox,
+        on_close=transport.aclose if transport is not None else None,
+        select=index,
     )
     return True
 

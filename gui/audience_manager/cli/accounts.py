@@ -1,10 +1,10 @@
-"""`audience-manager accounts add|list|test|remove`, and `--account NAME` for `apply` and `list`.
+"""`audience-manager accounts add|list|test|remove`: the same saved accounts as the app.
 
-The same saved accounts as the app: names and addresses in the settings file, secrets in the OS
-keyring only. Secrets still come in only through environment variables (`--token-env VAR`), or,
-for Kit OAuth, through the browser sign-in. With no working keyring the command line refuses to
-save (it has no "session" to keep a token in) and says how to fix the keyring or how to pass the
-token for one run instead.
+Names and addresses go to the settings file, secrets to the OS keyring only. Secrets still come in
+only through environment variables (`--token-env VAR`), or, for a kind that signs in (Kit OAuth),
+through the browser sign-in. With no working keyring the command line refuses to save (it has no
+"session" to keep a token in) and says how to fix the keyring or how to pass the token for one run
+instead. What each platform's account needs is read from its description (`core.platforms`).
 """
 
 from __future__ import annotations
@@ -12,36 +12,54 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import sys
 import threading
 import webbrowser
 from collections.abc import Callable, Mapping
-from typing import IO, Any
+from typing import IO
 
 import httpx
 
-from audience_manager import cli
 from audience_manager.api.oauth import OAuthConfig, SignInError, sign_in
 from audience_manager.api.redaction import register_secret
+from audience_manager.cli.common import (
+    EXIT_OK,
+    PROG,
+    Streams,
+    Subcommands,
+    UsageError,
+    load_secret,
+    secret_from,
+    unknown_account,
+    verbose_option,
+)
 from audience_manager.core.accounts import KIT_OAUTH_AUTHORIZE_URL, KIT_OAUTH_TOKEN_URL, Account, Credentials
-from audience_manager.core.platforms import AuthKind, PlatformKind
+from audience_manager.core.platforms import (
+    ACCOUNT_KINDS,
+    PLATFORMS,
+    AccountKind,
+    AuthKind,
+    PlatformKind,
+    account_kind,
+    kinds_of,
+)
 from audience_manager.store.accounts import AccountBook
-from audience_manager.store.connections import ConnectionCheckError, check_account, open_account
+from audience_manager.store.connections import ConnectionCheckError, check_account
 from audience_manager.store.paths import settings_path
 from audience_manager.store.secrets import KeyringUnavailableError, Secrets, shared_secrets
 
 SIGN_IN_TIMEOUT_S = 300.0
-AUTH_CHOICES = {"oauth": AuthKind.OAUTH, "api-key": AuthKind.API_KEY}
-PLATFORM_AUTH = {PlatformKind.KIT_V3: AuthKind.LEGACY_KEY, PlatformKind.HIGHLEVEL: AuthKind.PRIVATE_TOKEN}
+# Platforms that take more than one kind of credential, and those kinds: what `--auth` chooses from.
+CHOOSING = [p for p in PlatformKind if len(kinds_of(p)) > 1]
+AUTH_CHOICES = sorted({k.auth.value for p in CHOOSING for k in kinds_of(p)})
+WITH_LOCATION = [p for p, info in PLATFORMS.items() if info.location is not None]
 
 
 # ----------------------------------------------------------------------------------------- parser
 
 
-def add_accounts_commands(commands: argparse._SubParsersAction[Any]) -> None:
+def add_command(commands: Subcommands) -> None:
     """Add `accounts` with its subcommands to the CLI's subparsers."""
-    verbose = argparse.ArgumentParser(add_help=False)
-    verbose.add_argument("--verbose", "-v", action="store_true", help="log every request (secrets masked)")
+    verbose = verbose_option()
     accounts = commands.add_parser(
         "accounts",
         help="add, list, test and remove saved accounts (secrets in the OS keyring)",
@@ -60,12 +78,19 @@ def add_accounts_commands(commands: argparse._SubParsersAction[Any]) -> None:
     )
     add.add_argument("--platform", required=True, choices=[p.value for p in PlatformKind])
     add.add_argument("--name", required=True, help="how the account is called here (must be unique)")
-    add.add_argument("--auth", choices=list(AUTH_CHOICES), help="kit-v4 only: oauth or api-key (default)")
+    add.add_argument(
+        "--auth",
+        choices=AUTH_CHOICES,
+        help=", ".join(f"{p} only: " + " or ".join(f"{k.auth}" for k in kinds_of(p)) for p in CHOOSING)
+        + " (default: "
+        + ", ".join(f"{p.info.saved_auth}" for p in CHOOSING)
+        + ")",
+    )
     add.add_argument("--location", default="", metavar="ID", help="highlevel: the sub-account's location id")
     add.add_argument("--base-url", default="", metavar="URL", help="the API's address if not the usual")
     add.add_argument(
         "--token-env",
-        dest="new_token_env",  # not `token_env`: that name makes `cli.main` read a one-run connection
+        dest="new_token_env",  # not `token_env`: the name of the one-run connection option
         metavar="VAR",
         help="variable holding the API key or token (kit-v4 oauth: an access token; leave out to sign in "
         "in the browser)",
@@ -87,81 +112,28 @@ def add_accounts_commands(commands: argparse._SubParsersAction[Any]) -> None:
     )
     add.add_argument("--replace", action="store_true", help="overwrite a saved account of the same name")
     add.add_argument("--no-test", action="store_true", help="save without trying the credential first")
-    add.set_defaults(handler=_handler(_add))
+    add.set_defaults(handler=_add)
 
     listing = sub.add_parser(
         "list", parents=[verbose], help="the saved accounts and where each secret is kept"
     )
-    listing.set_defaults(handler=_handler(_list))
+    listing.set_defaults(handler=_list)
 
     test = sub.add_parser("test", parents=[verbose], help="show who the saved credential belongs to")
     test.add_argument("name", metavar="NAME")
-    test.set_defaults(handler=_handler(_test))
+    test.set_defaults(handler=_test)
 
     remove = sub.add_parser("remove", parents=[verbose], help="forget an account and its keyring entry")
     remove.add_argument("name", metavar="NAME")
-    remove.set_defaults(handler=_handler(_remove))
-
-
-def _handler(command: Callable[..., int]) -> Callable[[argparse.Namespace], int]:
-    def handler(args: argparse.Namespace) -> int:
-        with cli._logging(getattr(args, "verbose", False), (), sys.stderr):
-            return command(args, sys.stdout, sys.stderr)
-
-    return handler
-
-
-# -------------------------------------------------------------------------------- --account NAME
-
-
-def connection_for_account(
-    name: str, *, secrets: Secrets | None = None, book: AccountBook | None = None
-) -> cli.Connection:
-    """The saved account `name` with its secret from the keyring, opened with refreshing OAuth."""
-    book = book or AccountBook(settings_path())
-    account = book.get(name)
-    if account is None:
-        raise cli.UsageError(_unknown(name, book))
-    secrets = secrets or shared_secrets()
-    credentials = _load(secrets, account)
-
-    def opener() -> Any:
-        return open_account(account, credentials, secrets)
-
-    return cli.Connection(account, credentials, opener=opener)
-
-
-def check_account_option(args: argparse.Namespace) -> None:
-    """--account and --platform/--token-env are two ways to say the same thing: one at a time."""
-    if getattr(args, "account", None) and (args.platform or args.token_env or args.auth or args.secret_env):
-        raise cli.UsageError("give either --account NAME or --platform/--auth/--token-env, not both")
-
-
-def _load(secrets: Secrets, account: Account) -> Credentials:
-    try:
-        credentials = asyncio.run(secrets.load_async(account.name))
-    except KeyringUnavailableError as exc:
-        raise cli.UsageError(f"the secret of {account.name!r} cannot be read: {exc}") from None
-    if credentials is None:
-        raise cli.UsageError(
-            f"no secret is saved for {account.name!r} in the keyring; add it again with "
-            f"`{cli.PROG} accounts add --replace --name {account.name!r} ...`"
-        )
-    return credentials
-
-
-def _unknown(name: str, book: AccountBook) -> str:
-    names = ", ".join(repr(a.name) for a in book.accounts())
-    return f"no saved account is called {name!r}" + (
-        f" (saved: {names})" if names else f"; add one with `{cli.PROG} accounts add`"
-    )
+    remove.set_defaults(handler=_remove)
 
 
 # ------------------------------------------------------------------------------------ commands
 
 
-def _add(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    return _add_with(args, out, err, environ=os.environ, secrets=shared_secrets())
+def _add(args: argparse.Namespace, streams: Streams) -> int:
+    # The environment of the process: `main(environ=...)` is for one-run connections.
+    return _add_with(args, streams.stdout, streams.stderr, environ=os.environ, secrets=shared_secrets())
 
 
 def _add_with(
@@ -177,10 +149,10 @@ def _add_with(
     account = _account_from(args, platform)
     book = AccountBook(settings_path())
     if book.get(account.name) is not None and not args.replace:
-        raise cli.UsageError(f"an account called {account.name!r} is already saved; --replace overwrites it")
+        raise UsageError(f"an account called {account.name!r} is already saved; --replace overwrites it")
     problem = secrets.keyring_problem()
     if problem is not None:
-        raise cli.UsageError(
+        raise UsageError(
             f"{problem} The command line cannot keep a secret for a session; until the keyring works, "
             "pass it for one run with `apply --platform ... --token-env VAR`."
         )
@@ -190,43 +162,47 @@ def _add_with(
         try:
             info = asyncio.run(check_account(account, credentials))
         except ConnectionCheckError as exc:
-            raise cli.UsageError(f"not saved: {exc}") from None
+            raise UsageError(f"not saved: {exc}") from None
         out.write(f"Verified: {info.name}" + (f" ({info.detail})" if info.detail else "") + "\n")
     try:
         asyncio.run(secrets.save_async(account.name, credentials))
     except KeyringUnavailableError as exc:
-        raise cli.UsageError(f"not saved: {exc}") from None
+        raise UsageError(f"not saved: {exc}") from None
     book.put(account)
     out.write(f"Saved {account.name!r}: settings in {book.path}, secret in the system keyring.\n")
-    return cli.EXIT_OK
+    return EXIT_OK
 
 
 def _account_from(args: argparse.Namespace, platform: PlatformKind) -> Account:
     name = args.name.strip()
     if not name:
-        raise cli.UsageError("--name cannot be empty")
-    if platform is PlatformKind.KIT_V4:
-        auth = AUTH_CHOICES[args.auth or "api-key"]
+        raise UsageError("--name cannot be empty")
+    if len(kinds_of(platform)) > 1:
+        kind = account_kind(platform, AuthKind(args.auth) if args.auth else platform.info.saved_auth)
     elif args.auth:
-        raise cli.UsageError(f"--auth is only for kit-v4; {platform} has one kind of credential")
+        only = ", ".join(p.value for p in CHOOSING)
+        raise UsageError(f"--auth is only for {only}; {platform} has one kind of credential")
     else:
-        auth = PLATFORM_AUTH[platform]
-    if platform is PlatformKind.HIGHLEVEL and not args.location.strip():
-        raise cli.UsageError("--platform highlevel needs --location ID (the sub-account's location id)")
-    if platform is not PlatformKind.HIGHLEVEL and args.location:
-        raise cli.UsageError("--location is only for highlevel")
-    if auth is AuthKind.OAUTH and not args.new_token_env and not args.client_id.strip():
-        raise cli.UsageError("--auth oauth needs --client-id ID (your Kit app's) to sign in in the browser")
+        kind = account_kind(platform, platform.info.saved_auth)
+    location = platform.info.location
+    if location is not None and not args.location.strip():
+        raise UsageError(f"--platform {platform} needs --location ID ({location.hint})")
+    if location is None and args.location:
+        raise UsageError(f"--location is only for {', '.join(p.value for p in WITH_LOCATION)}")
+    if kind.signs_in and not args.new_token_env and not args.client_id.strip():
+        raise UsageError(
+            f"--auth {kind.auth} needs --client-id ID (your Kit app's) to sign in in the browser"
+        )
     return Account(
         name=name,
         platform=platform,
-        auth=auth,
+        auth=kind.auth,
         base_url=args.base_url.strip(),
         location_id=args.location.strip(),
-        oauth_client_id=args.client_id.strip() if auth is AuthKind.OAUTH else "",
+        oauth_client_id=args.client_id.strip() if kind.signs_in else "",
         oauth_authorize_url=args.authorize_url,
         oauth_token_url=args.token_url,
-        oauth_redirect_port=args.redirect_port if auth is AuthKind.OAUTH else 0,
+        oauth_redirect_port=args.redirect_port if kind.signs_in else 0,
     )
 
 
@@ -237,20 +213,23 @@ def _credentials_from(
     err: IO[str],
     open_browser: Callable[[str], object] | None,
 ) -> Credentials:
-    if account.auth is AuthKind.OAUTH and not args.new_token_env:
+    kind: AccountKind = account.kind
+    if kind.signs_in and not args.new_token_env:
         return _browser_sign_in(account, err, open_browser)
     if not args.new_token_env:
-        raise cli.UsageError("--token-env VAR is needed: the variable that holds the token")
-    token = cli._secret_from(environ, args.new_token_env, "--token-env")
+        raise UsageError("--token-env VAR is needed: the variable that holds the token")
+    token = secret_from(environ, args.new_token_env, "--token-env")
     secret = refresh = ""
-    if account.platform is PlatformKind.KIT_V3:
+    if kind.needs_secret:
         if not args.new_secret_env:
-            raise cli.UsageError("--platform kit-v3 needs --secret-env VAR (the api_secret)")
-        secret = cli._secret_from(environ, args.new_secret_env, "--secret-env")
+            raise UsageError(f"--platform {account.platform} needs --secret-env VAR ({kind.secret_hint})")
+        secret = secret_from(environ, args.new_secret_env, "--secret-env")
     elif args.new_secret_env:
-        if account.auth is not AuthKind.OAUTH:
-            raise cli.UsageError("--secret-env is only for kit-v3 (api_secret) and kit-v4 oauth (refresh)")
-        refresh = cli._secret_from(environ, args.new_secret_env, "--secret-env")
+        if not kind.signs_in:
+            uses = [f"{k.platform} ({k.secret_hint})" for k in ACCOUNT_KINDS if k.needs_secret]
+            uses += [f"{k.platform} {k.auth} (the refresh token)" for k in ACCOUNT_KINDS if k.signs_in]
+            raise UsageError(f"--secret-env is only for {' and '.join(uses)}")
+        refresh = secret_from(environ, args.new_secret_env, "--secret-env")
     return Credentials(token=token, secret=secret, refresh_token=refresh)
 
 
@@ -271,15 +250,16 @@ def _browser_sign_in(
     try:
         return asyncio.run(go())
     except SignInError as exc:
-        raise cli.UsageError(f"not saved: {exc}") from None
+        raise UsageError(f"not saved: {exc}") from None
 
 
-def _list(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+def _list(args: argparse.Namespace, streams: Streams) -> int:
+    out, err = streams.stdout, streams.stderr
     book = AccountBook(settings_path())
     accounts = book.accounts()
     if not accounts:
-        err.write(f"No saved accounts. Add one with `{cli.PROG} accounts add` (see --help).\n")
-        return cli.EXIT_OK
+        err.write(f"No saved accounts. Add one with `{PROG} accounts add` (see --help).\n")
+        return EXIT_OK
     secrets = shared_secrets()
     problem = secrets.keyring_problem()
     for account in accounts:
@@ -295,36 +275,37 @@ def _list(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         out.write(f"{account.name}\t{account.platform.value}\t{account.auth.value}\t{where}\t{state}\n")
     if problem is not None:
         err.write(f"note: {problem}\n")
-    return cli.EXIT_OK
+    return EXIT_OK
 
 
-def _test(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+def _test(args: argparse.Namespace, streams: Streams) -> int:
+    out = streams.stdout
     book = AccountBook(settings_path())
     account = book.get(args.name)
     if account is None:
-        raise cli.UsageError(_unknown(args.name, book))
+        raise UsageError(unknown_account(args.name, book))
     secrets = shared_secrets()
-    credentials = _load(secrets, account)
-    register_secret(*credentials.secrets())  # masked in every log line from now on
+    credentials = load_secret(secrets, account)  # masked in every log line from now on
     try:
         info = asyncio.run(check_account(account, credentials, secrets))
     except ConnectionCheckError as exc:
-        raise cli.UsageError(f"{account.name}: {exc}") from None
+        raise UsageError(f"{account.name}: {exc}") from None
     out.write(f"{account.name}: OK, {info.name}" + (f" ({info.detail})" if info.detail else "") + "\n")
-    return cli.EXIT_OK
+    return EXIT_OK
 
 
-def _remove(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+def _remove(args: argparse.Namespace, streams: Streams) -> int:
+    out = streams.stdout
     book = AccountBook(settings_path())
     account = book.get(args.name)
     if account is None:
-        raise cli.UsageError(_unknown(args.name, book))
+        raise UsageError(unknown_account(args.name, book))
     secrets = shared_secrets()
     try:
         asyncio.run(secrets.delete_async(account.name))
     except KeyringUnavailableError as exc:
-        raise cli.UsageError(f"not removed: the keyring entry could not be deleted: {exc}") from None
+        raise UsageError(f"not removed: the keyring entry could not be deleted: {exc}") from None
     book.remove(account.name)
     kept = " (no keyring to clean)" if secrets.keyring_problem() else " and its keyring entry"
     out.write(f"Removed {account.name!r}{kept}.\n")
-    return cli.EXIT_OK
+    return EXIT_OK

@@ -10,11 +10,18 @@ import argparse
 import platform
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 from audience_manager import __version__
+from audience_manager.cli.common import EXIT_OK, Streams, Subcommands
 from audience_manager.store import paths
 from audience_manager.store.secrets import is_secure
+
+
+def add_command(commands: Subcommands) -> None:
+    parser = commands.add_parser(
+        "diagnose", help="print versions, the data directory and the keyring backends"
+    )
+    parser.set_defaults(handler=diagnose)
 
 
 def _qt_version() -> str:
@@ -27,7 +34,7 @@ def _qt_version() -> str:
     return "not installed"
 
 
-def diagnose(_args: argparse.Namespace) -> int:
+def diagnose(_args: argparse.Namespace, streams: Streams) -> int:
     import keyring
     from keyring.backend import get_all_keyring
 
@@ -43,12 +50,5 @@ def diagnose(_args: argparse.Namespace) -> int:
         f"keyring in use: {type(chosen).__module__}.{type(chosen).__name__}"
         f" ({'secure' if is_secure(chosen) else 'NOT usable: tokens can be kept for the session only'})",
     ]
-    print("\n".join(lines))
-    return 0
-
-
-def add_diagnose_command(commands: argparse._SubParsersAction[Any]) -> None:
-    parser = commands.add_parser(
-        "diagnose", help="print versions, the data directory and the keyring backends"
-    )
-    parser.set_defaults(handler=diagnose)
+    streams.stdout.write("\n".join(lines) + "\n")
+    return EXIT_OK

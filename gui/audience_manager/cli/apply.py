@@ -1,0 +1,170 @@
+"""`audience-manager apply`: one action for every subscriber in a file or on stdin, journaled (so it
+can be resumed, retried and undone), or only previewed with `--dry-run`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import difflib
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from audience_manager.cli.common import (
+    EXIT_OK,
+    PROG,
+    Connection,
+    Streams,
+    Subcommands,
+    UsageError,
+    check_report_path,
+    connection_options,
+    finish,
+    open_journal,
+    read_connection,
+    run_journaled,
+    verbose_option,
+)
+from audience_manager.core.actions import Action, Target, TargetKind
+from audience_manager.core.audience import Audience
+from audience_manager.core.audience_file import read_audience
+from audience_manager.core.identifiers import IdentifierKind
+from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.platforms import Capabilities, PlatformKind
+from audience_manager.jobs.preview import preview
+
+TARGET_WORDS = {TargetKind.TAG: "tag", TargetKind.FORM: "form", TargetKind.FIELD: "custom field"}
+
+
+def add_command(commands: Subcommands) -> None:
+    apply = commands.add_parser(
+        "apply",
+        parents=[connection_options(), verbose_option()],
+        help="apply one action to every subscriber in a file or stdin",
+        description="Apply one action to every identifier in INPUT and report every row's outcome.",
+    )
+    apply.add_argument("--action", required=True, choices=[a.value for a in Action])
+    apply.add_argument(
+        "--target", required=True, action="append", metavar="NAME_OR_ID", help="repeat for several"
+    )
+    apply.add_argument("--value", help="set-field: the value to write")
+    apply.add_argument("--column", metavar="NAME_OR_INDEX", help="the file's column with the identifiers")
+    apply.add_argument("--report", metavar="PATH", help="write every row's outcome as CSV (- for stdout)")
+    apply.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="preview: look subscribers up and read their current state; change nothing",
+    )
+    apply.add_argument("input", metavar="INPUT", help="a .csv, .txt or .xlsx file, or - for stdin")
+    apply.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace, streams: Streams) -> int:
+    # Before the event loop: a saved account's secret is read from the keyring with its own.
+    connection = read_connection(args, streams.environ)
+    return asyncio.run(apply(args, connection, streams))
+
+
+async def apply(args: argparse.Namespace, connection: Connection, streams: Streams) -> int:
+    action = Action(args.action)
+    if action is Action.SET_FIELD and args.value is None:
+        raise UsageError("--action set-field needs --value TEXT")
+    if action is not Action.SET_FIELD and args.value is not None:
+        raise UsageError(f"--value is only for --action set-field, not {action}")
+    stdout, stderr = streams.stdout, streams.stderr
+    platform = connection.open()
+    try:
+        capabilities = platform.capabilities
+        check_action(action, capabilities, connection.account.platform)
+        if args.report:
+            check_report_path(args.report)
+        accepted = frozenset(capabilities.identifiers | {IdentifierKind.EMAIL})
+        audience = read_input(args.input, args.column, accepted)
+        available = await platform.list_targets(action.target_kind)
+        targets = match_targets(args.target, available, action.target_kind)
+        spec = JobSpec(connection.account.name, action, targets, audience, value=args.value)
+        for note in audience.notes:
+            stderr.write(f"note: {note}\n")
+        if args.dry_run:  # nothing is written to the platform or the journal
+            stdout.write((await preview(platform, spec)).summary() + "\n")
+            return EXIT_OK
+        with open_journal() as journal:
+            for record in journal.interrupted_jobs()[:3]:
+                stderr.write(
+                    f"note: job {record.id} ({record.action.label}, {record.total} rows) was interrupted;"
+                    f" finish it with: {PROG} jobs resume {record.id}\n"
+                )
+            _job_id, result = await run_journaled(journal, platform, connection.account, spec, stderr=stderr)
+    finally:
+        await platform.aclose()
+    return finish(result, args.report, result.outcomes, streams)
+
+
+def check_action(action: Action, capabilities: Capabilities, platform: PlatformKind) -> None:
+    why = capabilities.why_not(action)
+    if why is not None:
+        raise UsageError(f"{platform.label} cannot {action.label.lower()}: {why}")
+
+
+def match_targets(wanted: Sequence[str], available: Sequence[Target], kind: TargetKind) -> tuple[Target, ...]:
+    """Each NAME_OR_ID as an id, else as a name (case-insensitive); unknown ones listed with close matches."""
+    by_id = {t.id: t for t in available}
+    by_name: dict[str, Target] = {}
+    for t in available:
+        by_name.setdefault(t.name.casefold(), t)
+        if t.key:
+            by_name.setdefault(t.key.casefold(), t)
+    found: list[Target] = []
+    unknown: list[str] = []
+    for text in wanted:
+        target = by_id.get(text.strip()) or by_name.get(text.strip().casefold())
+        if target is None:
+            unknown.append(text)
+        elif target not in found:
+            found.append(target)
+    if unknown:
+        word = TARGET_WORDS[kind]
+        names = [t.name for t in available]
+        lines = []
+        for text in unknown:
+            close = difflib.get_close_matches(text, names, n=5, cutoff=0.5)
+            contains = [n for n in names if text.casefold() in n.casefold() and n not in close]
+            close += contains[: 5 - len(close)]
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            lines.append(f"no {word} named or numbered {text!r}.{hint}")
+        more = f" (see: {PROG} list {kind.value}s)"
+        raise UsageError("; ".join(lines) + more)
+    return tuple(found)
+
+
+def read_input(source: str, column: str | None, accepted: frozenset[IdentifierKind]) -> Audience:
+    from audience_manager.core.paste import parse_text
+
+    if source == "-":
+        data = sys.stdin.buffer.read()
+        if column is None:
+            return parse_text(_decode(data), accepted, source="standard input")
+        return _read_file_bytes(data, column, accepted)
+    path = Path(source)
+    if not path.is_file():
+        raise UsageError(f"INPUT {source}: no such file")
+    return read_audience(path, column, accepted=accepted)
+
+
+def _decode(data: bytes) -> str:
+    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
+        with contextlib.suppress(UnicodeDecodeError):
+            return data.decode(encoding)
+    return data.decode("cp1252", errors="replace")
+
+
+def _read_file_bytes(data: bytes, column: str, accepted: frozenset[IdentifierKind]) -> Audience:
+    """A table on stdin: spooled to a private temporary file so it is read exactly like a file."""
+    with tempfile.TemporaryDirectory(prefix="audience-manager-") as folder:
+        path = Path(folder) / "stdin.csv"
+        path.write_bytes(data)
+        audience = read_audience(path, column, accepted=accepted)
+    audience.source = f"standard input, column {column}"
+    return audience
