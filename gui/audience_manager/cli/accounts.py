@@ -28,8 +28,8 @@ from audience_manager.cli.common import (
     Subcommands,
     UsageError,
     load_secret,
+    saved_account,
     secret_from,
-    unknown_account,
     verbose_option,
 )
 from audience_manager.core.accounts import KIT_OAUTH_AUTHORIZE_URL, KIT_OAUTH_TOKEN_URL, Account, Credentials
@@ -280,10 +280,7 @@ def _list(args: argparse.Namespace, streams: Streams) -> int:
 
 def _test(args: argparse.Namespace, streams: Streams) -> int:
     out = streams.stdout
-    book = AccountBook(settings_path())
-    account = book.get(args.name)
-    if account is None:
-        raise UsageError(unknown_account(args.name, book))
+    account = saved_account(args.name, AccountBook(settings_path()))
     secrets = shared_secrets()
     credentials = load_secret(secrets, account)  # masked in every log line from now on
     try:
@@ -297,9 +294,7 @@ def _test(args: argparse.Namespace, streams: Streams) -> int:
 def _remove(args: argparse.Namespace, streams: Streams) -> int:
     out = streams.stdout
     book = AccountBook(settings_path())
-    account = book.get(args.name)
-    if account is None:
-        raise UsageError(unknown_account(args.name, book))
+    account = saved_account(args.name, book)
     secrets = shared_secrets()
     try:
         asyncio.run(secrets.delete_async(account.name))

@@ -181,10 +181,7 @@ def connection_for_account(
     name: str, *, secrets: Secrets | None = None, book: AccountBook | None = None
 ) -> Connection:
     """The saved account `name` with its secret from the keyring, opened with refreshing OAuth."""
-    book = book or AccountBook(settings_path())
-    account = book.get(name)
-    if account is None:
-        raise UsageError(unknown_account(name, book))
+    account = saved_account(name, book or AccountBook(settings_path()))
     secrets = secrets or shared_secrets()
     credentials = load_secret(secrets, account)
 
@@ -208,6 +205,14 @@ def load_secret(secrets: Secrets, account: Account) -> Credentials:
         )
     register_secret(*credentials.secrets())
     return credentials
+
+
+def saved_account(name: str, book: AccountBook) -> Account:
+    """The saved account called `name`; a usage error naming the saved ones when there is none."""
+    account = book.get(name)
+    if account is None:
+        raise UsageError(unknown_account(name, book))
+    return account
 
 
 def unknown_account(name: str, book: AccountBook) -> str:
