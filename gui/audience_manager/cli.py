@@ -39,6 +39,8 @@ from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.core.platforms import AuthKind, Capabilities, PlatformKind
 from audience_manager.core.report import write_report
 from audience_manager.jobs.events import JobFinished, JobState, OutcomesReady, Progress
+from audience_manager.jobs.progress_text import describe_progress
+from audience_manager.jobs.progress_text import format_duration as format_duration
 from audience_manager.jobs.runner import Runner
 from audience_manager.logs import setup_logging
 
@@ -163,12 +165,14 @@ def _add_extensions(commands: argparse._SubParsersAction[Any], apply: argparse.A
     """Commands that live in their own modules: accounts, history/retry/undo, --dry-run, diagnose."""
     from audience_manager.cli_accounts import add_accounts_commands
     from audience_manager.cli_diagnose import add_diagnose_command
+    from audience_manager.cli_directory import add_directory_commands
     from audience_manager.cli_jobs import add_dry_run_option, add_jobs_commands
 
     add_accounts_commands(commands)
     add_jobs_commands(commands)
     add_dry_run_option(apply)
     add_diagnose_command(commands)
+    add_directory_commands(commands)
 
 
 def wants_cli(argv: Sequence[str]) -> bool:
@@ -399,23 +403,7 @@ class ProgressLine:
 
 
 def format_progress(p: Progress) -> str:
-    left = "" if p.seconds_left is None else f", {format_duration(p.seconds_left)} left"
-    what = "looking up emails: " if p.state is JobState.RESOLVING else ""
-    return (
-        f"{what}{p.done:,}/{p.total:,} rows ({p.failed:,} failed, {p.skipped:,} skipped), "
-        f"{p.rows_per_second:,.0f} rows/s{left}"
-    )
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return describe_progress(p)
 
 
 # ------------------------------------------------------------------------------------------ runs

@@ -407,10 +407,10 @@ class HighLevel:
         progress: ResolveProgress | None = None,
     ) -> dict[str, str | None]:
         """Email -> contact id as `plan` says (see `plan_resolution`); without one, emails answered
-        before cost nothing and the rest are searched `SEARCH_BATCH` at a time. An explicit lookup
+        before cost nothing and the rest are searched `SEARCH_BATCH` at a time. A fresh
         plan asks HighLevel about every email again, one search each."""
         report = progress or no_progress
-        fresh = plan is not None and plan.method is ResolutionMethod.LOOKUP
+        fresh = plan is not None and plan.fresh
         known: dict[str, str | None] = {}
         if not fresh:
             known = {

@@ -268,10 +268,10 @@ class KitV3:
         progress: ResolveProgress | None = None,
     ) -> dict[str, str | None]:
         """Email -> subscriber id as `plan` says; without one, one paced
-        `GET /v3/subscribers?email_address=` per email not yet known. An explicit lookup plan asks
+        `GET /v3/subscribers?email_address=` per email not yet known. A fresh plan asks
         Kit again about every email."""
         report = progress or no_progress
-        if plan is not None and plan.method is ResolutionMethod.LOOKUP:
+        if plan is not None and plan.fresh:
             for email in emails:
                 self._id_of.pop(normalise_email(email), None)
         known = {e: self._id_of[normalise_email(e)] for e in emails if normalise_email(e) in self._id_of}

@@ -411,10 +411,10 @@ class KitV4:
         progress: ResolveProgress | None = None,
     ) -> dict[str, str | None]:
         """Email -> subscriber id, as `plan` says (see `plan_resolution`); without a plan, emails an
-        earlier answer showed cost nothing and the rest are looked up one by one. An explicit
-        lookup plan asks Kit about every email again (for an id Kit has since refused)."""
+        earlier answer showed cost nothing and the rest are looked up one by one. A fresh
+        plan asks Kit about every email again (for an id Kit has since refused)."""
         report = progress or no_progress
-        fresh = plan is not None and plan.method is ResolutionMethod.LOOKUP
+        fresh = plan is not None and plan.fresh
         known: dict[str, str | None] = {}
         if not fresh:
             known = {

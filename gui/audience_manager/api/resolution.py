@@ -47,6 +47,7 @@ class ResolutionPlan:
     population: int | None = None
     probe_requests: int = 0  # already spent finding the account's size (included in `requests`)
     per_request: int = 1  # emails per search request, records per listed page
+    fresh: bool = False  # ask the platform again, even about emails a client answered before
 
     def describe(self) -> str:
         """ "resolving 3,050 emails: 20 requests (reading the account's 20,000 subscribers)"."""
@@ -65,9 +66,14 @@ def nothing_to_resolve() -> ResolutionPlan:
     return ResolutionPlan(ResolutionMethod.NONE, 0, 0)
 
 
-def lookups(emails: int, *, probe_requests: int = 0) -> ResolutionPlan:
+def lookups(emails: int, *, probe_requests: int = 0, fresh: bool = False) -> ResolutionPlan:
     return ResolutionPlan(
-        ResolutionMethod.LOOKUP, emails, emails + probe_requests, total=emails, probe_requests=probe_requests
+        ResolutionMethod.LOOKUP,
+        emails,
+        emails + probe_requests,
+        total=emails,
+        probe_requests=probe_requests,
+        fresh=fresh,
     )
 
 

@@ -40,6 +40,13 @@ class Progress:
     rows_per_second: float
     seconds_left: float | None
     state: JobState
+    # While emails are resolved (state RESOLVING): how far the reading got, in `resolve_unit`
+    # ("subscribers"/"contacts" read from the account, or "emails" looked up), of `resolve_total`.
+    resolved: int = 0
+    resolve_total: int | None = None
+    resolve_unit: str = ""
+    resolve_per_second: float = 0.0
+    resolve_seconds_left: float | None = None
 
 
 @dataclass(frozen=True)
