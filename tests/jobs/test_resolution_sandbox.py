@@ -233,3 +233,26 @@ def test_highlevel_falls_back_to_one_search_per_email_when_the_batched_form_is_r
     assert by_outcome[Outcome.SUCCEEDED] == 40 and by_outcome[Outcome.SKIPPED] == 2
     refusals = [r for r in caplog.records if "many emails at once" in r.getMessage()]
     assert len(refusals) == 1
+
+
+def test_highlevel_asks_fewer_emails_a_search_when_it_refuses_that_many(tmp_path: Path) -> None:
+    sb = Sandbox(subscribers=100, contacts=2_000)
+    sb.highlevel.search_group_max = 60
+    known = hl_emails(sb, 300)
+    emails = [*known, "nobody@nowhere.example"]
+    spec = JobSpec(
+        "Studio", Action.TAG, (Target(TargetKind.TAG, "halves", "halves"),), Audience(email_rows(emails))
+    )
+    with serve(sb) as base_url, Journal(tmp_path / "j.sqlite3") as journal:
+        account = Account(
+            "Studio",
+            PlatformKind.HIGHLEVEL,
+            AuthKind.PRIVATE_TOKEN,
+            base_url=base_url,
+            location_id=sb.credentials.highlevel_location,
+        )
+        counting = Counting()
+        outcomes = asyncio.run(run_job(journal, account, hl_client(account, sb, counting), spec))
+    assert_one_outcome_each(outcomes, len(emails))
+    assert Counter(o.outcome for o in outcomes)[Outcome.SUCCEEDED] == 300
+    assert counting.statuses[422] >= 1 and len(counting.lookups()) < 30

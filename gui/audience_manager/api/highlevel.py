@@ -76,7 +76,10 @@ DEFAULT_VERSION = "2021-07-28"
 DEFAULT_BATCH = 100
 RATE = RateLimit(100, 10.0, daily=200_000)
 LOOKUP_CONCURRENCY = 10  # requests in flight for lookups; the limiter sets the pace
-SEARCH_BATCH = 100  # emails asked in one search (no maximum is documented; 100 keeps bodies small)
+# Emails asked in one search: no maximum is documented; one answer page (500 contacts) holds the
+# matches of 500 emails. A refused batch is halved (down to `SMALLEST_BATCH`) before giving up on it.
+SEARCH_BATCH = 500
+SMALLEST_BATCH = 10
 SEARCH_PAGE = 500  # `pageLimit`'s documented maximum
 SEARCH_PAGE_CAP = 10_000  # records page-based search reaches; `searchAfter` goes beyond
 
@@ -303,6 +306,7 @@ class HighLevel:
         self._contact_of: dict[str, str | None] = {}  # lower-cased email -> contact id (None: none)
         self._search_refused = False  # the search body was refused once: use the duplicate lookup
         self._batch_refused = False  # a search for many emails at once was refused: one per email
+        self._search_batch = SEARCH_BATCH  # halved each time HighLevel refuses a batch this big
         self._group_shape = 0  # which reading of the `OR` group HighLevel took (see `_group_bodies`)
 
     @property
@@ -372,15 +376,15 @@ class HighLevel:
             return nothing_to_resolve()
         if self._search_refused or self._batch_refused or len(todo) == 1:
             return lookups(len(todo))
-        batched = searches(len(todo), SEARCH_BATCH)
+        batched = searches(len(todo), self._search_batch)
         if batched.requests <= 1:
             return batched
         total = await self._location_size()
         if total is None:
-            return searches(len(todo), SEARCH_BATCH, probe_requests=1)
+            return searches(len(todo), self._search_batch, probe_requests=1)
         return cheapest(
             [
-                searches(len(todo), SEARCH_BATCH, probe_requests=1),
+                searches(len(todo), self._search_batch, probe_requests=1),
                 listing(len(todo), total, SEARCH_PAGE, "contacts", probe_requests=1),
             ]
         )
@@ -450,10 +454,12 @@ class HighLevel:
         return matcher.answers(complete_listing=False)
 
     async def _search_batches(self, emails: Sequence[str], report: ResolveProgress) -> dict[str, str | None]:
-        """`SEARCH_BATCH` emails a request; falls back to one search per email if refused."""
+        """`SEARCH_BATCH` emails a request (fewer once HighLevel refused that many); one search per
+        email if it refuses the batched form altogether."""
         todo = unique_emails(emails)
         matcher = EmailMatcher(emails)
-        chunks = [todo[i : i + SEARCH_BATCH] for i in range(0, len(todo), SEARCH_BATCH)]
+        size = self._search_batch
+        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
         done = 0
 
         async def chunk(batch: list[str]) -> None:
@@ -481,7 +487,10 @@ class HighLevel:
 
     async def _search_group(self, emails: Sequence[str]) -> list[dict[str, Any]] | None:
         """The contacts with any of `emails` (every page of the answer), or None when HighLevel took
-        neither reading of the batched search (it is then not tried again by this client)."""
+        neither reading of the batched search even for `SMALLEST_BATCH` emails (it is then not tried
+        again by this client). A refused batch is asked again in halves."""
+        if self._batch_refused:
+            return None
         for shape in self._group_bodies(emails):
             try:
                 return await self._all_pages(shape)
@@ -492,6 +501,17 @@ class HighLevel:
                     raise
                 refused = exc
                 continue
+        if len(emails) > SMALLEST_BATCH:
+            half = max(SMALLEST_BATCH, len(emails) // 2)
+            self._search_batch = min(self._search_batch, half)
+            log.info("HighLevel refused a search for %d emails; asking %d at a time", len(emails), half)
+            found: list[dict[str, Any]] = []
+            for start in range(0, len(emails), half):
+                part = await self._search_group(emails[start : start + half])
+                if part is None:
+                    return None
+                found += part
+            return found
         if not self._batch_refused:
             self._batch_refused = True
             log.warning(

@@ -75,6 +75,7 @@ class HighLevel:
     enforce_limits: Callable[[], bool]
     bulk_max: Callable[[], int | None]
     search_groups: bool = True  # False: refuse `{group, filters}` in a search, as a stricter API might
+    search_group_max: int | None = None  # refuse a group of more filters than this (None: any number)
     _ordered: dict[str, tuple[int, list[Contact], dict[str, int]]] = field(default_factory=dict)
 
     def routes(self) -> list[tuple[str, list[str], Handler]]:
@@ -230,6 +231,9 @@ class HighLevel:
             raw_filters = body.get("filters", [])
             if not self.search_groups and _has_group(raw_filters):
                 problems.append("filters.group is not supported")
+            asked = _emails_asked(raw_filters)
+            if self.search_group_max is not None and asked is not None and len(asked) > self.search_group_max:
+                problems.append(f"filters must contain no more than {self.search_group_max} elements")
             matcher = _filters(raw_filters)
             if isinstance(matcher, str):
                 problems.append(matcher)
@@ -251,7 +255,7 @@ class HighLevel:
             assert not isinstance(matcher, str) and isinstance(limit, int)
             loc = caller.location.id
             ordered, position = self._contacts_in_order(loc)
-            emails = _emails_asked(raw_filters)
+            emails = asked
             if emails is not None:  # an index lookup rather than a scan, as a search engine would
                 ids = {self.hl.by_email.get((loc, e)) for e in emails}
                 found = sorted(
