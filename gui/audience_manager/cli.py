@@ -422,11 +422,15 @@ async def run_job(platform: Platform, spec: JobSpec, *, stderr: IO[str], **runne
     progress = ProgressLine(stderr)
     outcomes: list[RowOutcome] = []
     finished: JobFinished | None = None
+    told = False
     with _cancel_on_interrupt(runner, stderr):
         async for event in runner.events():
             if isinstance(event, OutcomesReady):
                 outcomes.extend(event.outcomes)
             elif isinstance(event, Progress):
+                if runner.resolution is not None and not told:  # the way chosen and its cost, once
+                    stderr.write(f"{runner.resolution.describe()}\n")
+                    told = True
                 progress.update(event)
             elif isinstance(event, JobFinished):
                 finished = event

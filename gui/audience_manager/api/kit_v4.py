@@ -15,6 +15,12 @@ to a tag the client reads the tag's members (`GET /v4/tags/{id}/subscribers?stat
 own writes (`api.membership`). Each row's outcome (changed or already so) and `previous` come from
 it, so an undo reverts exactly the rows the job changed. A longer tag falls back to what Kit's answer
 shows: bulk tag judges `tagged_at` (see `mark_already_tagged`), untag reports no previous state.
+
+Emails: Kit looks one email up per request (`GET /v4/subscribers?email_address=&status=all`). For a
+long list `plan_resolution` asks the account's size once (`include_total_count=true`) and, when that
+is cheaper, reads every subscriber 1,000 a request (`status=all`, cursor pages) and matches locally
+(`api.resolution`). Every email -> id pair an answer shows (lookups, that reading, a tag's or form's
+members read for the write) is remembered for the client's life.
 """
 
 from __future__ import annotations
