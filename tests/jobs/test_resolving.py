@@ -70,7 +70,7 @@ class ListingPlatform(MemoryPlatform):
             found = matcher.take((f"s{i}@example.com", str(i)) for i in ids if i <= self.subscribers)
             if progress is not None:
                 progress(min(self.account_size, start + self.page - 1), self.account_size, found)
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.005)
         return matcher.answers(complete_listing=True)
 
 
@@ -214,3 +214,19 @@ def test_a_job_in_the_journal_keeps_its_answers_for_the_next_job(tmp_path: Path)
             asyncio.run(Runner(platform, job, recorder=journal, job_id=job_id).run())
         assert len(platform.resolve_calls) == 4  # 35 emails, 10 a call, first job only
         assert Directory(journal.path, acct).size() == 35
+
+
+def test_preview_with_the_directory_prices_only_emails_it_does_not_know(tmp_path: Path) -> None:
+    platform = ListingPlatform(subscribers=5_000)
+    audience = emails_audience(3_000, 50)
+    d = Directory(tmp_path / "journal.sqlite3", account())
+    d.put({r.identifier: r.identifier[1:].split("@")[0] for r in audience.rows[:2_990]})
+    d.put(dict.fromkeys(r.identifier for r in audience.rows[3_000:3_040]))
+    d.flush()
+    report = asyncio.run(preview(platform, spec(audience, tag(1)), limit=None, directory=d))
+    assert report.resolution is not None and report.resolution.method is ResolutionMethod.LOOKUP
+    assert report.resolution.emails == 20 and report.lookups == 21
+    assert report.found == 3_000 and report.not_found == 50
+    d.flush()
+    assert len(d.get(r.identifier for r in audience.rows)) == 3_050  # what it learnt is kept
+    d.close()

@@ -13,6 +13,7 @@ checked (all of them with `limit=None`); the summary says how many were.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -24,6 +25,7 @@ from audience_manager.core.audience import AudienceRow
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.planning import estimate, job_targets, needs_resolving, plan
 from audience_manager.core.work import WorkItem
+from audience_manager.jobs.directory import Directory
 
 DEFAULT_LIMIT = 1000
 YES = "yes"
@@ -120,19 +122,38 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-async def preview(platform: Platform, spec: JobSpec, *, limit: int | None = DEFAULT_LIMIT) -> PreviewReport:
-    """Read-only: resolves emails and reads the state of the first `limit` rows; never writes."""
+async def preview(
+    platform: Platform,
+    spec: JobSpec,
+    *,
+    limit: int | None = DEFAULT_LIMIT,
+    directory: Directory | None = None,
+) -> PreviewReport:
+    """Read-only: resolves emails and reads the state of the first `limit` rows; never writes.
+
+    With the account's `directory`, emails it already answers cost nothing (as in the run), and
+    what the preview resolves is kept for the run."""
     caps = platform.capabilities
     targets = job_targets(spec)
     rows = list(spec.audience.rows)
     checked = rows if limit is None else rows[:limit]
 
     every_email = [r.identifier for r in rows if needs_resolving(r, caps, spec.action)]
-    resolution = await platform.plan_resolution(every_email) if every_email else None
     subjects: dict[str, str | None] = {}
-    to_resolve = [r.identifier for r in checked if needs_resolving(r, caps, spec.action)]
+    if directory is not None and every_email:
+        subjects.update(await asyncio.to_thread(directory.get, every_email))
+        every_email = [e for e in every_email if e not in subjects]
+    resolution = await platform.plan_resolution(every_email) if every_email else None
+    to_resolve = [
+        r.identifier
+        for r in checked
+        if needs_resolving(r, caps, spec.action) and r.identifier not in subjects
+    ]
     if to_resolve:
-        subjects.update(await platform.resolve(to_resolve, plan=resolution))
+        answers = await platform.resolve(to_resolve, plan=resolution)
+        subjects.update(answers)
+        if directory is not None:
+            directory.put(answers)
 
     # The same items the run would send, for the checked rows.
     checked_spec = _with_rows(spec, checked)
