@@ -185,7 +185,11 @@ async def smoke(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS, *, rows: in
     except TimeoutError:
         print("smoke: the job did not finish in time", file=sys.stderr)
         return 1
-    spec = window.last_spec
+    shown = window.session.state.job
+    if shown is None:
+        print("smoke: the window shows no job", file=sys.stderr)
+        return 1
+    spec = shown.spec
     audience = spec.audience
     expected = {
         (row, str(t))
@@ -234,6 +238,10 @@ async def resume_interrupted(window: Any, timeout: float = SMOKE_TIMEOUT_SECONDS
     window.workspace.job_refused.connect(job_refused)
     job_id = window.resume_banner.job_id
     window.resume_banner.resume_button.click()
+    while window.confirm_dialog is None and not refused.done():  # Resume asks first, like Run
+        await asyncio.sleep(0.02)
+    if window.confirm_dialog is not None:
+        window.confirm_dialog.run_button.click()
     done, _ = await asyncio.wait({finished, refused}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     if refused in done:
         print(f"resume: refused: {refused.result()}", file=sys.stderr)

@@ -141,12 +141,16 @@ def test_a_new_user_adds_kit_and_highlevel_runs_jobs_restarts_and_finds_them(
     qtbot.waitUntil(lambda: len(window.workspace.entries) == 6, timeout=5000)
     names = [e.account.name for e in window.workspace.entries]
     assert names[:2] == ["Shop", "Agency"] and all(e.account.demo for e in window.workspace.entries[2:])
-    assert window.workspace.current is not None and window.workspace.current.account.name == "Agency"
+    # The first account opened (nothing was open); adding the second one did not switch to it.
+    assert window.workspace.current is not None and window.workspace.current.account.name == "Shop"
+    assert "Agency is saved. Choose it in the account list" in window.statusBar().currentMessage()
     dialog.close()
 
     # A job on each account, through the window's own Run path.
     contacts = sb.known_contact_ids(4)
     ws = window.workspace
+    window.catalog_panel.account_box.setCurrentIndex(1)  # the user picks Agency
+    qtbot.waitUntil(lambda: ws.current is not None and ws.current.account.name == "Agency", timeout=5000)
     qtbot.waitUntil(lambda: bool(ws.catalog) and not ws.catalog_busy, timeout=10000)
     assert not ws.catalog_error
     hl_tag = window.workspace.catalog[TargetKind.TAG][0]
@@ -359,6 +363,9 @@ def test_a_refused_refresh_asks_to_sign_in_again_and_the_job_is_retried(
     qtbot.waitUntil(lambda: not dialog.busy, timeout=5000)
     save(qtbot, dialog)
     ws = window.workspace
+    box = window.catalog_panel.account_box
+    qtbot.waitUntil(lambda: any("Bulk" in box.itemText(i) for i in range(box.count())), timeout=5000)
+    box.setCurrentIndex(next(i for i in range(box.count()) if "Bulk" in box.itemText(i)))
     qtbot.waitUntil(lambda: ws.current is not None and ws.current.account.name == "Bulk", timeout=5000)
     qtbot.waitUntil(lambda: bool(ws.catalog) and not ws.catalog_busy, timeout=10000)
 
@@ -381,10 +388,14 @@ def test_a_refused_refresh_asks_to_sign_in_again_and_the_job_is_retried(
     with qtbot.waitSignal(dialog.signed_in, timeout=10000):
         form.sign_in_button.click()
     qtbot.waitUntil(lambda: not dialog.busy, timeout=5000)
-    save(qtbot, dialog)
-    dialog.close()
+    with qtbot.waitSignal(ws.account_switched, timeout=10000):  # reopened with the new sign-in
+        save(qtbot, dialog)
+        dialog.close()
     qtbot.waitUntil(lambda: ws.platform is not None and not ws.catalog_busy, timeout=10000)
-    confirm = window.retry_failed_action(failed)
+    task = window.retry_failed_action(failed)
+    assert task is not None
+    qtbot.waitUntil(task.done, timeout=5000)
+    confirm = task.result()
     assert confirm is not None
     with qtbot.waitSignal(window.job_finished, timeout=20000):
         confirm.run_button.click()

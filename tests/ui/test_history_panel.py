@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from audience_manager.core.accounts import Account
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.job_spec import JobSpec
-from audience_manager.core.outcomes import Outcome, RowOutcome
+from audience_manager.core.outcomes import RowOutcome
 from audience_manager.core.platforms import AuthKind, PlatformKind
 from audience_manager.jobs.journal import Journal
 from audience_manager.jobs.runner import Runner
@@ -85,7 +86,10 @@ def test_lists_jobs_newest_first_and_passes_the_model_tester(qtbot, qtmodelteste
     assert model.data(model.index(1, 2)) == "Tag"
     assert model.data(model.index(1, 3)) == "VIP"
     assert model.data(model.index(1, 4)) == "Finished"
-    assert model.data(model.index(1, 7)) == "5"
+    headers = [model.headerData(c, Qt.Orientation.Horizontal) for c in range(model.columnCount())]
+    assert headers[5:11] == ["People", "Changed", "Unchanged", "Failed", "Skipped", "Cancelled"]
+    # One target: people and outcomes count the same thing; "changed" leaves out "already so".
+    assert [model.data(model.index(1, c)) for c in range(5, 11)] == ["31", "24", "1", "5", "1", "0"]
     assert [panel.account_combo.itemText(i) for i in range(panel.account_combo.count())] == [
         "All accounts",
         "blog",
@@ -110,15 +114,33 @@ def test_filters_by_account_action_state_and_date(qtbot, panel, jobs) -> None:
     assert blocker.args == [0]
 
 
-def test_reopen_shows_the_jobs_rows(qtbot, panel, jobs) -> None:
+def test_show_rows_and_retry_ask_for_exactly_the_selected_job(qtbot, panel, jobs) -> None:
     refresh(qtbot, panel)
-    assert panel.select_job(job_id_of(panel, Action.TAG))
-    with qtbot.waitSignal(panel.job_reopened, timeout=5000):
-        panel.open_selected_action()
-    results = panel.results_panel
-    assert results.model.outcomes() == jobs["tag"]
-    assert results.summary_label.text().startswith("24 succeeded · 1 unchanged · 5 failed · 1 skipped")
-    qtbot.waitUntil(results.undo_button.isEnabled, timeout=5000)  # the undo plan was worked out
+    job_id = job_id_of(panel, Action.TAG)
+    assert panel.select_job(job_id)
+    with qtbot.waitSignal(panel.open_requested, timeout=1000) as opened:
+        panel.open_button.click()
+    assert opened.args == [job_id]
+    with qtbot.waitSignal(panel.retry_requested, timeout=1000) as retried:
+        panel.retry_button.click()
+    assert retried.args == [job_id]
+    # The form job failed nowhere: nothing to retry.
+    panel.select_job(job_id_of(panel, Action.ADD_TO_FORM))
+    assert not panel.retry_button.isEnabled()
+
+
+def test_one_job_is_selected_and_stays_selected_as_jobs_are_added(qtbot, panel, jobs, journal) -> None:
+    refresh(qtbot, panel)
+    job_id = job_id_of(panel, Action.TAG)
+    with qtbot.waitSignal(panel.job_selected, timeout=1000) as selected:
+        panel.select_job(job_id)
+    assert selected.args == [job_id]
+    panel.table.selectAll()  # a single selection: there is no "several jobs"
+    assert [j.id for j in panel.selected_jobs()] == [job_id]
+    run(qtbot, journal, job(4, account="blog"))
+    refresh(qtbot, panel)  # the new job is listed first: the rows move, the selection follows the job
+    assert panel.model.job_at(0).id != job_id
+    assert panel.selected_job().id == job_id
 
 
 def test_export_writes_the_jobs_report_from_the_journal(qtbot, panel, jobs, tmp_path: Path) -> None:
@@ -142,19 +164,6 @@ def test_export_button_opens_a_save_dialog(qtbot, panel, jobs) -> None:
     dialog.reject()
 
 
-def test_retry_failed_sends_the_jobs_failed_rows(qtbot, panel, jobs) -> None:
-    refresh(qtbot, panel)
-    job_id = job_id_of(panel, Action.TAG)
-    panel.select_job(job_id)
-    with qtbot.waitSignal(panel.job_reopened, timeout=5000):
-        panel.open_selected_action()
-    with qtbot.waitSignal(panel.retry_failed_requested, timeout=1000) as blocker:
-        panel.results_panel.retry_failed_action()
-    assert blocker.args[0] == job_id
-    assert [o.row for o in blocker.args[1]] == [26, 27, 28, 29, 30]
-    assert all(o.outcome is Outcome.FAILED for o in blocker.args[1])
-
-
 def test_undo_shows_the_plan_and_emits_it_when_confirmed(qtbot, panel, jobs) -> None:
     refresh(qtbot, panel)
     panel.select_job(job_id_of(panel, Action.TAG))
@@ -169,16 +178,6 @@ def test_undo_shows_the_plan_and_emits_it_when_confirmed(qtbot, panel, jobs) -> 
     plan = blocker.args[0]
     assert plan.possible and plan.specs[0].action is Action.UNTAG
     assert [r.row for r in plan.specs[0].audience.rows] == [1, *range(3, 26)]  # row 2 already had the tag
-
-
-def test_reopened_form_job_explains_why_undo_is_off(qtbot, panel, jobs) -> None:
-    refresh(qtbot, panel)
-    panel.select_job(job_id_of(panel, Action.ADD_TO_FORM))
-    with qtbot.waitSignal(panel.job_reopened, timeout=5000):
-        panel.open_selected_action()
-    results = panel.results_panel
-    qtbot.waitUntil(lambda: results.undo_button.toolTip() == NO_FORM_REMOVAL, timeout=5000)
-    assert not results.undo_button.isEnabled()
 
 
 def test_undo_of_a_form_job_says_it_cannot_be_done(qtbot, panel, jobs) -> None:
@@ -207,9 +206,10 @@ def test_delete_selected_after_confirmation(qtbot, panel, jobs, journal: Journal
     assert panel.model.rowCount() == 3
     box = panel.delete_selected_action()
     assert box is not None
+    form_id = job_id_of(panel, Action.ADD_TO_FORM)
     with qtbot.waitSignal(panel.jobs_deleted, timeout=5000) as blocker:
         next(b for b in box.buttons() if b.text() == "Delete").click()
-    assert blocker.args == [1]
+    assert blocker.args == [1, [form_id]]
     assert [j.action for j in panel.model.jobs()] == [Action.TAG, Action.TAG]
 
 
@@ -220,7 +220,7 @@ def test_delete_older_than_keeps_recent_jobs(qtbot, panel, jobs) -> None:
     assert box is not None
     with qtbot.waitSignal(panel.jobs_deleted, timeout=5000) as blocker:
         next(b for b in box.buttons() if b.text() == "Delete").click()
-    assert blocker.args == [1]
+    assert blocker.args == [1, []]
     assert panel.model.rowCount() == 2
 
 

@@ -141,29 +141,47 @@ def test_cancel_mid_job_ends_every_row(window: MainWindow, qtbot, sandbox) -> No
     assert not window.workspace.job_running and window.action_bar.run_button.isEnabled()
 
 
-def test_retry_failed_runs_only_the_failed_rows(window: MainWindow, qtbot, sandbox) -> None:
+def test_retry_does_not_offer_rows_that_do_not_exist(window: MainWindow, qtbot, sandbox) -> None:
     known = [str(i) for i in sandbox.known_subscriber_ids(6)]
     unknown = [str(i) for i in sandbox.unknown_subscriber_ids(3)]
     paste(window, [*known, *unknown])
     window.catalog_panel.set_checked(TargetKind.TAG, tag_ids(window, 2))
-    first_job, _, _ = run_confirmed(window, qtbot)
+    run_confirmed(window, qtbot)
     assert len(window.results_panel.model.failed()) == 6
+    button = window.results_panel.retry_button
+    assert not button.isEnabled()
+    assert "the subscriber does not exist; a retry cannot fix it" in button.toolTip()
 
-    window.results_panel.retry_button.click()
+
+def test_retry_failed_runs_only_the_failed_rows(window: MainWindow, qtbot, sandbox) -> None:
+    known = [str(i) for i in sandbox.known_subscriber_ids(9)]
+    unknown = [str(i) for i in sandbox.unknown_subscriber_ids(2)]
+    paste(window, [*known, *unknown])
+    window.catalog_panel.set_checked(TargetKind.TAG, tag_ids(window, 1))
+    sandbox.faults.status_rates = {400: 1.0}  # the platform refuses this job's requests
+    first_job, _, _ = run_confirmed(window, qtbot)
+    sandbox.faults.clear()
+    assert len(window.results_panel.model.failed()) == 11
+    button = window.results_panel.retry_button
+    qtbot.waitUntil(button.isEnabled, timeout=2000)
+
+    button.click()
+    qtbot.waitUntil(lambda: window.confirm_dialog is not None, timeout=3000)
     dialog = window.confirm_dialog
-    assert (
-        dialog is not None
-        and "Retry" in dialog.windowTitle() + dialog.findChildren(type(dialog.account_label))[0].text()
-    )
+    assert "Retry the failed rows?" in [w.text() for w in dialog.findChildren(type(dialog.account_label))]
     with qtbot.waitSignal(window.job_finished, timeout=5000) as finished:
         dialog.run_button.click()
-    assert finished.args[0] != first_job
-    spec = window.last_spec
-    assert sorted(r.identifier for r in spec.audience.rows) == sorted(unknown)
+    retry_id = finished.args[0]
+    assert retry_id != first_job
     outcomes = window.results_panel.model.outcomes()
-    assert len(outcomes) == 6 and {o.identifier for o in outcomes} == set(unknown)
+    assert sorted(o.identifier for o in outcomes) == sorted(known + unknown)
+    assert window.results_panel.title_label.text().startswith(f"Retry of job {first_job}: Tag: ")
     journal = window.workspace.journal()
-    assert journal.job(finished.args[0]).parent_id == first_job
+    assert journal.job(retry_id).parent_id == first_job
+
+    # The unknown ids failed again, now because they do not exist: nothing left to retry.
+    assert not button.isEnabled()
+    assert "does not exist" in button.toolTip()
 
 
 def test_confirmation_names_everything_and_warns_about_double_opt_in(window: MainWindow, sandbox) -> None:
@@ -177,7 +195,8 @@ def test_confirmation_names_everything_and_warns_about_double_opt_in(window: Mai
     assert dialog.account_label.text() == "Demo · Kit"
     assert dialog.action_label.text() == "Add to form"
     assert dialog.targets_label.text() == str(form)
-    assert dialog.rows_label.text().startswith("3 subscribers will be changed")
+    assert dialog.rows_label.text().startswith("3 people will be sent")
+    assert "1 rows are not sent (invalid or duplicate)" in dialog.rows_label.text()
     # Kit's API does not say whether a form uses double opt-in, so every form add warns.
     assert dialog.warning_label is not None and "incentive" in dialog.warning_label.text()
     assert dialog.run_button.text() == "Add to form 3 rows"
@@ -434,7 +453,8 @@ def test_set_a_custom_field_for_pasted_ids(window: MainWindow, qtbot, sandbox) -
     assert dialog is not None
     with qtbot.waitSignal(window.job_finished, timeout=5000):
         dialog.run_button.click()
-    assert window.last_spec.value == "Gold"
+    assert window.session.state.job.spec.value == "Gold"
+    assert window.results_panel.title_label.text() == f"Set custom field: {field} = 'Gold'"
     assert {o.outcome for o in window.results_panel.model.outcomes()} == {Outcome.SUCCEEDED}
     assert all(sandbox.state.kit.subscribers[i].fields[field.key] == "Gold" for i in ids)
 

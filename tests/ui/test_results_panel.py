@@ -11,9 +11,22 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
+from audience_manager.core.actions import Action, Target, TargetKind
+from audience_manager.core.audience import Audience
+from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.jobs.events import JobState, Progress
+from audience_manager.jobs.session import SessionState, ShownJob, controls
 from audience_manager.ui.results_panel import ResultsPanel, duration_text, outcomes_as_tsv
+
+SPEC = JobSpec("shop", Action.TAG, (Target(TargetKind.TAG, "1", "VIP"),), Audience())
+
+
+def shown(panel: ResultsPanel, job_id: str = "job-7", **changes: object) -> None:
+    """What the window does: derive the panel's controls from the session state it holds."""
+    job = ShownJob(job_id, SPEC, account="shop", **changes)  # type: ignore[arg-type]
+    state = SessionState(account="shop", job=job, busy=job.running)
+    panel.show_state(job, controls(state))
 
 FAILED_ROWS = {3, 7, 13, 17}
 
@@ -32,7 +45,7 @@ def outcomes(start: int, n: int) -> list[RowOutcome]:
 
 
 def progress(done: int, total: int = 20, failed: int = 0) -> Progress:
-    return Progress(done, total, done - failed, 0, failed, 0, 12.4, 5.0, JobState.RUNNING)
+    return Progress(done, total, done - failed, 0, failed, 0, 12.4, 5.0, JobState.RUNNING, done, total)
 
 
 @pytest.fixture
@@ -45,15 +58,18 @@ def panel(qtbot) -> ResultsPanel:
 
 
 def run_job(panel: ResultsPanel) -> None:
+    shown(panel, running=True)
     panel.job_started_event("job-7", 20)
     panel.outcomes_event(outcomes(1, 10))
     panel.progress_event(progress(10, failed=2))
     panel.outcomes_event(outcomes(11, 10))
     panel.progress_event(progress(20, failed=4))
     panel.job_finished_event("job-7", "finished", "")
+    shown(panel, state="finished", failed=4, retryable=2)
 
 
 def test_a_running_job_shows_progress_and_can_be_cancelled(panel: ResultsPanel, qtbot) -> None:
+    shown(panel, running=True)
     panel.job_started_event("job-7", 20)
     assert panel.cancel_button.isEnabled()
     assert not panel.retry_button.isEnabled()
@@ -63,11 +79,14 @@ def test_a_running_job_shows_progress_and_can_be_cancelled(panel: ResultsPanel, 
     assert panel.export_button.isEnabled()  # a partial report is allowed
     assert not panel.retry_button.isEnabled()  # but no retry while the job runs
     assert panel.progress_bar.value() == 10 and panel.progress_bar.maximum() == 20
-    assert "10 of 20" in panel.progress_bar.text() and "2 failed" in panel.progress_bar.text()
+    assert "10 of 20 people" in panel.progress_bar.text() and "2 failed" in panel.progress_bar.text()
     assert panel.rate_label.text() == "12 rows/s · about 5 s left"
+    assert "up to 5 s" in panel.cancel_button.toolTip()  # says how long cancelling may wait
     with qtbot.waitSignal(panel.cancel_requested, timeout=1000):
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    shown(panel, running=True, cancelling=True)  # the window's answer to the request
     assert not panel.cancel_button.isEnabled()
+    assert panel.cancel_button.text() == "Cancelling…"
 
 
 def test_finished_job_shows_a_summary(panel: ResultsPanel) -> None:
@@ -179,15 +198,17 @@ def test_retry_with_a_reason_filter_sends_only_those(panel: ResultsPanel, qtbot)
 
 def test_undo_is_offered_only_when_the_journal_says_so(panel: ResultsPanel, qtbot) -> None:
     run_job(panel)
+    assert not panel.undo_button.isEnabled()  # not known yet
+    assert panel.undo_button.toolTip().startswith("Checking")
+    shown(panel, state="finished", undo_blocker="Adding to a form cannot be undone")
     assert not panel.undo_button.isEnabled()
-    panel.undo_available_event("another-job", True)
-    assert not panel.undo_button.isEnabled()
-    panel.undo_available_event("job-7", True)
+    assert panel.undo_button.toolTip() == "Adding to a form cannot be undone"
+    shown(panel, state="finished", undo_blocker=None)
     assert panel.undo_button.isEnabled()
     with qtbot.waitSignal(panel.undo_requested, timeout=1000) as blocker:
         qtbot.mouseClick(panel.undo_button, Qt.MouseButton.LeftButton)
     assert blocker.args == ["job-7"]
-    panel.job_started_event("job-8", 5)
+    shown(panel, "job-8", running=True, undo_blocker=None)
     assert not panel.undo_button.isEnabled()
 
 
@@ -236,6 +257,7 @@ def test_export_to_an_unwritable_place_says_so(panel: ResultsPanel, qtbot, qloop
 
 
 def test_show_job_reopens_finished_results(panel: ResultsPanel) -> None:
+    shown(panel, "old-job", state="cancelled", failed=4, retryable=2)
     panel.show_job("old-job", outcomes(1, 20), "cancelled", "Cancelled")
     assert panel.table.model().rowCount() == 20
     assert panel.summary_label.text() == "15 succeeded · 4 failed · 1 skipped. Cancelled"

@@ -21,6 +21,16 @@ from audience_manager.ui.main_window import MainWindow
 
 from .window_helpers import run_until
 
+
+def confirm_resume(window: MainWindow, qtbot, remaining: int) -> object:
+    """Resume asks first, like Run: the dialog names what is left; returns its Resume button."""
+    qtbot.waitUntil(lambda: window.confirm_dialog is not None, timeout=5000)
+    dialog = window.confirm_dialog
+    texts = [w.text() for w in dialog.findChildren(type(dialog.account_label))]
+    assert "Resume this job?" in texts
+    assert f"{remaining:,} row × target outcomes are left to send" in dialog.rows_label.text()
+    return dialog.run_button
+
 ROWS = 300
 SENT = 100  # one batch went out before the "crash"
 ANSWERED = 60  # ... and only part of its answer was recorded
@@ -69,8 +79,10 @@ def test_the_banner_offers_the_job_and_resume_finishes_it(window: MainWindow, qt
     banner = window.resume_banner
     assert banner.isVisible() and banner.job_id == job_id
     assert f"{ANSWERED} of {ROWS} done" in banner.text_label.text()
+    banner.resume_button.click()
+    button = confirm_resume(window, qtbot, ROWS - ANSWERED)
     with qtbot.waitSignal(window.job_finished, timeout=10000) as finished:
-        banner.resume_button.click()
+        button.click()
     assert finished.args[0] == job_id and finished.args[1] == "finished"
     assert not banner.isVisible()
     # The table is the whole job: the 60 rows answered before the kill and the 240 sent now.
@@ -81,7 +93,9 @@ def test_the_banner_offers_the_job_and_resume_finishes_it(window: MainWindow, qt
     assert journal.job(job_id).starts == 2
     recorded = {o.row: o.outcome for o in job_outcomes(journal, job_id)}
     assert {recorded[r] for r in range(1, ANSWERED + 1)} == {Outcome.SUCCEEDED}
-    assert window.last_spec is not None and len(window.last_spec.audience.rows) == ROWS
+    shown_job = window.session.state.job
+    assert shown_job is not None and shown_job.job_id == job_id and len(shown_job.spec.audience.rows) == ROWS
+    assert window.results_panel.title_label.text().startswith("Tag: ")
 
 
 def test_dismiss_hides_the_offer_and_show_opens_the_job_in_history(
@@ -94,8 +108,9 @@ def test_dismiss_hides_the_offer_and_show_opens_the_job_in_history(
     window.resume_banner.show_button.click()
     history = window.history_panel
     assert window.bottom_tabs.currentWidget() is history
-    qtbot.waitUntil(lambda: history.shown_job is not None, timeout=5000)
-    assert history.shown_job is not None and history.shown_job.id == job_id
+    qtbot.waitUntil(lambda: history.selected_job() is not None, timeout=5000)
+    assert history.selected_job().id == job_id
+    assert window.session.state.history_job == job_id
     assert history.resume_button.isEnabled()
     window.resume_banner.dismiss_button.click()
     assert not window.resume_banner.isVisible()
@@ -110,8 +125,10 @@ def test_resume_from_history(window: MainWindow, qtbot, sandbox) -> None:
     window.bottom_tabs.setCurrentWidget(history)
     run_until(qtbot, history.refresh_action())
     assert history.select_job(job_id)
+    assert history.resume_selected_action() == job_id
+    button = confirm_resume(window, qtbot, ROWS - ANSWERED)
     with qtbot.waitSignal(window.job_finished, timeout=10000):
-        assert history.resume_selected_action() == job_id
+        button.click()
     assert missing_rows(window.workspace.journal(), job_id) == 0
     assert window.results_panel.model.rowCount() == ROWS
 
@@ -121,8 +138,10 @@ def test_a_job_whose_account_is_gone_is_not_resumed(window: MainWindow, qtbot, s
     account, spec = spec_for(window, sandbox, account_name="Removed since")
     job_id = crashed_job(path, account, spec)  # type: ignore[arg-type]
     run_until(qtbot, window.offer_resume())
+    window.resume_banner.resume_button.click()
+    button = confirm_resume(window, qtbot, ROWS - ANSWERED)
     with qtbot.waitSignal(window.workspace.job_refused, timeout=5000) as refused:
-        window.resume_banner.resume_button.click()
+        button.click()
     assert "Removed since" in refused.args[0] and "no longer set up" in refused.args[0]
     banner = window.resume_banner  # says so where the offer was, and offers nothing else
     assert banner.isVisible() and "no longer set up" in banner.text_label.text()

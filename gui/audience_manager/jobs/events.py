@@ -40,6 +40,9 @@ class Progress:
     rows_per_second: float
     seconds_left: float | None
     state: JobState
+    # The same progress in people (input rows): `done`/`total` count row x target outcomes.
+    people_done: int = 0
+    people_total: int = 0
     # While emails are resolved (state RESOLVING): how far the reading got, in `resolve_unit`
     # ("subscribers"/"contacts" read from the account, or "emails" looked up), of `resolve_total`.
     resolved: int = 0

@@ -61,7 +61,16 @@ class PreviewReport:
     can_read_state: bool
     items_per_request: int
     notes: tuple[str, ...] = field(default=())
+    # Rows the platform said do not exist, and why in its words: `jobs.workflows.with_preview`
+    # leaves them out of the run, so the confirmation and the results give the preview's numbers.
+    not_found_rows: frozenset[int] = frozenset()
+    not_found_reason: str = ""
     resolution: ResolutionPlan | None = None  # how the run resolves its emails, and the cost
+
+    @property
+    def sendable(self) -> int:
+        """Rows the run sends once the rows found not to exist are left out."""
+        return self.rows - len(self.not_found_rows)
 
     @property
     def resolution_text(self) -> str:
@@ -207,6 +216,11 @@ async def preview(
         can_read_state=can_read,
         items_per_request=size,
         notes=tuple(notes),
+        not_found_rows=frozenset(row_not_found),
+        not_found_reason=(
+            f"Not found on {platform.kind.label}: no {platform.kind.person} with this ID or email"
+            " (found by the preview; not sent)"
+        ),
         resolution=resolution,
     )
 

@@ -7,7 +7,7 @@ those targets comes back "unchanged" (every action is idempotent), never applied
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from audience_manager.core.actions import Target
@@ -41,36 +41,71 @@ class RetryPlan:
     spec: JobSpec
     rows: int  # input rows in the retry
     kind: str = KIND_RETRY
+    left_out: int = 0  # failed rows not retried: they cannot succeed (the subscriber does not exist)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        if not self.left_out:
+            return ()
+        rows = "row" if self.left_out == 1 else "rows"
+        return (
+            f"{self.left_out:,} failed {rows} left out: the platform said the subscriber does not exist,"
+            " so sending again cannot succeed.",
+        )
 
     def summary(self) -> str:
         targets = ", ".join(str(t) for t in self.spec.targets) or "all tags"
-        return f"Retry of job {self.parent_id}: {self.rows} failed rows, {self.spec.action.label}: {targets}."
+        rows = "row" if self.rows == 1 else "rows"
+        action = self.spec.action.label
+        head = f"Retry of job {self.parent_id}: {self.rows:,} failed {rows}, {action}: {targets}."
+        return " ".join((head, *self.notes))
 
 
-def retry_spec(journal: Journal, job_id: str, *, reasons: Iterable[str] = ()) -> RetryPlan:
+def retry_spec(
+    journal: Journal,
+    job_id: str,
+    *,
+    reasons: Iterable[str] = (),
+    rows: Iterable[int] | None = None,
+    leave_out: Callable[[str], bool] | None = None,
+) -> RetryPlan:
     """The failed rows of `job_id` as a new job. With `reasons`, only rows whose failure reason
-    contains one of them (case-insensitive). Create it with
+    contains one of them (case-insensitive); with `rows`, only those input rows; rows whose reason
+    `leave_out` accepts are not retried and counted in `left_out`. Create it with
     `journal.create_job(plan.spec, account, parent_id=plan.parent_id, kind=plan.kind)`."""
     wanted = [r.lower() for r in reasons if r.strip()]
+    chosen = None if rows is None else set(rows)
     original = journal.spec(job_id)
     failed_rows: set[int] = set()
     failed_targets: set[str] = set()
+    hopeless: set[int] = set()
     for record in journal.outcome_records(job_id).values():
         if record.outcome is not Outcome.FAILED:
             continue
         if wanted and not any(w in record.reason.lower() for w in wanted):
             continue
+        if chosen is not None and record.row not in chosen:
+            continue
+        if leave_out is not None and leave_out(record.reason):
+            hopeless.add(record.row)
+            continue
         failed_rows.add(record.row)
         failed_targets.add(record.target_id)
     sendable = {r.row for r in original.audience.rows}
     failed_rows &= sendable  # invalid and duplicate rows never fail (they are skipped)
+    hopeless = (hopeless & sendable) - failed_rows
     if not failed_rows:
         which = f" with a reason containing {', '.join(repr(w) for w in wanted)}" if wanted else ""
-        raise NothingToRetryError(f"Job {job_id} has no failed rows{which}.")
+        why = (
+            f" that can succeed ({len(hopeless):,} failed because the subscriber does not exist)"
+            if hopeless
+            else ""
+        )
+        raise NothingToRetryError(f"Job {job_id} has no failed rows{which}{why}.")
     targets: tuple[Target, ...] = tuple(t for t in original.targets if t.id in failed_targets)
     if not targets and ALL_TAGS.id not in failed_targets:
         targets = original.targets
     audience: Audience = original.audience.subset(failed_rows)
     audience = replace(audience, source=f"failed rows of job {job_id} ({original.audience.source})")
     spec = replace(original, targets=targets, audience=audience)
-    return RetryPlan(parent_id=job_id, spec=spec, rows=len(failed_rows))
+    return RetryPlan(parent_id=job_id, spec=spec, rows=len(failed_rows), left_out=len(hopeless))

@@ -148,9 +148,17 @@ class Runner:
         for p in (*audience.invalid, *audience.duplicates):
             self._identifiers[p.row] = p.text
         self._target_order = {t.id: i for i, t in enumerate(self._targets)}
-        self.total = len(self._identifiers) * len(self._targets)
+        # Progress counts people (input rows), the unit the user gave; a row is done when every
+        # target this run owns for it has its outcome.
+        per_row = len(self._targets)
+        self._left_of_row: dict[int, int] = dict.fromkeys(self._identifiers, per_row)
         if done:
-            self.total -= sum(1 for row in self._identifiers for t in self._targets if (row, t.id) in done)
+            for row in self._identifiers:
+                self._left_of_row[row] -= sum(1 for t in self._targets if (row, t.id) in done)
+            self._left_of_row = {row: n for row, n in self._left_of_row.items() if n}
+        self.total = sum(self._left_of_row.values())
+        self.people = len(self._left_of_row)
+        self._people_done = 0
 
         self._outcomes: dict[Pair, RowOutcome] = {}
         self._pending: list[RowOutcome] = []
@@ -535,6 +543,9 @@ class Runner:
         )
         self._outcomes[pair] = out
         self._pending.append(out)
+        self._left_of_row[row] -= 1
+        if not self._left_of_row[row]:
+            self._people_done += 1
         self._counts[outcome] += 1
         return out
 
@@ -583,8 +594,11 @@ class Runner:
             failed=self._counts[Outcome.FAILED],
             skipped=self._counts[Outcome.SKIPPED],
             rows_per_second=self._throughput.rows_per_second(),
-            seconds_left=self._throughput.seconds_left(self.total - done),
+            # Cancelling: no estimate (what is left is cancelled, not sent).
+            seconds_left=None if self._stop else self._throughput.seconds_left(self.total - done),
             state=self._state,
+            people_done=self._people_done,
+            people_total=self.people,
             resolved=self._resolved,
             resolve_total=self._resolve_total,
             resolve_unit=self.resolution.unit if self.resolution is not None else "",

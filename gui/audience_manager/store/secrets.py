@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import sys
 import threading
 from typing import Any, Protocol
@@ -26,6 +27,8 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 
 from audience_manager.core.accounts import Credentials
+
+log = logging.getLogger(__name__)
 
 SERVICE = "audience-manager"
 KEYRING_TIMEOUT_S = 10.0
@@ -105,9 +108,9 @@ class KeyringSecrets:
 
     def check(self) -> None:
         if not is_secure(self._backend):
-            raise KeyringUnavailableError(
-                f"No secure keyring is available (found: {self.backend_name}). {how_to_fix()}"
-            )
+            # The backend's class name means nothing to a marketer; the log keeps it for support.
+            log.info("no secure keyring backend: %s", self.backend_name)
+            raise KeyringUnavailableError(f"No secure keyring is available on this computer. {how_to_fix()}")
 
     def _call(self, what: str, fn: Any, *args: str) -> Any:
         self.check()

@@ -238,7 +238,7 @@ class AccountForm(QWidget):
         self._placeholders(saved=False)
         self._kind_changed()
 
-    def show_account(self, account: Account) -> None:
+    def show_account(self, account: Account, *, session_only: bool = False) -> None:
         """A saved account's settings; its secrets stay in the keyring."""
         self.editing = account
         self.signed_in = None
@@ -265,11 +265,17 @@ class AccountForm(QWidget):
             or account.oauth_redirect_port
         ):
             self.advanced_box.setChecked(True)
-        self._placeholders(saved=True)
+        self._placeholders(saved=True, session_only=session_only)
         self._kind_changed()
 
-    def _placeholders(self, *, saved: bool) -> None:
-        kept = self.tr("saved in the keyring (leave empty to keep it)") if saved else ""
+    def _placeholders(self, *, saved: bool, session_only: bool = False) -> None:
+        kept = ""
+        if saved:
+            kept = (
+                self.tr("kept for this session only (leave empty to keep it)")
+                if session_only
+                else self.tr("saved in the keyring (leave empty to keep it)")
+            )
         self.token_edit.setPlaceholderText(kept or self.tr("paste it here"))
         self.secret_edit.setPlaceholderText(kept or self.tr("paste it here"))
 

@@ -236,7 +236,7 @@ class AccountsDialog(QDialog):
             return
         account = self._book().get(str(item.data(Qt.ItemDataRole.UserRole)))
         if account is not None:
-            self.form.show_account(account)
+            self.form.show_account(account, session_only=self.secrets.is_session_only(account.name))
             self._say(self.tr("Change what you need; leave a secret empty to keep the saved one."))
 
     def select_account(self, name: str) -> None:
@@ -343,12 +343,12 @@ class AccountsDialog(QDialog):
             return
         if self.keyring_problem is not None and not self.session_only:
             self._fail(
-                belongs
-                + ". "
-                + self.tr(
+                self.tr(
                     'Not saved: there is no secure keyring. Tick "use for this session only" '
                     "above to keep the token in memory until the app quits."
                 )
+                + " "
+                + self.tr("(The token itself works: it belongs to {0}.)").format(info.name)
             )
             return
         try:
@@ -368,7 +368,7 @@ class AccountsDialog(QDialog):
             self.tr("in memory for this session") if self.session_only else self.tr("in the system keyring")
         )
         self._reload_list(select=account.name)
-        self.form.show_account(account)
+        self.form.show_account(account, session_only=self.session_only)
         self._say("✓ " + belongs + ". " + self.tr("Saved; the secret is {0}.").format(where), good=True)
         self.verified.emit(belongs)
         self.accounts_changed.emit(account.name)
@@ -492,7 +492,9 @@ async def offer_saved_accounts(
             credentials = await secrets.load_async(account.name)
         entries.append(AccountEntry(account, credentials))  # type: ignore[arg-type]
     sandbox = workspace.sandbox or await loop.run_in_executor(None, Sandbox)
-    transport = SandboxTransport(app=sandbox.app)
+    # The demo accounts keep the transport they were opened with (an open one stays usable).
+    transport = getattr(workspace, "demo_transport", None) or SandboxTransport(app=sandbox.app)
+    workspace.demo_transport = transport
     entries += [AccountEntry(a, c) for a, c in demo_accounts(sandbox)]
 
     def factory(account: Account, credentials: Credentials | None) -> Any:

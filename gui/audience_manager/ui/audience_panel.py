@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QBrush, QDragEnterEvent, QDropEvent, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
@@ -463,9 +464,17 @@ class AudiencePanel(QWidget):
         self._set_audience(audience)
 
     def _start(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._task = task
+        # `busy` is this task running: say so again once it has ended, or whoever read `busy`
+        # while the audience was set (inside the task) would keep "still being read".
+        task.add_done_callback(self._reading_ended)
         self.parse_started.emit()
-        self._task = asyncio.ensure_future(coro)
-        return self._task
+        return task
+
+    def _reading_ended(self, task: asyncio.Task[None]) -> None:
+        if task is self._task and shiboken6.isValid(self):
+            self.audience_changed.emit()
 
     # -- showing ----------------------------------------------------------------------------
 

@@ -134,6 +134,9 @@ class CatalogPanel(QWidget):
             view = _TargetList(kind, self)
             view.source.itemChanged.connect(self._item_changed)
             self.lists[kind] = view
+        self.lists[TargetKind.FIELD].setToolTip(
+            self.tr("Set custom field writes one field at a time: ticking a field unticks the other one")
+        )
 
         self.busy_label = QLabel(self.tr("Loading the catalog…"), self)
         self.busy_bar = QProgressBar(self)
@@ -335,7 +338,14 @@ class CatalogPanel(QWidget):
         if not isinstance(target, Target):
             return
         if item.checkState() == Qt.CheckState.Checked:
-            self._checked[target.kind].add(target.id)
+            if target.kind is TargetKind.FIELD:
+                # Set custom field writes one field a job: ticking another one moves the tick.
+                others = self._checked[target.kind] - {target.id}
+                self._checked[target.kind] = {target.id}
+                if others:
+                    self._fill_list(target.kind)
+            else:
+                self._checked[target.kind].add(target.id)
         else:
             self._checked[target.kind].discard(target.id)
         self.targets_changed.emit()

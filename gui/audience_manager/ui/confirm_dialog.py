@@ -21,12 +21,14 @@ from PySide6.QtWidgets import (
 
 from audience_manager.core.actions import Action
 from audience_manager.core.job_spec import JobSpec
+from audience_manager.jobs.preview import PreviewReport
 from audience_manager.ui.icons import icon
 
 
 @dataclass(frozen=True)
 class JobSummary:
-    """What the confirmation names, in the user's words."""
+    """What the confirmation names, in the user's words. `mode` is run, retry or resume; with a
+    preview of this very job its numbers are the preview's (the Preview dialog and this one agree)."""
 
     account: str
     platform: str  # the account as the switcher shows it ("Demo · Kit", "Shop · HighLevel")
@@ -38,10 +40,31 @@ class JobSummary:
     value: str | None
     double_opt_in_forms: tuple[str, ...]
     demo: bool
-    retry: bool = False
+    mode: str = "run"
+    preview: PreviewReport | None = None
+    notes: tuple[str, ...] = ()
+    remaining: int | None = None  # resume: row x target pairs left to send
+
+    @property
+    def retry(self) -> bool:
+        return self.mode == "retry"
+
+    @property
+    def not_found(self) -> int:
+        return len(self.preview.not_found_rows) if self.preview else 0
 
     @classmethod
-    def of(cls, spec: JobSpec, account_label: str, *, demo: bool, retry: bool = False) -> JobSummary:
+    def of(
+        cls,
+        spec: JobSpec,
+        account_label: str,
+        *,
+        demo: bool,
+        mode: str = "run",
+        preview: PreviewReport | None = None,
+        notes: tuple[str, ...] = (),
+        remaining: int | None = None,
+    ) -> JobSummary:
         doi = (
             tuple(str(t) for t in spec.targets if t.double_opt_in)
             if spec.action is Action.ADD_TO_FORM
@@ -58,8 +81,44 @@ class JobSummary:
             value=spec.value,
             double_opt_in_forms=doi,
             demo=demo,
-            retry=retry,
+            mode=mode,
+            preview=preview,
+            notes=notes,
+            remaining=remaining,
         )
+
+    def rows_lines(self) -> list[str]:
+        """How many people the job sends and what it will do to them, line by line."""
+        lines: list[str] = []
+        each = f", on each of the {len(self.targets)} targets" if len(self.targets) > 1 else ""
+        preview = self.preview
+        if self.mode == "resume":
+            lines.append(f"{self.remaining or 0:,} row × target outcomes are left to send{each}")
+        elif self.mode == "retry":
+            lines.append(f"{_people(self.rows)} will be sent again{each}")
+        elif preview is not None and preview.checked_rows >= preview.rows:
+            lines.append(
+                f"{_people(preview.would_change)} will be changed, {preview.already:,} already so"
+                f" (reported unchanged){each}"
+            )
+        elif preview is not None:
+            lines.append(f"{_people(self.rows)} will be sent{each}")
+            lines.append(
+                f"Of the first {preview.checked_rows:,} previewed: {preview.would_change:,} will change,"
+                f" {preview.already:,} already so"
+            )
+        else:
+            lines.append(f"{_people(self.rows)} will be sent{each}; anyone already so is reported unchanged")
+        if self.not_found:
+            lines.append(f"{_people(self.not_found)} not found by the preview: not sent, reported skipped")
+        not_sent = self.invalid + self.duplicates - self.not_found
+        if not_sent:
+            lines.append(f"{not_sent:,} rows are not sent (invalid or duplicate) and are reported as skipped")
+        return [*lines, *self.notes]
+
+
+def _people(n: int) -> str:
+    return "1 person" if n == 1 else f"{n:,} people"
 
 
 def _bold(widget: QLabel) -> QLabel:
@@ -79,7 +138,10 @@ class ConfirmDialog(QDialog):
         self.setWindowModality(Qt.WindowModality.WindowModal)
 
         heading = _bold(QLabel(self))
-        verb = self.tr("Retry the failed rows?") if summary.retry else self.tr("Make this change?")
+        verb = {
+            "retry": self.tr("Retry the failed rows?"),
+            "resume": self.tr("Resume this job?"),
+        }.get(summary.mode, self.tr("Make this change?"))
         heading.setText(verb)
 
         form = QFormLayout()
@@ -89,16 +151,7 @@ class ConfirmDialog(QDialog):
         self.action_label = QLabel(self.tr(summary.action.label), self)
         self.targets_label = QLabel(", ".join(summary.targets), self)
         self.targets_label.setWordWrap(True)
-        rows = self.tr("{0:,} subscribers will be changed").format(summary.rows)
-        if summary.rows == 1:
-            rows = self.tr("1 subscriber will be changed")
-        if len(summary.targets) > 1:
-            rows += self.tr(", on each of the {0} targets").format(len(summary.targets))
-        not_sent = summary.invalid + summary.duplicates
-        if not_sent:
-            rows += self.tr(
-                "\n{0:,} rows are not sent (invalid or duplicate) and are reported as skipped"
-            ).format(not_sent)
+        rows = "\n".join(self.tr(line) for line in summary.rows_lines())
         self.rows_label = QLabel(rows, self)
         for label in (self.account_label, self.action_label, self.targets_label, self.rows_label):
             label.setTextFormat(Qt.TextFormat.PlainText)
@@ -149,8 +202,13 @@ class ConfirmDialog(QDialog):
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel, self)
         count = f"{summary.rows:,}"
+        button = (
+            self.tr("Resume")
+            if summary.mode == "resume"
+            else self.tr("{0} {1} rows").format(self.tr(summary.action.label), count)
+        )
         self.run_button = self.buttons.addButton(
-            self.tr("{0} {1} rows").format(self.tr(summary.action.label), count),
+            button,
             QDialogButtonBox.ButtonRole.AcceptRole,
         )
         self.run_button.setIcon(icon("run"))

@@ -29,25 +29,23 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPushButton,
     QSpinBox,
-    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
 from audience_manager.core.actions import Action
-from audience_manager.core.outcomes import RowOutcome
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.history import (
     JobFilter,
     delete_jobs_before,
     iter_job_outcomes,
-    job_outcomes,
     list_jobs,
 )
 from audience_manager.jobs.journal import LIVE_STATES, JobRecord, Journal
-from audience_manager.ui.results_panel import ResultsPanel, count_text, csv_save_dialog, save_error_text
-from audience_manager.ui.undo_dialog import UndoDialog, load_undo_plan
+from audience_manager.jobs.session import Controls, SessionState
+from audience_manager.ui.results_panel import count_text, csv_save_dialog, save_error_text
+from audience_manager.ui.undo_dialog import UndoDialog
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +61,13 @@ class HistoryColumn(enum.IntEnum):
     ACTION = 2
     TARGETS = 3
     STATE = 4
-    ROWS = 5
-    SUCCEEDED = 6
-    FAILED = 7
-    SKIPPED = 8
-    KIND = 9
+    PEOPLE = 5
+    CHANGED = 6
+    UNCHANGED = 7
+    FAILED = 8
+    SKIPPED = 9
+    CANCELLED = 10
+    KIND = 11
 
 
 JobRecordRole = Qt.ItemDataRole.UserRole + 1
@@ -119,10 +119,12 @@ class HistoryModel(QAbstractTableModel):
             self.tr("Action"),
             self.tr("Targets"),
             self.tr("State"),
-            self.tr("Rows"),
-            self.tr("Succeeded"),
+            self.tr("People"),
+            self.tr("Changed"),
+            self.tr("Unchanged"),
             self.tr("Failed"),
             self.tr("Skipped"),
+            self.tr("Cancelled"),
             self.tr("Kind"),
         )
 
@@ -138,10 +140,12 @@ class HistoryModel(QAbstractTableModel):
                 return job.reason
             if column == HistoryColumn.WHEN:
                 return self.tr("Job {job}").format(job=job.id)
+            if column >= HistoryColumn.CHANGED and len(job.targets) > 1:
+                return self.tr("Counted once per person and target ({n} targets)").format(n=len(job.targets))
             return None
         if (
             role == Qt.ItemDataRole.TextAlignmentRole
-            and column >= HistoryColumn.ROWS
+            and column >= HistoryColumn.PEOPLE
             and column != HistoryColumn.KIND
         ):
             return int((Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter).value)
@@ -161,14 +165,17 @@ class HistoryModel(QAbstractTableModel):
             return job.target_names or self.tr("all tags")
         if column == HistoryColumn.STATE:
             return self.tr(job.state.value.capitalize())
-        if column == HistoryColumn.ROWS:
-            return count_text(job.total)
-        if column == HistoryColumn.SUCCEEDED:
-            return count_text(job.succeeded + job.unchanged)
-        if column == HistoryColumn.FAILED:
-            return count_text(job.failed)
-        if column == HistoryColumn.SKIPPED:
-            return count_text(job.skipped)
+        if column == HistoryColumn.PEOPLE:
+            return count_text(job.total // max(len(job.targets), 1))
+        counts = {
+            HistoryColumn.CHANGED: job.succeeded,
+            HistoryColumn.UNCHANGED: job.unchanged,
+            HistoryColumn.FAILED: job.failed,
+            HistoryColumn.SKIPPED: job.skipped,
+            HistoryColumn.CANCELLED: job.cancelled,
+        }
+        if column in counts:
+            return count_text(counts[column])
         kinds = {"run": self.tr("Run"), "retry": self.tr("Retry"), "undo": self.tr("Undo")}
         return kinds.get(job.kind, job.kind)
 
@@ -193,11 +200,12 @@ class HistoryPanel(QWidget):
     """The History tab: a filterable list of past jobs above the selected job's results."""
 
     history_loaded = Signal(int)  # jobs listed
-    job_reopened = Signal(str)  # job id, its outcomes now shown
-    retry_failed_requested = Signal(str, list)  # job id, its failed RowOutcomes (of the filter shown)
+    job_selected = Signal(object)  # the id of the one job selected, or None
+    open_requested = Signal(str)  # job id: show its rows in the Results
+    retry_requested = Signal(str)  # job id: retry its failed rows
     undo_accepted = Signal(object)  # jobs.undo.UndoPlan, confirmed in the UndoDialog
     report_exported = Signal(str, int)  # path, rows written
-    jobs_deleted = Signal(int)  # how many
+    jobs_deleted = Signal(int, list)  # how many, their ids (empty for "older than")
     error_event = Signal(str)  # a journal read or write failed; the message says what to do
     resume_requested = Signal(str)  # job id of an interrupted (or cancelled) job to finish
 
@@ -207,7 +215,7 @@ class HistoryPanel(QWidget):
         super().__init__(parent)
         self._journal_source = journal
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._shown_job: JobRecord | None = None
+        self._controls: Controls | None = None
         self._generation = 0
         self.undo_dialog: UndoDialog | None = None
         self.confirm_box: QMessageBox | None = None
@@ -217,17 +225,20 @@ class HistoryPanel(QWidget):
         self.table = QTableView(self)
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        # One job selected at a time: every button acts on exactly the highlighted job.
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
         self.table.setAlternatingRowColors(True)
+        self.table.setAccessibleName(self.tr("Past jobs"))
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.table.horizontalHeader().setStretchLastSection(False)
-        self.table.horizontalHeader().setSectionResizeMode(
-            HistoryColumn.TARGETS, QHeaderView.ResizeMode.Stretch
-        )
-        self.table.selectionModel().selectionChanged.connect(self._update_actions)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(HistoryColumn.TARGETS, QHeaderView.ResizeMode.Stretch)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _index: self.open_selected_action())
 
         self.account_combo = QComboBox(self)
@@ -263,6 +274,8 @@ class HistoryPanel(QWidget):
         self.open_button.clicked.connect(lambda: self.open_selected_action())
         self.export_button = QPushButton(self.tr("Export report…"), self)
         self.export_button.clicked.connect(self.export_action)
+        self.retry_button = QPushButton(self.tr("Retry failed…"), self)
+        self.retry_button.clicked.connect(lambda: self.retry_selected_action())
         self.undo_button = QPushButton(self.tr("Undo…"), self)
         self.undo_button.setToolTip(self.tr("See what undoing this job would change, then confirm"))
         self.undo_button.clicked.connect(lambda: self.undo_action())
@@ -283,11 +296,6 @@ class HistoryPanel(QWidget):
         self.delete_old_button.clicked.connect(lambda: self.delete_old_action())
         self.status_label = QLabel(self)
 
-        self.results_panel = ResultsPanel(self)
-        self.results_panel.retry_failed_requested.connect(self._results_retry)
-        self.results_panel.undo_requested.connect(lambda job_id: self.undo_action(job_id))
-        self.results_panel.report_exported.connect(self.report_exported)
-
         filters = QHBoxLayout()
         for widget in (self.account_combo, self.action_combo, self.period_combo, self.state_combo):
             filters.addWidget(widget)
@@ -298,6 +306,7 @@ class HistoryPanel(QWidget):
             self.open_button,
             self.export_button,
             self.resume_button,
+            self.retry_button,
             self.undo_button,
             self.delete_button,
         ):
@@ -305,20 +314,12 @@ class HistoryPanel(QWidget):
         actions.addStretch()
         actions.addWidget(self.delete_old_button)
         actions.addWidget(self.older_spin)
-        top = QWidget(self)
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addLayout(filters)
-        top_layout.addWidget(self.table, 1)
-        top_layout.addLayout(actions)
-        top_layout.addWidget(self.status_label)
-        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
-        self.splitter.addWidget(top)
-        self.splitter.addWidget(self.results_panel)
-        self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.splitter)
+        layout.addLayout(filters)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(actions)
+        layout.addWidget(self.status_label)
         self._update_actions()
 
     def showEvent(self, event: QShowEvent) -> None:
@@ -338,13 +339,18 @@ class HistoryPanel(QWidget):
             return source
         return source()
 
-    @property
-    def shown_job(self) -> JobRecord | None:
-        return self._shown_job
+    def selected_job(self) -> JobRecord | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.job_at(rows[0].row()) if rows else None
 
     def selected_jobs(self) -> list[JobRecord]:
-        rows = sorted({index.row() for index in self.table.selectionModel().selectedRows()})
-        return [self.model.job_at(r) for r in rows]
+        job = self.selected_job()
+        return [job] if job is not None else []
+
+    def show_state(self, state: SessionState, controls: Controls) -> None:
+        """What the window's state allows (a running job blocks retry, undo and resume)."""
+        self._controls = controls
+        self._update_actions()
 
     def select_job(self, job_id: str) -> bool:
         row = self.model.row_of(job_id)
@@ -371,11 +377,19 @@ class HistoryPanel(QWidget):
 
     def resume_selected_action(self) -> str | None:
         """Ask the window to resume the selected job (it owns the account and the results)."""
-        jobs = self.selected_jobs()
-        if len(jobs) != 1 or not self._resumable(jobs[0]):
+        job = self.selected_job()
+        if job is None or not self._resumable(job):
             return None
-        self.resume_requested.emit(jobs[0].id)
-        return jobs[0].id
+        self.resume_requested.emit(job.id)
+        return job.id
+
+    def retry_selected_action(self) -> str | None:
+        """Ask the window to retry the selected job's failed rows (it confirms first)."""
+        job = self.selected_job()
+        if job is None or not job.failed:
+            return None
+        self.retry_requested.emit(job.id)
+        return job.id
 
     async def show_job_action(self, job_id: str) -> bool:
         """List the jobs again with no filter hiding `job_id`, select it and show its rows."""
@@ -384,18 +398,15 @@ class HistoryPanel(QWidget):
             combo.setCurrentIndex(0)
             combo.blockSignals(False)
         await self._refresh()
-        if not self.select_job(job_id):
-            return False
-        task = self.open_selected_action()
-        if task is not None:
-            await task
-        return True
+        return self.select_job(job_id)
 
-    def open_selected_action(self) -> asyncio.Task[None] | None:
-        jobs = self.selected_jobs()
-        if len(jobs) != 1:
+    def open_selected_action(self) -> str | None:
+        """Show the selected job's rows in the Results tab (the window reads them)."""
+        job = self.selected_job()
+        if job is None:
             return None
-        return self._spawn(self._open(jobs[0]))
+        self.open_requested.emit(job.id)
+        return job.id
 
     def export_action(self) -> QFileDialog | None:
         jobs = self.selected_jobs()
@@ -457,7 +468,7 @@ class HistoryPanel(QWidget):
             self.status_label.setText(self.tr("No journal yet: jobs appear here once one has run."))
             self.history_loaded.emit(0)
             return
-        selected = {j.id for j in self.selected_jobs()}
+        selected = {j.id for j in self.selected_jobs()}  # kept by id: rows move as jobs are added
         where = self.current_filter()
         # Filters change faster than the journal answers: only the newest request's answer is shown.
         self._generation += 1
@@ -470,43 +481,16 @@ class HistoryPanel(QWidget):
         if generation != self._generation:
             return
         self._set_accounts(accounts)
+        self.table.selectionModel().blockSignals(True)
         self.model.set_jobs(jobs)
-        for job_id in selected:
-            row = self.model.row_of(job_id)
-            if row is not None:
-                self.table.selectRow(row)
+        self.table.selectionModel().blockSignals(False)
+        rows = [r for r in (self.model.row_of(job_id) for job_id in selected) if r is not None]
+        if rows:
+            self.table.selectRow(rows[0])
+        self._selection_changed()
         self.status_label.setText(self.tr("{n} jobs").format(n=count_text(len(jobs))))
         self._update_actions()
         self.history_loaded.emit(len(jobs))
-
-    async def _open(self, job: JobRecord) -> None:
-        journal = self.journal()
-        if journal is None:
-            return
-        self.status_label.setText(self.tr("Reading job {job}…").format(job=job.id))
-        try:
-            outcomes = await self._in_worker(job_outcomes, journal, job.id)
-        except Exception as exc:
-            self._report_error(self.tr("Could not read job {job}: {error}").format(job=job.id, error=exc))
-            return
-        self._shown_job = job
-        elapsed = job.ended_at - job.started_at if job.ended_at and job.started_at else None
-        await self.results_panel.show_job_in_steps(
-            job.id, outcomes, job.state.value, job.reason, elapsed=elapsed
-        )
-        if self._shown_job is not job:
-            return  # the user opened another job meanwhile
-        self.status_label.setText(
-            self.tr("Job {job}: {n} rows").format(job=job.id, n=count_text(len(outcomes)))
-        )
-        self.job_reopened.emit(job.id)
-        if not self._live(job):
-            try:
-                plan = await load_undo_plan(journal, job.id)
-            except Exception:
-                log.warning("Could not work out the undo plan of job %s", job.id, exc_info=True)
-                return
-            self.results_panel.undo_available_event(job.id, plan.possible, plan.impossible_reason or "")
 
     async def _export(self, job_id: str, path: Path) -> None:
         journal = self.journal()
@@ -538,18 +522,11 @@ class HistoryPanel(QWidget):
         except Exception as exc:
             self._report_error(self.tr("Could not delete jobs: {error}").format(error=exc))
             return
-        if self._shown_job is not None and (self._shown_job.id in ids or before is not None):
-            self._shown_job = None
-            self.results_panel.clear_results()
         await self._refresh()
         self.status_label.setText(self.tr("Deleted {n} jobs").format(n=count_text(deleted)))
-        self.jobs_deleted.emit(deleted)
+        self.jobs_deleted.emit(deleted, list(ids))
 
     # --- internals ------------------------------------------------------------------------
-
-    def _results_retry(self, failed: list[RowOutcome]) -> None:
-        if self._shown_job is not None and failed:
-            self.retry_failed_requested.emit(self._shown_job.id, failed)
 
     def _confirm(self, text: str, on_yes: Callable[[], object]) -> QMessageBox:
         box = QMessageBox(QMessageBox.Icon.Question, self.tr("Delete jobs"), text, parent=self)
@@ -577,14 +554,21 @@ class HistoryPanel(QWidget):
         finally:
             self.account_combo.blockSignals(False)
 
+    def _selection_changed(self, *_: object) -> None:
+        job = self.selected_job()
+        self.job_selected.emit(job.id if job else None)
+        self._update_actions()
+
     def _update_actions(self, *_: object) -> None:
-        jobs = self.selected_jobs()
-        one = len(jobs) == 1
-        self.open_button.setEnabled(one)
-        self.export_button.setEnabled(one)
-        self.undo_button.setEnabled(one and not self._live(jobs[0]))
-        self.resume_button.setEnabled(one and self._resumable(jobs[0]))
-        self.delete_button.setEnabled(any(not self._live(j) for j in jobs))
+        job = self.selected_job()
+        idle = self._controls is None or self._controls.can_resume  # no job running in the window
+        ended = job is not None and not self._live(job)
+        self.open_button.setEnabled(job is not None and idle)
+        self.export_button.setEnabled(job is not None)
+        self.retry_button.setEnabled(ended and idle and bool(job and job.failed))
+        self.undo_button.setEnabled(ended and idle)
+        self.resume_button.setEnabled(idle and job is not None and self._resumable(job))
+        self.delete_button.setEnabled(ended)
         self.delete_old_button.setEnabled(self.model.rowCount() > 0)
 
     def _report_error(self, message: str) -> None:

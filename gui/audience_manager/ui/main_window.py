@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -40,7 +39,12 @@ from PySide6.QtWidgets import (
 
 from audience_manager.core.actions import Action, Target
 from audience_manager.core.job_spec import JobSpec
-from audience_manager.core.outcomes import RowOutcome
+from audience_manager.core.outcomes import Outcome, RowOutcome
+from audience_manager.jobs import workflows
+from audience_manager.jobs.preview import PreviewReport
+from audience_manager.jobs.resume import CannotResumeError, ResumePlan
+from audience_manager.jobs.session import Controls, Session, SessionState, ShownJob, controls
+from audience_manager.jobs.undo import UndoPlan
 from audience_manager.ui.about_dialog import AboutDialog
 from audience_manager.ui.accounts_dialog import (
     AccountsDialog,
@@ -163,12 +167,14 @@ class MainWindow(QMainWindow):
     job_started = Signal(object)  # JobSpec
     job_finished = Signal(str, str, str)  # job id, state, reason
     preview_shown = Signal(str)
+    job_reopened = Signal(str)  # job id: its outcomes are in the Results now
 
     def __init__(self, workspace: Workspace, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.workspace = workspace
         self.settings = settings
-        self.last_spec: JobSpec | None = None
+        # The one state of the session; every control below is derived from it (`_render`).
+        self.session = Session()
         self.confirm_dialog: ConfirmDialog | None = None
         self.preview_dialog: PreviewDialog | None = None
         self.about_dialog: AboutDialog | None = None
@@ -176,7 +182,6 @@ class MainWindow(QMainWindow):
         self._tray: QSystemTrayIcon | None = None
         self._preview_task: asyncio.Task[Any] | None = None
 
-        self.setWindowTitle(self.tr("Audience Manager"))
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
 
@@ -191,13 +196,15 @@ class MainWindow(QMainWindow):
         self.resume_banner = ResumeBanner(self)
         self.interrupted: list[Any] = []  # JobRecords found interrupted at start
         self._resuming = ""  # job id asked to resume, until it starts or is refused
+        self._last_finished: tuple[str, str, str] | None = None  # the last run's end, for job_finished
+        # The last preview and the job it was made for: it counts only while that is still the job.
+        self._last_preview: tuple[tuple[object, ...], PreviewReport] | None = None
 
         self.bottom_tabs = QTabWidget(self)
         self.bottom_tabs.setDocumentMode(True)
         self.bottom_tabs.addTab(self.results_panel, icon("list"), self.tr("Results"))
         self.history_panel = HistoryPanel(workspace.journal, self)
         self.bottom_tabs.addTab(self.history_panel, icon("history"), self.tr("History"))
-        self._queued: list[tuple[JobSpec, str | None, str]] = []  # undo jobs waiting their turn
         self._tasks: set[asyncio.Task[Any]] = set()
 
         self.centre_splitter = QSplitter(Qt.Orientation.Vertical, self)
@@ -250,7 +257,8 @@ class MainWindow(QMainWindow):
         self._make_actions()
         self._wire()
         self.restore_layout()
-        self._update_run_state()
+        self.session.subscribe(self._render)
+        self._sync()
         self._show_status()
 
     # -- construction -----------------------------------------------------------------------
@@ -287,7 +295,7 @@ class MainWindow(QMainWindow):
             self.tr("Pre&view"), self.preview_action, "Ctrl+Shift+Return", "preview"
         )
         self.run_job_action = act(self.tr("&Run…"), self.run_action, "Ctrl+Return", "run")
-        self.cancel_job_action = act(self.tr("&Cancel"), self.cancel_action, "Esc", "cancel")
+        self.cancel_job_action_ = act(self.tr("&Cancel"), self.cancel_action, "Esc", "cancel")
         self.about_action = act(self.tr("&About Audience Manager"), self.about_action_triggered, None, "info")
 
         menu = self.menuBar()
@@ -304,7 +312,7 @@ class MainWindow(QMainWindow):
         job_menu = menu.addMenu(self.tr("&Job"))
         job_menu.addAction(self.preview_job_action)
         job_menu.addAction(self.run_job_action)
-        job_menu.addAction(self.cancel_job_action)
+        job_menu.addAction(self.cancel_job_action_)
         help_menu = menu.addMenu(self.tr("&Help"))
         help_menu.addAction(self.about_action)
 
@@ -312,10 +320,11 @@ class MainWindow(QMainWindow):
         ws = self.workspace
         ws.account_switched.connect(self._account_switched)
         ws.accounts_changed.connect(self._accounts_changed)
-        ws.catalog_loaded.connect(self._update_run_state)
-        ws.catalog_started.connect(self._update_run_state)
-        ws.catalog_failed.connect(self._update_run_state)
-        ws.job_running_changed.connect(self._update_run_state)
+        ws.catalog_loaded.connect(self._sync)
+        ws.catalog_started.connect(self._sync)
+        ws.catalog_failed.connect(self._sync)
+        ws.job_running_changed.connect(self._job_running_changed)
+        ws.job_shown.connect(self._job_shown)
         ws.tag_creation_failed.connect(lambda msg: self.statusBar().showMessage(msg, 8000))
         self.catalog_panel.targets_changed.connect(self._targets_changed)
         self.catalog_panel.accounts_requested.connect(self.open_accounts_action)
@@ -323,20 +332,20 @@ class MainWindow(QMainWindow):
             lambda: self.open_accounts_action().banner.session_box.setChecked(True)
         )
         self.action_bar.action_changed.connect(self._action_changed)
-        self.action_bar.value_edit.textChanged.connect(self._update_run_state)
+        self.action_bar.value_edit.textChanged.connect(self._sync)
         self.action_bar.preview_requested.connect(self.preview_action)
         self.action_bar.run_requested.connect(self.run_action)
-        self.audience_panel.audience_changed.connect(self._update_run_state)
-        self.audience_panel.parse_started.connect(self._update_run_state)
+        self.audience_panel.audience_changed.connect(self._sync)
+        self.audience_panel.parse_started.connect(self._sync)
         adapter = ws.job
         panel = self.results_panel
         adapter.job_started.connect(panel.job_started_event)
         adapter.outcomes_ready.connect(panel.outcomes_event)
         adapter.progressed.connect(panel.progress_event)
         adapter.job_finished.connect(panel.job_finished_event)
-        adapter.job_finished.connect(self._job_finished)
+        adapter.job_finished.connect(self._run_finished)
         ws.job_refused.connect(lambda msg: self.statusBar().showMessage(msg, 15000))
-        self.results_panel.cancel_requested.connect(self.workspace.cancel_job)
+        self.results_panel.cancel_requested.connect(self.cancel_job_action)
         self.results_panel.retry_failed_requested.connect(self.retry_failed_action)
         self.results_panel.report_exported.connect(
             lambda path, n: self.statusBar().showMessage(
@@ -346,8 +355,11 @@ class MainWindow(QMainWindow):
         self.results_panel.export_failed.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
         self.results_panel.undo_requested.connect(self.history_panel.undo_action)
         history = self.history_panel
-        history.retry_failed_requested.connect(self.retry_job_rows_action)
+        history.retry_requested.connect(lambda job_id: self.retry_job_action(job_id))
         history.undo_accepted.connect(self.undo_plan_accepted)
+        history.open_requested.connect(self.open_job_action)
+        history.job_selected.connect(lambda job_id: self.session.update(history_job=job_id))
+        history.jobs_deleted.connect(self._jobs_deleted)
         history.error_event.connect(lambda msg: self.statusBar().showMessage(msg, 10000))
         history.report_exported.connect(
             lambda path, n: self.statusBar().showMessage(
@@ -367,9 +379,7 @@ class MainWindow(QMainWindow):
         """Account › Accounts…: add, edit, test, remove; the switcher follows what was saved."""
         dialog = AccountsDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accounts_changed.connect(
-            lambda name: self._spawn(offer_saved_accounts(self.workspace, select=name, always=True))
-        )
+        dialog.accounts_changed.connect(lambda name: self._spawn(self._accounts_saved(name)))
         entry = self.workspace.current
         if entry is not None and not entry.account.demo:
             dialog.select_account(entry.account.name)
@@ -377,9 +387,19 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    async def _accounts_saved(self, name: str) -> None:
+        """The Accounts dialog saved or removed one: the switcher lists what is saved now and stays
+        on the account in use (its targets, audience and results stay); a new one is one click away."""
+        await offer_saved_accounts(self.workspace, always=True)
+        current = self.workspace.current
+        if name and (current is None or current.account.name != name):
+            self.statusBar().showMessage(
+                self.tr("{0} is saved. Choose it in the account list to work on it.").format(name), 10000
+            )
+
     async def _check_keyring(self) -> None:
         """Saved accounts with no keyring to read their tokens from: say so and offer the way out."""
-        self.keyring_banner.show_problem(await keyring_trouble(self.workspace))
+        self.session.update(keyring_problem=await keyring_trouble(self.workspace))
 
     def about_action_triggered(self) -> None:
         self.about_dialog = AboutDialog(self)
@@ -394,110 +414,105 @@ class MainWindow(QMainWindow):
     def cancel_action(self) -> None:
         """Esc: stop the running job, else stop reading a file."""
         if self.workspace.job_running:
-            self.results_panel.cancel_action()
+            self.cancel_job_action()
         elif self.audience_panel.cancel_parse_action():
             self.statusBar().showMessage(self.tr("Stopped reading the file."), 4000)
 
+    def cancel_job_action(self) -> None:
+        """Cancel (Esc or the button): sending stops; the status says how long the rest may take."""
+        job = self.session.state.job
+        if not self.workspace.cancel_job() or job is None:
+            return
+        self.session.update_job(job.job_id, cancelling=True)
+        self.statusBar().showMessage(controls(self.session.state).cancel_hint, 8000)
+
     def current_spec(self) -> JobSpec | None:
-        entry = self.workspace.current
-        audience = self.audience_panel.audience
-        if entry is None or audience is None:
+        """The job the window is set up for now, from the session state; None until it can run."""
+        state = self.session.state
+        if not state.account or state.audience is None:
             return None
-        action = self.action_bar.action()
         return JobSpec(
-            account=entry.account.name,
-            action=action,
-            targets=tuple(self._targets()),
-            audience=audience,
-            value=self.action_bar.value(),
+            account=state.account,
+            action=state.action,
+            targets=state.targets,
+            audience=state.audience,
+            value=state.value,
         )
 
     def run_blocker(self) -> str | None:
         """Why Run cannot be pressed now, in the user's words; None when it can."""
-        caps = self.workspace.capabilities
-        if self.workspace.current is None or caps is None:
-            return self.tr("Open an account first")
-        action = self.action_bar.action()
-        why = caps.why_not(action)
-        if why:
-            return why
-        if not self._targets():
-            return self.tr("Tick at least one target in the catalog")
-        if action is Action.SET_FIELD and len(self._targets()) != 1:
-            return self.tr("Tick exactly one custom field")
-        if self.audience_panel.busy:
-            return self.tr("The audience is still being read")
-        audience = self.audience_panel.audience
-        if audience is None or not audience.rows:
-            return self.tr("Paste or import subscribers first")
-        return None
+        blocker = controls(self.session.state).run_blocker
+        return self.tr(blocker) if blocker else None
+
+    def current_preview(self) -> PreviewReport | None:
+        """The preview made for exactly the job set up now, if any (a change of audience, target,
+        action, value or account makes it stale)."""
+        if self._last_preview is None or self._last_preview[0] != _spec_key(self.session.state):
+            return None
+        return self._last_preview[1]
 
     def run_action(self) -> ConfirmDialog | None:
         """Ctrl+Return / Run…: confirm, then start the job. Returns the dialog (open, not exec'd)."""
         blocker = self.run_blocker()
         spec = self.current_spec()
-        if blocker or spec is None or self.workspace.job_running:
+        if blocker or spec is None:
             self.statusBar().showMessage(blocker or self.tr("A job is already running"), 5000)
             return None
-        return self._confirm_and_start(spec, retry=False)
+        preview = self.current_preview()
+        spec = workflows.with_preview(spec, preview)
+        return self._confirm_and_start(spec, mode="run", preview=preview)
 
-    def retry_failed_action(self, failed: list[RowOutcome]) -> ConfirmDialog | None:
-        """A new job over the failed rows only, with the targets they failed on."""
-        if self.last_spec is None or not failed or self.workspace.job_running:
+    def retry_failed_action(self, failed: list[RowOutcome]) -> asyncio.Task[ConfirmDialog | None] | None:
+        """Results › Retry failed: the failed rows shown (all of them when none is shown) of the
+        job in the results, as a new job linked to it."""
+        job = self.session.state.job
+        if job is None:
             return None
-        spec = self.last_spec
-        rows = {o.row for o in failed}
-        failed_targets = {o.target for o in failed}
-        targets = (
-            tuple(t for t in spec.targets if str(t) in failed_targets or t.id in failed_targets)
-            or spec.targets
-        )
-        retry = dataclasses.replace(spec, audience=spec.audience.subset(rows), targets=targets)
-        parent = self.results_panel.job_id or None
-        return self._confirm_and_start(retry, retry=True, parent_id=parent, kind="retry" if parent else "run")
+        return self.retry_job_action(job.job_id, {o.row for o in failed} or None)
 
-    def retry_job_rows_action(self, job_id: str, failed: list[RowOutcome]) -> ConfirmDialog | None:
-        """Retry failed rows of a past job (from History): its spec comes back from the journal."""
+    def retry_job_action(
+        self, job_id: str, rows: set[int] | None = None
+    ) -> asyncio.Task[ConfirmDialog | None] | None:
+        """Retry a job's failed rows (from the Results or History): `jobs.workflows.retry_plan`
+        plans it from the journal, off the GUI thread; the confirmation names what is left out."""
         journal = self.workspace.journal()
-        if journal is None or not failed or self.workspace.job_running:
+        if journal is None or self.workspace.job_running:
             return None
+        return self._spawn(self._retry(journal, job_id, rows))
+
+    async def _retry(self, journal: Any, job_id: str, rows: set[int] | None) -> ConfirmDialog | None:
+        loop = asyncio.get_running_loop()
         try:
-            spec = journal.spec(job_id)
+            plan = await loop.run_in_executor(
+                None, lambda: workflows.retry_plan(journal, job_id, rows=rows)
+            )
+        except workflows.NothingToRetryError as exc:
+            self.statusBar().showMessage(str(exc), 10000)
+            return None
         except Exception as exc:  # an old or damaged journal entry: say so, do not crash
             self.statusBar().showMessage(self.tr("This job cannot be retried: {0}").format(exc), 10000)
             return None
-        if self.workspace.current is None or spec.account != self.workspace.current.account.name:
+        if plan.spec.account != self.session.state.account:
             self.statusBar().showMessage(
-                self.tr("Switch to the account {0} to retry this job.").format(spec.account), 10000
+                self.tr("Switch to the account {0} to retry this job.").format(plan.spec.account), 10000
             )
             return None
-        rows = {o.row for o in failed}
-        failed_targets = {o.target for o in failed}
-        targets = (
-            tuple(t for t in spec.targets if str(t) in failed_targets or t.id in failed_targets)
-            or spec.targets
+        return self._confirm_and_start(
+            plan.spec, mode="retry", parent_id=job_id, kind=plan.kind, notes=plan.notes
         )
-        retry = dataclasses.replace(spec, audience=spec.audience.subset(rows), targets=targets)
-        return self._confirm_and_start(retry, retry=True, parent_id=job_id, kind="retry")
 
-    def undo_plan_accepted(self, plan: Any) -> None:
-        """The Undo dialog was confirmed: run its jobs one after another on the current account."""
-        current = self.workspace.current
+    def undo_plan_accepted(self, plan: UndoPlan) -> None:
+        """The Undo dialog was confirmed: run its jobs one after another on the job's account."""
         specs = list(plan.specs)
-        if current is None or any(spec.account != current.account.name for spec in specs):
-            account = specs[0].account if specs else ""
+        account = specs[0].account if specs else ""
+        if not specs or self.workspace.job_running:
+            return
+        if account != self.session.state.account:
             self.statusBar().showMessage(
                 self.tr("Switch to the account {0} to undo this job.").format(account), 10000
             )
             return
-        self._queued.extend((spec, plan.job_id, plan.kind) for spec in specs)
-        if not self.workspace.job_running:
-            self._start_queued()
-
-    def _start_queued(self) -> None:
-        if self._queued and not self.workspace.job_running:
-            spec, parent_id, kind = self._queued.pop(0)
-            self.start_job(spec, parent_id=parent_id, kind=kind)
+        self.workspace.undo_job(plan)
 
     # -- resuming interrupted jobs ------------------------------------------------------------
 
@@ -519,17 +534,27 @@ class MainWindow(QMainWindow):
         self.resume_banner.offer(jobs)
         return jobs
 
-    def resume_job_action(self, job_id: str) -> asyncio.Task[None] | None:
-        """Resume (banner or History): finish the job on the account it ran on, results below."""
-        if not job_id:
+    def resume_job_action(self, job_id: str) -> asyncio.Task[ConfirmDialog | None] | None:
+        """Resume (banner or History): read what is left (off the GUI thread), confirm like Run,
+        then finish the job on the account it ran on, results below."""
+        journal = self.workspace.journal()
+        if not job_id or journal is None:
             return None
         if self.workspace.job_running:
             self.statusBar().showMessage(self.tr("A job is already running; resume when it ends."), 8000)
             return None
-        self.resume_banner.hide()
-        self.statusBar().showMessage(self.tr("Resuming job {0}…").format(job_id))
         self._resuming = job_id
-        return self.workspace.resume_job(job_id)
+        return self._spawn(self._confirm_resume(journal, job_id))
+
+    async def _confirm_resume(self, journal: Any, job_id: str) -> ConfirmDialog | None:
+        loop = asyncio.get_running_loop()
+        try:
+            plan, earlier = await loop.run_in_executor(None, workflows.prepare_resume, journal, job_id)
+        except Exception as exc:  # CannotResumeError says why in the user's words; others likewise
+            message = str(exc) if isinstance(exc, CannotResumeError) else f"{type(exc).__name__}: {exc}"
+            self.workspace.job_refused.emit(message)  # the banner and the status bar say why
+            return None
+        return self._confirm_and_start(plan.spec, mode="resume", resume=(plan, earlier))
 
     def _resume_refused(self, message: str) -> None:
         if self._resuming:
@@ -542,7 +567,6 @@ class MainWindow(QMainWindow):
 
     def _job_resumed(self, plan: Any) -> None:
         self._resuming = ""
-        self.last_spec = plan.spec
         self.bottom_tabs.setCurrentWidget(self.results_panel)
         self.statusBar().showMessage(plan.summary())
         self.job_started.emit(plan.spec)
@@ -558,12 +582,14 @@ class MainWindow(QMainWindow):
         return self._preview_task
 
     async def _preview(self, spec: JobSpec) -> None:
+        key = _spec_key(self.session.state)
         try:
             result = await self.workspace.preview(spec)
         except Exception as exc:  # the preview is advisory: say why it failed, keep the window usable
             self.statusBar().showMessage(self.tr("Preview failed: {0}").format(exc), 10000)
             return
-        text = _describe_preview(result)
+        self._last_preview = (key, result)
+        text = result.summary()
         self.statusBar().clearMessage()
         self.preview_dialog = PreviewDialog(self.tr("Preview: nothing has been sent"), text, self)
         self.preview_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -573,31 +599,56 @@ class MainWindow(QMainWindow):
     # -- running ----------------------------------------------------------------------------
 
     def _confirm_and_start(
-        self, spec: JobSpec, *, retry: bool, parent_id: str | None = None, kind: str = "run"
+        self,
+        spec: JobSpec,
+        *,
+        mode: str,
+        parent_id: str | None = None,
+        kind: str = "run",
+        preview: PreviewReport | None = None,
+        notes: tuple[str, ...] = (),
+        resume: tuple[ResumePlan, list[RowOutcome]] | None = None,
     ) -> ConfirmDialog:
-        entry = self.workspace.current
+        """The confirmation every job goes through (run, retry, resume), then the start."""
+        state = self.session.state
         summary = JobSummary.of(
             spec,
-            entry.label if entry else spec.account,
-            demo=bool(entry and entry.account.demo),  # saved accounts sit beside the demo ones
-            retry=retry,
+            state.account_label or spec.account,
+            demo=state.demo,
+            mode=mode,
+            preview=preview,
+            notes=notes,
+            remaining=resume[0].remaining if resume else None,
         )
         dialog = ConfirmDialog(summary, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self.start_job(spec, parent_id=parent_id, kind=kind))
+        if resume is not None:
+            plan, earlier = resume
+            dialog.accepted.connect(lambda: self._start_resume(plan, earlier))
+            dialog.rejected.connect(lambda: setattr(self, "_resuming", ""))
+        else:
+            dialog.accepted.connect(lambda: self.start_job(spec, parent_id=parent_id, kind=kind))
         self.confirm_dialog = dialog
         dialog.open()
         return dialog
+
+    def _start_resume(self, plan: ResumePlan, earlier: list[RowOutcome]) -> None:
+        self.confirm_dialog = None
+        self.resume_banner.hide()
+        self.statusBar().showMessage(self.tr("Resuming job {0}…").format(plan.job_id))
+        self.workspace.resume_job(plan, earlier)
 
     def start_job(
         self, spec: JobSpec, *, parent_id: str | None = None, kind: str = "run"
     ) -> asyncio.Task[None] | None:
         """Start `spec` now (after confirmation); the results panel follows the job's signals."""
         self.confirm_dialog = None
-        if self.workspace.job_running:
+        if self.workspace.job_running or self.workspace.platform is None:
+            # Confirmed just as the account was reopening (or another job began): nothing is sent.
+            why = self.run_blocker() or self.tr("A job is already running")
+            self.statusBar().showMessage(self.tr("Not started: {0}").format(why), 8000)
             return None
         task = self.workspace.start_job(spec, parent_id=parent_id, kind=kind)
-        self.last_spec = spec
         self.bottom_tabs.setCurrentWidget(self.results_panel)
         self.statusBar().showMessage(
             self.tr("Running: {0} on {1:,} rows").format(self.tr(spec.action.label), len(spec.audience.rows))
@@ -605,31 +656,108 @@ class MainWindow(QMainWindow):
         self.job_started.emit(spec)
         return task
 
-    def _job_finished(self, job_id: str, state: str, reason: str) -> None:
+    def _job_shown(self, run: workflows.JobRun) -> None:
+        """A job was recorded and starts: it is the job the Results show from now on."""
+        self.session.update(
+            job=ShownJob(
+                run.job_id,
+                run.spec,
+                account=run.spec.account,
+                kind=run.kind,
+                parent_id=run.parent_id,
+                running=True,
+            )
+        )
+        self.bottom_tabs.setCurrentWidget(self.results_panel)
+
+    def _run_finished(self, job_id: str, state: str, reason: str) -> None:
+        """One run ended (an undo may have more to come): its counts, then whether it can be undone."""
+        failed = self.results_panel.model.failed()
+        retryable = sum(1 for o in failed if not workflows.never_succeeds(o.reason))
+        self.session.update_job(
+            job_id, running=False, cancelling=False, state=state, failed=len(failed), retryable=retryable
+        )
+        self._last_finished = (job_id, state, reason)
+        self._spawn(self._after_job(job_id))
+
+    def _job_running_changed(self, running: bool) -> None:
+        self._sync()
+        if running or self._last_finished is None:
+            return
+        job_id, state, reason = self._last_finished
+        self._last_finished = None
         self.statusBar().showMessage(self.tr("Job finished."), 5000)
         took = time.monotonic() - self.workspace.job_started_at
         if took >= NOTIFY_AFTER_SECONDS and not self.isActiveWindow():
             self.notify(self.tr("Job finished"), self.results_panel.summary_text(reason))
-        self._update_run_state()
-        self._spawn(self._after_job(job_id))
         self.job_finished.emit(job_id, state, reason)
-        self._start_queued()
 
     async def _after_job(self, job_id: str) -> None:
         """Ask the journal (off the GUI thread) whether the job can be undone; refresh History."""
         journal = self.workspace.journal()
         if journal is None or not job_id:
+            self.session.update_job(job_id, undo_blocker=self.tr("This job was not recorded"))
             return
-        from audience_manager.jobs.undo import undo_spec
+        await self._check_undo(journal, job_id)
+        if self.bottom_tabs.currentWidget() is self.history_panel:
+            self.history_panel.refresh_action()
+
+    async def _check_undo(self, journal: Any, job_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            plan = await loop.run_in_executor(None, workflows.undo_plan, journal, job_id)
+        except Exception as exc:  # undo is an extra: without it the results still stand
+            self.session.update_job(job_id, undo_blocker=self.tr("Undo is not available: {0}").format(exc))
+            return
+        blocker = None if plan.possible else (plan.impossible_reason or plan.summary())
+        self.session.update_job(job_id, undo_blocker=blocker)
+
+    def open_job_action(self, job_id: str) -> asyncio.Task[None] | None:
+        """History › Show rows: the job's outcomes in the Results tab, read off the GUI thread."""
+        journal = self.workspace.journal()
+        if journal is None or self.workspace.job_running:
+            if self.workspace.job_running:
+                self.statusBar().showMessage(self.tr("A job is running; its rows are in Results."), 8000)
+            return None
+        return self._spawn(self._open_job(journal, job_id))
+
+    async def _open_job(self, journal: Any, job_id: str) -> None:
+        from audience_manager.jobs.history import job_outcomes
 
         loop = asyncio.get_running_loop()
         try:
-            plan = await loop.run_in_executor(None, undo_spec, journal, job_id)
-        except Exception:  # undo is an extra: without it the results still stand
-            plan = None
-        self.results_panel.undo_available_event(job_id, bool(plan and plan.possible))
-        if self.bottom_tabs.currentWidget() is self.history_panel:
-            self.history_panel.refresh_action()
+            record = await loop.run_in_executor(None, journal.job, job_id)
+            spec = await loop.run_in_executor(None, journal.spec_header, job_id)
+            outcomes = await loop.run_in_executor(None, job_outcomes, journal, job_id)
+        except Exception as exc:
+            self.statusBar().showMessage(self.tr("Could not read job {0}: {1}").format(job_id, exc), 10000)
+            return
+        failed = [o for o in outcomes if o.outcome is Outcome.FAILED]
+        self.session.update(
+            job=ShownJob(
+                job_id,
+                spec,
+                account=record.account,
+                kind=record.kind,
+                parent_id=record.parent_id,
+                state=record.state.value,
+                failed=len(failed),
+                retryable=sum(1 for o in failed if not workflows.never_succeeds(o.reason)),
+            )
+        )
+        self.bottom_tabs.setCurrentWidget(self.results_panel)
+        elapsed = record.ended_at - record.started_at if record.ended_at and record.started_at else None
+        await self.results_panel.show_job_in_steps(
+            job_id, outcomes, record.state.value, record.reason, elapsed=elapsed
+        )
+        await self._check_undo(journal, job_id)
+        self.job_reopened.emit(job_id)
+
+    def _jobs_deleted(self, _count: int, ids: list[str]) -> None:
+        job = self.session.state.job
+        if job is not None and not job.running and (job.job_id in ids or not ids):
+            self.session.update(job=None)
+            self.results_panel.clear_results()
 
     def forget_emails_action(self) -> asyncio.Task[None]:
         """Account › Forget looked-up emails: the current account's answers (off the GUI thread)."""
@@ -676,21 +804,17 @@ class MainWindow(QMainWindow):
         return self.catalog_panel.checked_targets(self.action_bar.action().target_kind)
 
     def _accounts_changed(self) -> None:
-        self.banner.setVisible(self.workspace.demo)
         self._spawn(self._check_keyring())
-        title = self.tr("Audience Manager")
-        self.setWindowTitle(self.tr("{0} — Demo").format(title) if self.workspace.demo else title)
+        self._sync()
         self._show_status()
 
     def _account_switched(self) -> None:
-        entry = self.workspace.current
-        self.banner.setVisible(self.workspace.demo or bool(entry and entry.account.demo))
         caps = self.workspace.capabilities
         self.action_bar.set_capabilities(caps)
         if caps is not None:
             self.audience_panel.set_accepted(caps.identifiers)
         self._show_status()
-        self._update_run_state()
+        self._sync()
 
     def _action_changed(self, action: Action) -> None:
         self.catalog_panel.show_kind(action.target_kind)
@@ -698,16 +822,44 @@ class MainWindow(QMainWindow):
 
     def _targets_changed(self) -> None:
         self.action_bar.set_targets(self._targets())
-        self._update_run_state()
+        self._sync()
 
-    def _update_run_state(self, *_: object) -> None:
-        running = self.workspace.job_running
-        blocker = self.run_blocker()
-        self.action_bar.set_run_blocker(blocker, busy=running)
-        self.run_job_action.setEnabled(blocker is None and not running)
-        self.preview_job_action.setEnabled(blocker is None and not running)
-        self.catalog_panel.account_box.setEnabled(not running)
-        self.accounts_action.setEnabled(not running)
+    def _sync(self, *_: object) -> None:
+        """Read what the panels and the workspace hold now into the one session state."""
+        ws = self.workspace
+        entry = ws.current
+        open_ = entry is not None and ws.platform is not None
+        self.session.update(
+            account=entry.account.name if open_ and entry else "",
+            account_label=entry.label if entry else "",
+            demo=ws.demo or bool(entry and entry.account.demo),
+            capabilities=ws.capabilities,
+            catalog_busy=ws.catalog_busy,
+            catalog_error=ws.catalog_error,
+            audience=self.audience_panel.audience,
+            reading=self.audience_panel.busy,
+            action=self.action_bar.action(),
+            targets=tuple(self._targets()),
+            value=self.action_bar.value(),
+            busy=ws.job_running,
+        )
+
+    def _render(self, state: SessionState) -> None:
+        """Every control that depends on the session, from the one state."""
+        c: Controls = controls(state)
+        blocker = self.tr(c.run_blocker) if c.run_blocker else None
+        self.action_bar.set_run_blocker(blocker, busy=state.job_running)
+        self.run_job_action.setEnabled(c.can_run)
+        self.preview_job_action.setEnabled(c.can_run)
+        self.cancel_job_action_.setEnabled(c.can_cancel or self.audience_panel.busy)
+        self.catalog_panel.account_box.setEnabled(c.can_switch_account)
+        self.accounts_action.setEnabled(c.can_switch_account)
+        self.banner.setVisible(state.demo)
+        # About the saved accounts' tokens: not shown while a demo account is open.
+        self.keyring_banner.show_problem(None if state.demo else state.keyring_problem)
+        self.results_panel.show_state(state.job, c)
+        self.history_panel.show_state(state, c)
+        self.setWindowTitle(self.tr("Demo workspace") if state.demo else (state.account_label or ""))
 
     def _show_status(self) -> None:
         entry = self.workspace.current
@@ -799,12 +951,6 @@ def _padded(widget: QWidget, margins: tuple[int, int, int, int] = (10, 8, 10, 8)
     return holder
 
 
-def _describe_preview(result: object) -> str:
-    """The preview as text: its own `describe()`/`text` if it has one, else its string form."""
-    for name in ("summary", "describe", "as_text", "text"):
-        value = getattr(result, name, None)
-        if callable(value):
-            value = value()
-        if isinstance(value, str):
-            return value
-    return str(result)
+def _spec_key(state: SessionState) -> tuple[object, ...]:
+    """What a preview was made for: the same account, action, targets, value and audience."""
+    return (state.account, state.action, state.targets, state.value, id(state.audience))

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from audience_manager.core.outcomes import REPORT_HEADER, Outcome, RowOutcome
 from audience_manager.core.report import neutralise
 from audience_manager.jobs.events import JobState, Progress
+from audience_manager.jobs.session import Controls, ShownJob
 from audience_manager.ui.results_model import (
     Column,
     ResultsFilter,
@@ -106,17 +107,17 @@ class ResultsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._job_id = ""
-        self._running = False
-        self._undoable = False
+        self._job_id = ""  # whose outcomes the model holds
+        self._running = False  # its events are still arriving
+        # The job and the controls the window derives from its session state (`render`).
+        self._shown: ShownJob | None = None
+        self._controls: Controls | None = None
         self._started_at: float | None = None
         self._elapsed: float | None = None
         self._total = 0
         self._export_task: asyncio.Task[None] | None = None
         self._copy_task: asyncio.Task[None] | None = None
-        self._cancelling = False
         self._exporting = False
-        self._undo_reason = ""
         self._reasons_shown: list[tuple[str, int]] = []
 
         self.model = ResultsModel(self)
@@ -128,6 +129,13 @@ class ResultsPanel(QWidget):
         self.progress_bar.setValue(0)
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setFormat(self.tr("No job yet"))
+        self.progress_bar.setAccessibleName(self.tr("Job progress"))
+        self.title_label = QLabel(self.tr("No job yet"), self)
+        self.title_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.title_label.setObjectName("resultsTitle")
+        title_font = self.title_label.font()
+        title_font.setBold(True)
+        self.title_label.setFont(title_font)
         self.rate_label = QLabel(self)
         self.cancel_button = QPushButton(self.tr("Cancel"), self)
         self.cancel_button.setEnabled(False)
@@ -212,6 +220,7 @@ class ResultsPanel(QWidget):
             tools_row.addWidget(button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title_label)
         layout.addLayout(progress_row)
         layout.addLayout(tools_row)
         layout.addWidget(self.table, 1)
@@ -247,11 +256,15 @@ class ResultsPanel(QWidget):
 
     # --- job events in --------------------------------------------------------------------
 
+    def show_state(self, job: ShownJob | None, controls: Controls) -> None:
+        """The job shown and what may be done with it, as the window derived them."""
+        self._shown, self._controls = job, controls
+        self.title_label.setText(self.tr(controls.results_title))
+        self._update_actions()
+
     def job_started_event(self, job_id: str, total: int) -> None:
         self._job_id = job_id
         self._running = True
-        self._undoable = False
-        self._undo_reason = ""
         self._total = total
         self._started_at = time.monotonic()
         self._elapsed = None
@@ -263,8 +276,6 @@ class ResultsPanel(QWidget):
         self.rate_label.clear()
         self.summary_label.clear()
         self.export_label.clear()
-        self._cancelling = False
-        self.cancel_button.setText(self.tr("Cancel"))
         self._reasons_timer.start()
         self._update_actions()
 
@@ -280,11 +291,14 @@ class ResultsPanel(QWidget):
         self.progress_bar.setRange(0, total)
         self.progress_bar.setValue(min(progress.done, total))
         verb = self.tr("Looking up emails…") if progress.state == JobState.RESOLVING else ""
-        counts = self.tr("{done} of {total} · {failed} failed").format(
-            done=count_text(progress.done),
-            total=count_text(progress.total),
+        counts = self.tr("{done} of {total} people · {failed} failed").format(
+            done=count_text(progress.people_done),
+            total=count_text(progress.people_total),
             failed=count_text(progress.failed),
         )
+        targets = len(self._shown.spec.targets) if self._shown else 1
+        if targets > 1:
+            counts += self.tr(" · {n} targets each").format(n=targets)
         self.progress_bar.setFormat(f"{verb} {counts}".strip())
         parts = [self.tr("{rate} rows/s").format(rate=count_text(round(progress.rows_per_second)))]
         if progress.seconds_left is not None:
@@ -301,19 +315,9 @@ class ResultsPanel(QWidget):
         self.progress_bar.setValue(done)
         self.progress_bar.setFormat(_state_text(self, state))
         self.rate_label.clear()
-        self._cancelling = False
-        self.cancel_button.setText(self.tr("Cancel"))
         self.summary_label.setText(self.summary_text(reason))
         self._refresh_reasons()
         self._update_actions()
-
-    def undo_available_event(self, job_id: str, available: bool, reason: str = "") -> None:
-        """The window tells us, from the journal, whether this job can be undone (and if not, why:
-        `UndoPlan.impossible_reason`, shown on the disabled button)."""
-        if job_id == self._job_id:
-            self._undoable = available
-            self._undo_reason = reason
-            self._update_actions()
 
     def show_job(
         self,
@@ -363,7 +367,6 @@ class ResultsPanel(QWidget):
         if self._running:
             return
         self._job_id = ""
-        self._undoable = False
         self._started_at = None
         self._elapsed = None
         self._total = 0
@@ -397,12 +400,8 @@ class ResultsPanel(QWidget):
     # --- user actions ---------------------------------------------------------------------
 
     def cancel_action(self) -> None:
-        if not self._running:
-            return
-        self._cancelling = True
-        self.cancel_button.setEnabled(False)
-        self.cancel_button.setText(self.tr("Cancelling…"))
-        self.cancel_requested.emit()
+        if self._controls is not None and self._controls.can_cancel:
+            self.cancel_requested.emit()
 
     def retry_failed_action(self) -> None:
         """Failed rows among those shown; all failed rows when the filter shows none of them."""
@@ -414,8 +413,8 @@ class ResultsPanel(QWidget):
             self.retry_failed_requested.emit(failed)
 
     def undo_action(self) -> None:
-        if self._job_id and self._undoable and not self._running:
-            self.undo_requested.emit(self._job_id)
+        if self._shown is not None and self._controls is not None and self._controls.can_undo:
+            self.undo_requested.emit(self._shown.job_id)
 
     def selected_source_rows(self) -> Sequence[int]:
         """Model rows of the selection, in table order, from the selection's ranges (never per index:
@@ -533,15 +532,16 @@ class ResultsPanel(QWidget):
 
     def _update_actions(self, *_: object) -> None:
         has_rows = self.model.rowCount() > 0
-        self.cancel_button.setEnabled(self._running and not self._cancelling)
+        c = self._controls
         self.copy_button.setEnabled(self.table.selectionModel().hasSelection())
         self.export_button.setEnabled(has_rows and not self._exporting)
-        self.retry_button.setEnabled(not self._running and self.model.counts()[Outcome.FAILED] > 0)
-        self.undo_button.setEnabled(not self._running and self._undoable and bool(self._job_id))
-        if not self._undoable and self._job_id and not self._running:
-            self.undo_button.setToolTip(self._undo_reason or self.tr("This job cannot be undone"))
-        else:
-            self.undo_button.setToolTip(self.tr("Reverse what this job changed"))
+        self.cancel_button.setEnabled(bool(c and c.can_cancel))
+        self.cancel_button.setText(self.tr(c.cancel_text) if c else self.tr("Cancel"))
+        self.cancel_button.setToolTip(self.tr(c.cancel_hint) if c else "")
+        self.retry_button.setEnabled(bool(c and c.can_retry))
+        self.retry_button.setToolTip(self.tr(c.retry_hint) if c else "")
+        self.undo_button.setEnabled(bool(c and c.can_undo))
+        self.undo_button.setToolTip(self.tr(c.undo_hint) if c else "")
 
     def select_all_rows(self) -> None:
         self.table.selectAll()

@@ -14,7 +14,7 @@ import gc
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,11 @@ from audience_manager.api.platform import Platform, RateBudget
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.job_spec import JobSpec
-from audience_manager.core.outcomes import Outcome
+from audience_manager.core.outcomes import RowOutcome
 from audience_manager.core.platforms import Capabilities
+from audience_manager.jobs import workflows
+from audience_manager.jobs.resume import ResumePlan
+from audience_manager.jobs.undo import UndoPlan
 from audience_manager.ui.job_adapter import JobAdapter
 
 log = logging.getLogger(__name__)
@@ -76,12 +79,14 @@ class Workspace(QObject):
     job_running_changed = Signal(bool)
     job_refused = Signal(str)
     job_resumed = Signal(object)  # jobs.resume.ResumePlan, once its runner starts
+    job_shown = Signal(object)  # jobs.workflows.JobRun: recorded, about to run, the one shown
 
     def __init__(self, *, journal_path: Path | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.entries: list[AccountEntry] = []
         self.demo = False
         self.sandbox: Any = None  # the demo's simulated platforms, when the demo is open
+        self.demo_transport: Any = None  # how the demo accounts reach them (kept across reloads)
         self.journal_path = journal_path
         self._platform_factory: PlatformFactory | None = None
         self._on_close: Callable[[], Coroutine[Any, Any, None]] | None = None
@@ -94,9 +99,8 @@ class Workspace(QObject):
         self.catalog_busy = False
         # One adapter for the window's lifetime: its signals are wired to the results once.
         self.job = JobAdapter(self)
-        self.job.job_finished.connect(self._job_ended)
         self.job.progressed.connect(_settle_long_lived)
-        self._job_busy = False
+        self._job_task: asyncio.Task[None] | None = None
         self._journal: Any = None
         self._closed = False
         self.job_started_at = 0.0
@@ -137,18 +141,27 @@ class Workspace(QObject):
         """Offer `entries` in the switcher (at start, or after the Accounts dialog saved changes)
         and open entry `select`. `on_close` releases what the entries share (the demo transport)."""
         previous_close = self._on_close
+        previous = self.current
         self.entries = list(entries)
         self._platform_factory = platform_factory
         self.demo = demo
         self.sandbox = sandbox
         self._on_close = on_close
         self._index = -1
-        if previous_close is not None:
+        if previous_close is not None and previous_close != on_close:
             self._spawn(previous_close())
+        if not self.entries:
+            self.accounts_changed.emit()
+            return None
+        select = min(max(select, 0), len(self.entries) - 1)
+        if previous is not None and self._platform is not None and self.entries[select] == previous:
+            # The account on screen is offered again unchanged (another one was added or edited):
+            # it stays open, and so do its catalog, the ticked targets, the audience and the results.
+            self._index = select
+            self.accounts_changed.emit()
+            return None
         self.accounts_changed.emit()
-        if self.entries:
-            return self.switch_account(min(max(select, 0), len(self.entries) - 1))
-        return None
+        return self.switch_account(select)
 
     def switch_account(self, index: int) -> asyncio.Task[None] | None:
         """Open account `index` and load its catalog. Refused while a job runs (its platform is busy).
@@ -258,7 +271,7 @@ class Workspace(QObject):
 
     @property
     def job_running(self) -> bool:
-        return self._job_busy
+        return self._job_task is not None and not self._job_task.done()
 
     def journal(self) -> Any:
         """The journal every job is recorded in (opened on first use: it touches the disk)."""
@@ -275,82 +288,92 @@ class Workspace(QObject):
         it; `self.job` (a JobAdapter) reports it. `kind` is the journal's run/retry/undo."""
         if self._platform is None or self.current is None:
             raise RuntimeError("no account is open")
-        if self._job_busy:
+        if self.job_running:
             raise RuntimeError("a job is already running")
-        self._job_busy = True
-        self.job_started_at = time.monotonic()
-        self.job_running_changed.emit(True)
-        return self._spawn(self._run_job(self._platform, self.current.account, spec, parent_id, kind))
+        platform, account = self._platform, self.current.account
+        make = functools.partial(
+            workflows.start_job,
+            self.journal(),
+            platform,
+            account,
+            spec,
+            parent_id=parent_id,
+            kind=kind,
+            **self.runner_options,
+        )
+        refusal = self.tr("The job could not be recorded, so nothing was sent: {0}")
+        return self._begin_job(self._run(make, refusal))
 
-    async def _run_job(
-        self, platform: Platform, account: Account, spec: JobSpec, parent_id: str | None, kind: str
-    ) -> None:
-        from audience_manager.jobs.runner import Runner
+    def undo_job(self, plan: UndoPlan) -> asyncio.Task[None]:
+        """Run the undo jobs of `plan` one after another on the current account (the one the job ran
+        on: the window checks). Each is recorded and shown like any job."""
+        if self._platform is None or self.current is None:
+            raise RuntimeError("no account is open")
+        if self.job_running:
+            raise RuntimeError("a job is already running")
+        journal = self.journal()
+        if journal is None:
+            raise RuntimeError("there is no journal to undo from")
+        platform, account = self._platform, self.current.account
 
-        try:
-            journal = self.journal()
-            job_id = None
-            if journal is not None:
-                loop = asyncio.get_running_loop()
-                job_id = await loop.run_in_executor(
-                    None, functools.partial(journal.create_job, spec, account, parent_id=parent_id, kind=kind)
-                )
-            runner = Runner(platform, spec, recorder=journal, job_id=job_id, **self.runner_options)
-        except Exception as exc:  # the journal could not be written: no write is made without it
-            self._job_busy = False
-            self.job_running_changed.emit(False)
-            self.job_refused.emit(
-                self.tr("The job could not be recorded, so nothing was sent: {0}").format(exc)
-            )
-            return
-        _settle_long_lived()
-        self.job.start(runner)
+        async def run_all() -> None:
+            options = self.runner_options
+            try:
+                async for run in workflows.undo_runs(journal, platform, account, plan, **options):
+                    self._show_run(run)
+                    await self.job.start(run)
+            except Exception as exc:  # the journal could not be written: nothing more is sent
+                self.job_refused.emit(self.tr("The undo stopped: {0}").format(exc))
 
-    def resume_job(self, job_id: str) -> asyncio.Task[None]:
+        return self._begin_job(run_all())
+
+    def resume_job(self, plan: ResumePlan, earlier: list[RowOutcome]) -> asyncio.Task[None]:
         """Finish an interrupted job on the account it ran on (opened first if another one is).
 
-        The plan is read from the journal off the GUI thread; the job keeps its id and report, and
-        the results show its earlier outcomes before the new ones. Problems (the account is gone,
-        nothing left to do, a job already running) come out as `job_refused`."""
-        return self._spawn(self._resume_job(job_id))
+        The job keeps its id and report, and the results show its earlier outcomes before the new
+        ones. Problems (the account is gone, a job already running) come out as `job_refused`."""
+        return self._spawn(self._resume_job(plan, earlier))
 
-    async def _resume_job(self, job_id: str) -> None:
-        from audience_manager.jobs.history import job_outcomes
-        from audience_manager.jobs.resume import resume_plan
-        from audience_manager.jobs.runner import Runner
-
+    async def _resume_job(self, plan: ResumePlan, earlier: list[RowOutcome]) -> None:
         journal = self.journal()
         if journal is None:
             self.job_refused.emit(self.tr("There is no journal to resume the job from."))
             return
-        loop = asyncio.get_running_loop()
-        try:
-            plan = await loop.run_in_executor(None, resume_plan, journal, job_id)
-        except Exception as exc:  # CannotResumeError says why in the user's words; others likewise
-            self.job_refused.emit(str(exc) or type(exc).__name__)
-            return
         platform = await self._open_account_of(plan.account)
         if platform is None or self.current is None:
             return
-        if self._job_busy:
+        if self.job_running:
             self.job_refused.emit(self.tr("A job is already running; resume this one when it ends."))
             return
-        self._job_busy = True
-        self.job_started_at = time.monotonic()
-        self.job_running_changed.emit(True)
-        try:
-            earlier = await loop.run_in_executor(None, job_outcomes, journal, plan.job_id)
-            earlier = [o for o in earlier if o.outcome is not Outcome.CANCELLED]  # they go again
-            opts = self.runner_options
-            runner = Runner(platform, plan.spec, recorder=journal, job_id=plan.job_id, done=plan.done, **opts)
-        except Exception as exc:
-            self._job_busy = False
-            self.job_running_changed.emit(False)
-            self.job_refused.emit(self.tr("The job could not be resumed: {0}").format(exc))
-            return
-        _settle_long_lived()
-        self.job.start(_WithEarlierOutcomes(runner, earlier))
+        make = functools.partial(
+            workflows.resume_job, journal, platform, plan, earlier, **self.runner_options
+        )
+        task = self._begin_job(self._run(make, self.tr("The job could not be resumed: {0}")))
         self.job_resumed.emit(plan)
+        await task
+
+    def _begin_job(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run `work` (one job, or an undo's jobs in turn) as the one job task: while it runs,
+        `job_running` is true and no other job starts."""
+        self.job_started_at = time.monotonic()
+        self._job_task = task = self._spawn(work)
+        task.add_done_callback(lambda _task: self.job_running_changed.emit(False))
+        self.job_running_changed.emit(True)
+        return task
+
+    def _show_run(self, run: workflows.JobRun) -> None:
+        _settle_long_lived()
+        self.job_shown.emit(run)
+
+    async def _run(self, make: Callable[[], workflows.JobRun], refusal: str) -> None:
+        """Record and start one job (`make` touches the journal: off the GUI thread)."""
+        try:
+            run = await asyncio.get_running_loop().run_in_executor(None, make)
+        except Exception as exc:  # the journal could not be written: no write is made without it
+            self.job_refused.emit(refusal.format(exc))
+            return
+        self._show_run(run)
+        await self.job.start(run)
 
     async def _open_account_of(self, account: Account) -> Platform | None:
         """The open platform of `account` (the one a job ran on), switching to it if need be; None
@@ -371,7 +394,7 @@ class Workspace(QObject):
             )
             return None
         if index != self._index:
-            if self._job_busy:
+            if self.job_running:
                 self.job_refused.emit(self.tr("A job is already running; resume this one when it ends."))
                 return None
             task = self.switch_account(index)
@@ -388,12 +411,8 @@ class Workspace(QObject):
             return None
         return self._platform
 
-    def _job_ended(self, *_args: object) -> None:
-        self._job_busy = False
-        self.job_running_changed.emit(False)
-
     def cancel_job(self) -> bool:
-        if not self._job_busy:
+        if not self.job_running:
             return False
         self.job.cancel()
         return True
@@ -426,12 +445,12 @@ class Workspace(QObject):
         if self._closed:
             return
         self._closed = True
-        if self._job_busy:
+        if self.job_running:
             # Let the runner end every unsent row as cancelled and the journal record it, rather
             # than cutting it off; the journal can still resume a job cut off by a hard kill.
             self.job.cancel()
             deadline = time.monotonic() + JOB_STOP_SECONDS
-            while self._job_busy and time.monotonic() < deadline:
+            while self.job_running and time.monotonic() < deadline:
                 await asyncio.sleep(0.02)
         task = self.job.task
         if task is not None and not task.done():
@@ -450,27 +469,6 @@ class Workspace(QObject):
         if self._on_close is not None:
             with contextlib.suppress(Exception):
                 await self._on_close()
-
-
-class _WithEarlierOutcomes:
-    """A resumed job's events with the outcomes of its earlier starts right after `JobStarted`, so
-    the results table ends complete (the runner itself reports only the rows it sends now)."""
-
-    def __init__(self, runner: Any, earlier: list[Any]) -> None:
-        self._runner = runner
-        self._earlier = earlier
-
-    async def events(self) -> AsyncIterator[object]:
-        from audience_manager.jobs.events import JobStarted, OutcomesReady
-
-        async for event in self._runner.events():
-            yield event
-            if isinstance(event, JobStarted) and self._earlier:
-                earlier, self._earlier = self._earlier, []
-                yield OutcomesReady(outcomes=earlier)
-
-    def cancel(self) -> None:
-        self._runner.cancel()
 
 
 def _settle_long_lived(*_args: object) -> None:
