@@ -248,17 +248,20 @@ class KitV3:
         probes = len(LISTED_STATES)
         if len(todo) <= probes:
             return lookups(len(todo))
-        sizes = [await self._listed_size(extra) for extra in LISTED_STATES]
+        counted = [await self._listed_size(extra) for extra in LISTED_STATES]
+        sizes = [size for size in counted if size is not None]
+        if len(sizes) < len(counted):  # Kit did not say how many: the listing cannot be priced
+            return lookups(len(todo), probe_requests=probes)
         pages = sum(max(1, -(-size // PAGE_SIZE)) for size in sizes)
         listed = listing(len(todo), sum(sizes), PAGE_SIZE, "subscribers", probe_requests=probes)
         listed = replace(listed, requests=pages + probes)  # two lists, each at least one page
         return cheapest([lookups(len(todo), probe_requests=probes), listed])
 
-    async def _listed_size(self, extra: dict[str, str]) -> int:
+    async def _listed_size(self, extra: dict[str, str]) -> int | None:
         params = {**self._secret_params(), **extra, "page": 1}
         body = (await self._http.get("/v3/subscribers", params=params)).body or {}
         total = body.get("total_subscribers") if isinstance(body, dict) else None
-        return total if isinstance(total, int) and total >= 0 else 0
+        return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
 
     async def resolve(
         self,
