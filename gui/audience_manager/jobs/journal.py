@@ -478,7 +478,8 @@ class Journal:
             if not self._unsent and not self._held:
                 self._held_since = time.monotonic()
             self._unsent.extend(
-                (job_id, [o.row, o.target_id, None, o.outcome.value, o.reason, None]) for o in outcomes
+                (job_id, [o.row, o.target_id, None, o.outcome.value, o.reason, None])
+                for o in outcomes
             )
         self._flush()
 
