@@ -40,6 +40,7 @@ def test_a_csv_of_3050_emails_is_tagged_on_kit_in_under_150_requests_and_cached(
     unknown = [f"nobody{n}@nowhere.example" for n in range(50)]
     source = write_emails(tmp_path / "webinar.csv", known[:2000] + unknown + known[2000:])
     sb.state.kit.create_tag("Webinar Dec")
+    assert apply(["directory", "clear"], "")[0] == 0  # the tests' data folder is shared
     with serve(sb) as base_url:
         args = ["--platform", "kit-v4", "--auth", "oauth", "--base-url", base_url, "--token-env", TOKEN_VAR]
         report = tmp_path / "report.csv"

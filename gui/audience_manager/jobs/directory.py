@@ -83,13 +83,21 @@ class Directory:
         self.key = account_key(account)
         self.account_name = account.name
         self._clock = clock or time.time
-        self._db = _connect(self.path)
+        self._connection: sqlite3.Connection | None = None  # opened on first use, off the GUI thread
         self._lock = threading.Lock()
         self._queue: queue.Queue[tuple[str, str | None] | None] = queue.Queue()
         self._idle = threading.Event()
         self._idle.set()
         self._writer: threading.Thread | None = None
         self._closed = False
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The connection (callers hold `_lock`); opened by the first call that needs it, which is
+        a worker thread's (`get` in an executor, the writer), never the constructor's."""
+        if self._connection is None:
+            self._connection = _connect(self.path)
+        return self._connection
 
     # ---------------------------------------------------------------- reading
 
@@ -154,7 +162,8 @@ class Directory:
             self._queue.put(None)
             self._writer.join(timeout=5)
         with self._lock:
-            self._db.close()
+            if self._connection is not None:
+                self._connection.close()
 
     def _ensure_writer(self) -> None:
         if self._writer is None or not self._writer.is_alive():
