@@ -29,9 +29,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from audience_manager.core.durations import format_duration
 from audience_manager.core.outcomes import REPORT_HEADER, Outcome, RowOutcome
 from audience_manager.core.report import neutralise
 from audience_manager.jobs.events import JobState, Progress
+from audience_manager.jobs.progress_text import progress_counts, progress_rate
 from audience_manager.jobs.session import Controls, ShownJob
 from audience_manager.ui.background import in_worker
 from audience_manager.ui.results_model import (
@@ -77,16 +79,6 @@ def csv_save_dialog(
 def save_error_text(exc: Exception) -> str:
     """Why a report could not be written, in the OS's words when it gave some (disk full, no permission)."""
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-
-
-def duration_text(seconds: float) -> str:
-    """Like "12 s", "3 min 4 s", "1 h 2 min": precise enough for a job, short enough for a status line."""
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {(s % 3600) // 60} min"
 
 
 def write_report_rows(path: Path, snapshot: ResultsSnapshot, rows: Sequence[int] | None) -> int:
@@ -288,23 +280,19 @@ class ResultsPanel(QWidget):
         self._update_actions()
 
     def progress_event(self, progress: Progress) -> None:
-        total = max(progress.total, 1)
-        self.progress_bar.setRange(0, total)
-        self.progress_bar.setValue(min(progress.done, total))
-        verb = self.tr("Looking up emails…") if progress.state == JobState.RESOLVING else ""
-        counts = self.tr("{done} of {total} people · {failed} failed").format(
-            done=count_text(progress.people_done),
-            total=count_text(progress.people_total),
-            failed=count_text(progress.failed),
+        resolving = progress.state == JobState.RESOLVING and progress.resolve_total
+        done, total = (
+            (progress.resolved, progress.resolve_total or 0) if resolving else (progress.done, progress.total)
         )
+        total = max(total, 1)
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(min(done, total))
+        counts = progress_counts(progress)
         targets = len(self._shown.spec.targets) if self._shown else 1
-        if targets > 1:
+        if targets > 1 and not resolving:
             counts += self.tr(" · {n} targets each").format(n=targets)
-        self.progress_bar.setFormat(f"{verb} {counts}".strip())
-        parts = [self.tr("{rate} rows/s").format(rate=count_text(round(progress.rows_per_second)))]
-        if progress.seconds_left is not None:
-            parts.append(self.tr("about {left} left").format(left=duration_text(progress.seconds_left)))
-        self.rate_label.setText(" · ".join(parts))
+        self.progress_bar.setFormat(counts)
+        self.rate_label.setText(progress_rate(progress))
 
     def job_finished_event(self, job_id: str, state: str, reason: str) -> None:
         self._running = False
@@ -393,7 +381,8 @@ class ResultsPanel(QWidget):
             parts.append(self.tr("{n} cancelled").format(n=count_text(counts[Outcome.CANCELLED])))
         text = " · ".join(parts)
         if self._elapsed is not None:
-            text = self.tr("{counts} in {elapsed}").format(counts=text, elapsed=duration_text(self._elapsed))
+            elapsed = format_duration(self._elapsed)
+            text = self.tr("{counts} in {elapsed}").format(counts=text, elapsed=elapsed)
         if reason:
             text = f"{text}. {reason}"
         return text
