@@ -35,6 +35,9 @@ AM_ICON_DIR="$OUT/icons" AM_NOTICES="$OUT/THIRD-PARTY-NOTICES.txt" AM_VERSION="$
     --distpath "$OUT/dist" --workpath "$OUT/work" packaging/audience-manager.spec
 BUNDLE="$OUT/dist/audience-manager"
 
+# PyInstaller links top-level names to the Qt libraries, also to the EGLFS ones the spec dropped.
+find "$BUNDLE" -xtype l -print -delete | sed 's/^/dropped dangling link: /'
+
 # Runtime search paths: the build machine's Python links its extension modules with a RUNPATH into
 # its own prefix (e.g. ~/.pyenv/versions/X/lib). Keep only $ORIGIN-relative entries (Qt's own).
 while IFS= read -r -d '' f; do
