@@ -103,3 +103,33 @@ def test_the_app_reports_the_file_it_was_given(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert f"audience: 2 rows to send, 1 invalid, 1 duplicate from {csv}" in done.stdout
+
+
+def test_the_window_layout_moves_from_qts_own_place_to_the_config_folder(
+    qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QSettings, QStandardPaths
+
+    from audience_manager.store import paths
+
+    formats = (QSettings.Format.NativeFormat, QSettings.Format.IniFormat)
+    default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
+    for kind in formats:  # Qt's own place (~/.config/<organization>/...), in tmp
+        QSettings.setPath(kind, QSettings.Scope.UserScope, str(tmp_path / "qt-native"))
+    try:
+        old = QSettings(app.ORGANIZATION, app.APPLICATION)
+        old.setValue("window/geometry", "saved-geometry")
+        old.sync()
+        config = tmp_path / "config"
+        monkeypatch.delenv(paths.HOME_VARIABLE)
+        monkeypatch.setattr(paths, "places", lambda: paths.Places(config, tmp_path / "data", tmp_path / "logs"))
+
+        moved = app.settings()
+        assert moved.fileName() == str(config / "window.ini")
+        assert moved.value("window/geometry") == "saved-geometry"
+        moved.setValue("window/geometry", "newer")
+        moved.sync()
+        assert app.settings().value("window/geometry") == "newer"  # copied once, never again
+    finally:
+        for kind in formats:
+            QSettings.setPath(kind, QSettings.Scope.UserScope, default)
