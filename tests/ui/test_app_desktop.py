@@ -122,7 +122,8 @@ def test_the_window_layout_moves_from_qts_own_place_to_the_config_folder(
         old.sync()
         config = tmp_path / "config"
         monkeypatch.delenv(paths.HOME_VARIABLE)
-        monkeypatch.setattr(paths, "places", lambda: paths.Places(config, tmp_path / "data", tmp_path / "logs"))
+        here = paths.Places(config, tmp_path / "data", tmp_path / "logs")
+        monkeypatch.setattr(paths, "places", lambda: here)
 
         moved = app.settings()
         assert moved.fileName() == str(config / "window.ini")
