@@ -8,7 +8,7 @@
 # Usage: bash packaging/smoke-linux.sh [out/audience-manager_*.deb]
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DEB=${1:-$(ls "$ROOT"/out/audience-manager_*.deb | head -1)}
+DEB=${1:-$(ls "$ROOT"/out/audience-manager_*.deb | sed -n 1p)}
 MAX_MIB=${MAX_MIB:-60}
 APP_ID=io.github.audiencemanager.AudienceManager
 export QT_QPA_PLATFORM=offscreen
@@ -42,19 +42,20 @@ FLOOR=$(bash "$ROOT/packaging/linux/glibc-floor.sh" "$UNPACKED/opt/audience-mana
 DEPENDS=$(dpkg-deb -f "$DEB" Depends)
 echo "glibc floor: $FLOOR; Depends: $DEPENDS"
 grep -Eq "(^|, )libc6 \(>= $FLOOR\)" <<<"$DEPENDS" || fail "Depends lacks libc6 (>= $FLOOR)"
-if find "$UNPACKED/opt" \( -name 'libstdc++.so*' -o -name 'libgtk-3.so*' -o -name 'libgdk-3.so*' \
-        -o -name 'libgcc_s.so*' -o -name 'libglib-2.0.so*' -o -name 'libqgtk3.so' \) | grep .; then
-    fail "the bundle holds system libraries"
-fi
-if find "$UNPACKED/opt" -type f -name '*.so*' -exec readelf -d {} + 2>/dev/null \
-        | grep -E 'R(UN)?PATH' | grep -v '\[\$ORIGIN[^]]*\]$' | grep .; then
-    fail "a library's search path leads outside the bundle"
-fi
+# (Listings are read whole before they are searched: `producer | grep -q` fails under pipefail
+# when grep stops reading early.)
+SYSTEM_COPIES=$(find "$UNPACKED/opt" \( -name 'libstdc++.so*' -o -name 'libgtk-3.so*' -o -name 'libgdk-3.so*' \
+    -o -name 'libgcc_s.so*' -o -name 'libglib-2.0.so*' -o -name 'libqgtk3.so' \))
+[ -z "$SYSTEM_COPIES" ] || fail "the bundle holds system libraries: $SYSTEM_COPIES"
+SEARCH_PATHS=$(find "$UNPACKED/opt" -type f -name '*.so*' -exec readelf -d {} + 2>/dev/null | grep -E 'R(UN)?PATH' || true)
+OUTSIDE=$(grep -v '\[\$ORIGIN[^]]*\]$' <<<"$SEARCH_PATHS" || true)
+[ -z "$OUTSIDE" ] || fail "a library's search path leads outside the bundle: $OUTSIDE"
 test -f "$UNPACKED/usr/share/doc/audience-manager/copyright"
 test -f "$UNPACKED/usr/share/doc/audience-manager/changelog.gz"
 zgrep -q "LGPL-3.0" "$UNPACKED/usr/share/doc/audience-manager/THIRD-PARTY-NOTICES.txt.gz"
 grep -q "GNU LESSER GENERAL PUBLIC LICENSE" "$UNPACKED/opt/audience-manager/_internal/THIRD-PARTY-NOTICES.txt"
-dpkg-deb --ctrl-tarfile "$DEB" | tar -t | grep -q md5sums || fail "no md5sums"
+CONTROL_FILES=$(dpkg-deb --ctrl-tarfile "$DEB" | tar -t)
+grep -qx './md5sums' <<<"$CONTROL_FILES" || fail "no md5sums"
 
 HOME_DIR=$(mktemp -d); export AUDIENCE_MANAGER_HOME="$HOME_DIR/data"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
