@@ -101,6 +101,23 @@ def open_given_files(window: Any, paths: Sequence[str]) -> asyncio.Task[None] | 
     return task
 
 
+def file_open_filter(window: Any) -> Any:
+    """macOS hands files opened from Finder or dropped on the Dock icon to the app as FileOpen
+    events (not as arguments): they go the same way as files on the command line."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtGui import QFileOpenEvent
+
+    class FileOpenFilter(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+                if event.file():
+                    open_given_files(window, [event.file()])
+                return True
+            return False
+
+    return FileOpenFilter(window)
+
+
 async def report_audience(
     window: Any, task: asyncio.Task[None] | None, timeout: float = SMOKE_TIMEOUT_SECONDS
 ) -> int:
@@ -358,6 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.quit_after_show:
             return 0
         given = open_given_files(window, args.files)
+        app.installEventFilter(file_open_filter(window))
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
         await open_accounts(workspace, demo=args.demo or args.smoke or args.report_audience)

@@ -134,3 +134,21 @@ def test_the_window_layout_moves_from_qts_own_place_to_the_config_folder(
     finally:
         for kind in formats:
             QSettings.setPath(kind, QSettings.Scope.UserScope, default)
+
+
+def test_a_file_opened_from_finder_or_the_dock_opens_in_the_audience_panel(
+    window: MainWindow, qtbot, qapp: QApplication, tmp_path: Path
+) -> None:
+    from PySide6.QtGui import QFileOpenEvent
+
+    csv = tmp_path / "from-finder.csv"
+    csv.write_text(CSV)
+    handler = app.file_open_filter(window)
+    qapp.installEventFilter(handler)
+    try:
+        QApplication.sendEvent(qapp, QFileOpenEvent(str(csv)))
+        panel = window.audience_panel
+        qtbot.waitUntil(lambda: panel.file_path == csv and not panel.busy and panel.audience is not None)
+        assert len(panel.audience.rows) == 2
+    finally:
+        qapp.removeEventFilter(handler)
