@@ -99,8 +99,6 @@ def open_given_files(window: Any, paths: Sequence[str]) -> asyncio.Task[None] | 
     return task
 
 
-<<<<<<< HEAD
-=======
 def file_open_filter(window: Any) -> Any:
     """macOS hands files opened from Finder or dropped on the Dock icon to the app as FileOpen
     events (not as arguments): they go the same way as files on the command line."""
@@ -118,39 +116,6 @@ def file_open_filter(window: Any) -> Any:
     return FileOpenFilter(window)
 
 
-async def report_audience(
-    window: Any, task: asyncio.Task[None] | None, timeout: float = SMOKE_TIMEOUT_SECONDS
-) -> int:
-    """Wait for the audience panel to read the file given on the command line; print what it read."""
-    panel = window.audience_panel
-    if task is None:
-        print("audience: no file given that the audience panel reads", file=sys.stderr)
-        return 1
-    deadline = time.monotonic() + timeout
-    workspace = window.workspace
-    # The account's identifiers decide what is valid: let it load first (the panel re-reads then).
-    while (workspace.platform is None or workspace.catalog_busy) and not workspace.catalog_error:
-        if time.monotonic() > deadline:
-            print("audience: the account did not load in time", file=sys.stderr)
-            return 1
-        await asyncio.sleep(0.02)
-    while not task.done() or panel.busy:
-        if time.monotonic() > deadline:
-            print("audience: the file was not read in time", file=sys.stderr)
-            return 1
-        await asyncio.sleep(0.02)
-    audience = panel.audience
-    if audience is None or audience.total == 0:
-        print(f"audience: nothing read from {panel.file_path}", file=sys.stderr)
-        return 1
-    print(
-        f"audience: {len(audience.rows)} rows to send, {len(audience.invalid)} invalid, "
-        f"{len(audience.duplicates)} duplicate from {panel.file_path}"
-    )
-    return 0
-
-
->>>>>>> issue-15
 def make_application(argv: Sequence[str]) -> Any:
     from PySide6.QtWidgets import QApplication
 
