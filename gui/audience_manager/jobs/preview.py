@@ -125,6 +125,21 @@ class PreviewReport:
         return "\n".join(lines)
 
 
+async def price_resolution(
+    platform: Platform, spec: JobSpec, directory: Directory | None = None
+) -> tuple[dict[str, str | None], ResolutionPlan | None]:
+    """What the run will spend resolving the audience's emails: the answers the account's
+    `directory` already holds, and the platform's cheapest plan for the rest (None: no email to
+    resolve). May spend a request finding out the account's size (`Platform.plan_resolution`)."""
+    caps = platform.capabilities
+    emails = [r.identifier for r in spec.audience.rows if needs_resolving(r, caps, spec.action)]
+    known: dict[str, str | None] = {}
+    if directory is not None and emails:
+        known = await asyncio.to_thread(directory.get, emails)
+        emails = [e for e in emails if e not in known]
+    return known, (await platform.plan_resolution(emails) if emails else None)
+
+
 async def preview(
     platform: Platform,
     spec: JobSpec,
@@ -141,12 +156,7 @@ async def preview(
     rows = list(spec.audience.rows)
     checked = rows if limit is None else rows[:limit]
 
-    every_email = [r.identifier for r in rows if needs_resolving(r, caps, spec.action)]
-    subjects: dict[str, str | None] = {}
-    if directory is not None and every_email:
-        subjects.update(await asyncio.to_thread(directory.get, every_email))
-        every_email = [e for e in every_email if e not in subjects]
-    resolution = await platform.plan_resolution(every_email) if every_email else None
+    subjects, resolution = await price_resolution(platform, spec, directory)
     to_resolve = [
         r.identifier
         for r in checked

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Coroutine
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
@@ -61,6 +63,8 @@ from audience_manager.ui.history_panel import HistoryPanel
 from audience_manager.ui.icons import app_icon, icon, retint, themed
 from audience_manager.ui.results_panel import ResultsPanel
 from audience_manager.ui.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 # A job shorter than this finishing in the background is not worth a notification.
 NOTIFY_AFTER_SECONDS = 10.0
@@ -461,7 +465,22 @@ class MainWindow(QMainWindow):
             return None
         preview = self.current_preview()
         spec = workflows.with_preview(spec, preview)
-        return self._confirm_and_start(spec, mode="run", preview=preview)
+        dialog = self._confirm_and_start(spec, mode="run", preview=preview)
+        caps = self.session.state.capabilities
+        if preview is None and caps is not None and workflows.resolves_emails(spec, caps):
+            # The confirmation also says how the emails will be looked up and what it costs.
+            dialog.pricing_started()
+            self._spawn(self._price_resolution(dialog, spec))
+        return dialog
+
+    async def _price_resolution(self, dialog: ConfirmDialog, spec: JobSpec) -> None:
+        try:
+            resolution = await self.workspace.resolution_cost(spec)
+        except Exception as exc:  # advisory: the run itself reports a refused or unreachable account
+            log.info("pricing the email lookups failed: %s", type(exc).__name__)
+            resolution = None
+        if shiboken6.isValid(dialog) and dialog.isVisible():
+            dialog.set_resolution(resolution)
 
     def retry_failed_action(self, failed: list[RowOutcome]) -> asyncio.Task[ConfirmDialog | None] | None:
         """Results › Retry failed: the failed rows shown (all of them when none is shown) of the
