@@ -258,7 +258,7 @@ def test_history_is_readable_at_the_default_size(window: MainWindow, qtbot, sand
 def test_the_confirmation_says_how_emails_are_looked_up_and_what_it_costs(
     window: MainWindow, qtbot, sandbox, tmp_path
 ) -> None:
-    emails = sandbox.known_emails(30) + ["nobody-here@example.com"]
+    emails = [*sandbox.known_emails(30), "nobody-here@example.com"]
     _drop_and_wait(window, qtbot, _csv(tmp_path, emails), 31)
     window.catalog_panel.set_checked(TargetKind.TAG, {_first_tag(window).id})
     dialog = window.run_action()

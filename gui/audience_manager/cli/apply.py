@@ -33,7 +33,7 @@ from audience_manager.core.audience_file import read_audience
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.platforms import Capabilities, PlatformKind
-from audience_manager.jobs.preview import preview
+from audience_manager.jobs import workflows
 
 TARGET_WORDS = {TargetKind.TAG: "tag", TargetKind.FORM: "form", TargetKind.FIELD: "custom field"}
 
@@ -87,8 +87,10 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
         spec = JobSpec(connection.account.name, action, targets, audience, value=args.value)
         for note in audience.notes:
             stderr.write(f"note: {note}\n")
-        if args.dry_run:  # nothing is written to the platform or the journal
-            stdout.write((await preview(platform, spec)).summary() + "\n")
+        if args.dry_run:  # nothing is written to the platform, and no job to the journal
+            with open_journal() as journal:  # its directory of looked-up emails prices as the run will
+                report = await workflows.preview_job(journal, platform, connection.account, spec)
+            stdout.write(report.summary() + "\n")
             return EXIT_OK
         with open_journal() as journal:
             for record in journal.interrupted_jobs()[:3]:
