@@ -240,6 +240,7 @@ class HistoryPanel(QWidget):
         self.table.setWordWrap(False)
         self.table.setAlternatingRowColors(True)
         self.table.setAccessibleName(self.tr("Past jobs"))
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move in it
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
@@ -275,25 +276,36 @@ class HistoryPanel(QWidget):
             self.state_combo.addItem(self.tr(state.value.capitalize()), state.value)
         for combo in (self.account_combo, self.action_combo, self.period_combo, self.state_combo):
             combo.currentIndexChanged.connect(lambda _i: self.refresh_action())
+        # On Linux a combo box's accessible name is its current value; a label names each filter.
+        self.filter_labels: list[QLabel] = []
+        for text, combo in (
+            (self.tr("Account:"), self.account_combo),
+            (self.tr("Action:"), self.action_combo),
+            (self.tr("When:"), self.period_combo),
+            (self.tr("State:"), self.state_combo),
+        ):
+            filter_label = QLabel(text, self)
+            filter_label.setBuddy(combo)
+            self.filter_labels.append(filter_label)
 
-        self.refresh_button = QPushButton(self.tr("Refresh"), self)
+        self.refresh_button = QPushButton(self.tr("Refre&sh"), self)
         self.refresh_button.clicked.connect(lambda: self.refresh_action())
-        self.open_button = QPushButton(self.tr("Show rows"), self)
+        self.open_button = QPushButton(self.tr("Sh&ow rows"), self)
         self.open_button.setToolTip(self.tr("Show this job's rows below (or double-click the job)"))
         self.open_button.clicked.connect(lambda: self.open_selected_action())
-        self.export_button = QPushButton(self.tr("Export report…"), self)
+        self.export_button = QPushButton(self.tr("E&xport report…"), self)
         self.export_button.clicked.connect(self.export_action)
-        self.retry_button = QPushButton(self.tr("Retry failed…"), self)
+        self.retry_button = QPushButton(self.tr("Retr&y failed…"), self)
         self.retry_button.clicked.connect(lambda: self.retry_selected_action())
-        self.undo_button = QPushButton(self.tr("Undo…"), self)
+        self.undo_button = QPushButton(self.tr("&Undo…"), self)
         self.undo_button.setToolTip(self.tr("See what undoing this job would change, then confirm"))
         self.undo_button.clicked.connect(lambda: self.undo_action())
-        self.resume_button = QPushButton(self.tr("Resume"), self)
+        self.resume_button = QPushButton(self.tr("Resu&me"), self)
         self.resume_button.setToolTip(
             self.tr("Finish an interrupted or cancelled job: send the rows that have no outcome yet")
         )
         self.resume_button.clicked.connect(lambda: self.resume_selected_action())
-        self.delete_button = QPushButton(self.tr("Delete"), self)
+        self.delete_button = QPushButton(self.tr("Dele&te"), self)
         self.delete_button.setToolTip(self.tr("Forget the selected jobs (nothing changes on the platform)"))
         self.delete_button.clicked.connect(lambda: self.delete_selected_action())
         self.older_spin = QSpinBox(self)
@@ -301,12 +313,17 @@ class HistoryPanel(QWidget):
         self.older_spin.setValue(90)
         self.older_spin.setSuffix(self.tr(" days"))
         self.older_spin.setAccessibleName(self.tr("Age of jobs to delete"))
-        self.delete_old_button = QPushButton(self.tr("Delete older than"), self)
+        self.delete_old_button = QPushButton(self.tr("Delete ol&der than"), self)
         self.delete_old_button.clicked.connect(lambda: self.delete_old_action())
         self.status_label = QLabel(self)
 
         filters = QHBoxLayout()
-        for widget in (self.account_combo, self.action_combo, self.period_combo, self.state_combo):
+        for filter_label, widget in zip(
+            self.filter_labels,
+            (self.account_combo, self.action_combo, self.period_combo, self.state_combo),
+            strict=True,
+        ):
+            filters.addWidget(filter_label)
             filters.addWidget(widget)
         filters.addStretch()
         filters.addWidget(self.refresh_button)

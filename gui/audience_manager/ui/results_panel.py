@@ -131,6 +131,7 @@ class ResultsPanel(QWidget):
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setFormat(self.tr("No job yet"))
         self.progress_bar.setAccessibleName(self.tr("Job progress"))
+        self.progress_bar.setAccessibleDescription(self.tr("No job yet"))
         self.title_label = QLabel(self.tr("No job yet"), self)
         self.title_label.setTextFormat(Qt.TextFormat.PlainText)
         self.title_label.setObjectName("resultsTitle")
@@ -139,6 +140,7 @@ class ResultsPanel(QWidget):
         self.title_label.setFont(title_font)
         self.rate_label = QLabel(self)
         self.cancel_button = QPushButton(self.tr("Cancel"), self)
+        self.cancel_button.setAccessibleDescription(self.tr("Stop sending (Esc)"))
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_action)
 
@@ -162,16 +164,21 @@ class ResultsPanel(QWidget):
         self.reason_combo.addItem(self.tr("Any reason"), "")
         self.outcome_combo.currentIndexChanged.connect(self._filter_changed)
         self.reason_combo.currentIndexChanged.connect(self._filter_changed)
+        # On Linux a combo box's accessible name is its current value; its label names it.
+        self.outcome_label = QLabel(self.tr("&Show:"), self)
+        self.outcome_label.setBuddy(self.outcome_combo)
+        self.reason_label = QLabel(self.tr("Reason:"), self)
+        self.reason_label.setBuddy(self.reason_combo)
 
-        self.copy_button = QPushButton(self.tr("Copy"), self)
+        self.copy_button = QPushButton(self.tr("C&opy"), self)
         self.copy_button.setToolTip(self.tr("Copy the selected rows as tab-separated text (Ctrl+C)"))
         self.copy_button.clicked.connect(self.copy_action)
-        self.export_button = QPushButton(self.tr("Export CSV…"), self)
+        self.export_button = QPushButton(self.tr("E&xport CSV…"), self)
         self.export_button.setToolTip(self.tr("Save the rows shown as a CSV report"))
         self.export_button.clicked.connect(self.export_action)
-        self.retry_button = QPushButton(self.tr("Retry failed"), self)
+        self.retry_button = QPushButton(self.tr("Re&try failed"), self)
         self.retry_button.clicked.connect(self.retry_failed_action)
-        self.undo_button = QPushButton(self.tr("Undo job"), self)
+        self.undo_button = QPushButton(self.tr("&Undo job"), self)
         self.undo_button.clicked.connect(self.undo_action)
 
         self.table = QTableView(self)
@@ -181,6 +188,9 @@ class ResultsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
         self.table.setAlternatingRowColors(True)
+        self.table.setAccessibleName(self.tr("Results"))
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move in it
+        self.table.setAccessibleDescription(self.tr("One row per subscriber and target, with its outcome"))
         self.table.verticalHeader().setVisible(False)
         # Fixed row heights: the view then never measures a million rows.
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -206,15 +216,19 @@ class ResultsPanel(QWidget):
 
         self.summary_label = QLabel(self)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary_label.setAccessibleName(self.tr("Job summary"))
         self.export_label = QLabel(self)
         self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.export_label.setAccessibleName(self.tr("Export status"))
 
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress_bar, 1)
         progress_row.addWidget(self.rate_label)
         progress_row.addWidget(self.cancel_button)
         tools_row = QHBoxLayout()
+        tools_row.addWidget(self.outcome_label)
         tools_row.addWidget(self.outcome_combo)
+        tools_row.addWidget(self.reason_label)
         tools_row.addWidget(self.reason_combo, 1)
         tools_row.addStretch()
         for button in (self.copy_button, self.export_button, self.retry_button, self.undo_button):
@@ -274,6 +288,7 @@ class ResultsPanel(QWidget):
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat(self.tr("Starting… 0 of {total}").format(total=count_text(total)))
+        self.progress_bar.setAccessibleDescription(self.progress_bar.format())
         self.rate_label.clear()
         self.summary_label.clear()
         self.export_label.clear()
@@ -305,6 +320,15 @@ class ResultsPanel(QWidget):
         if progress.seconds_left is not None:
             parts.append(self.tr("about {left} left").format(left=duration_text(progress.seconds_left)))
         self.rate_label.setText(" · ".join(parts))
+        # What a screen reader says for the bar: its value alone (rows x targets) is no use.
+        spoken = self.tr("{done} of {total} people").format(
+            done=count_text(progress.people_done), total=count_text(progress.people_total)
+        )
+        if progress.failed:
+            spoken += self.tr(", {failed} failed").format(failed=count_text(progress.failed))
+        if progress.seconds_left is not None:
+            spoken += self.tr(", about {left} left").format(left=duration_text(progress.seconds_left))
+        self.progress_bar.setAccessibleDescription(spoken)
 
     def job_finished_event(self, job_id: str, state: str, reason: str) -> None:
         self._running = False
@@ -317,6 +341,9 @@ class ResultsPanel(QWidget):
         self.progress_bar.setFormat(_state_text(self, state))
         self.rate_label.clear()
         self.summary_label.setText(self.summary_text(reason))
+        self.progress_bar.setAccessibleDescription(
+            f"{_state_text(self, state)}: {self.summary_text(reason)}"
+        )
         self._refresh_reasons()
         self._update_actions()
 
