@@ -46,6 +46,7 @@ from audience_manager.jobs.history import (
 from audience_manager.jobs.journal import LIVE_STATES, JobRecord, Journal
 from audience_manager.jobs.session import Controls, SessionState
 from audience_manager.ui.background import Background, in_worker
+from audience_manager.ui.outcome_charts import OutcomeBarDelegate, PeopleCountsRole, counts_text
 from audience_manager.ui.results_panel import count_text, csv_save_dialog, save_error_text
 from audience_manager.ui.undo_dialog import UndoDialog
 
@@ -70,6 +71,7 @@ class HistoryColumn(enum.IntEnum):
     SKIPPED = 9
     CANCELLED = 10
     KIND = 11
+    OUTCOMES = 12  # the job's outcome bar, painted by `OutcomeBarDelegate`
 
 
 JobRecordRole = Qt.ItemDataRole.UserRole + 1
@@ -138,6 +140,7 @@ class HistoryModel(QAbstractTableModel):
             self.tr("Skipped"),
             self.tr("Cancelled"),
             self.tr("Kind"),
+            self.tr("Outcomes"),
         )
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -145,6 +148,13 @@ class HistoryModel(QAbstractTableModel):
             return None
         job = self._jobs[index.row()]
         column = HistoryColumn(index.column())
+        if column == HistoryColumn.OUTCOMES:
+            people = self._people[index.row()]
+            if role == PeopleCountsRole:
+                return dict(people)
+            if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
+                return self.tr("People: {0}").format(counts_text(people))
+            return None
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(job, column, self._people[index.row()])
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -248,6 +258,10 @@ class HistoryPanel(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(HistoryColumn.TARGETS, QHeaderView.ResizeMode.Stretch)
+        self.outcome_delegate = OutcomeBarDelegate(self.table)
+        self.table.setItemDelegateForColumn(HistoryColumn.OUTCOMES, self.outcome_delegate)
+        header.setSectionResizeMode(HistoryColumn.OUTCOMES, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(HistoryColumn.OUTCOMES, 170)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _index: self.open_selected_action())
 

@@ -347,6 +347,7 @@ class MainWindow(QMainWindow):
             audience.cancel_button,
             self.bottom_tabs.tabBar(),
             results.cancel_button,
+            results.outcome_bar,
             results.outcome_combo,
             results.reason_combo,
             results.table,

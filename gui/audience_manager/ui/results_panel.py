@@ -34,6 +34,7 @@ from audience_manager.core.report import neutralise
 from audience_manager.jobs.events import JobState, Progress
 from audience_manager.jobs.session import Controls, ShownJob
 from audience_manager.ui.background import in_worker
+from audience_manager.ui.outcome_charts import OutcomeBar, RateSparkline
 from audience_manager.ui.results_model import (
     Column,
     ResultsFilter,
@@ -139,6 +140,12 @@ class ResultsPanel(QWidget):
         title_font.setBold(True)
         self.title_label.setFont(title_font)
         self.rate_label = QLabel(self)
+        self.sparkline = RateSparkline(self)
+        self.sparkline.hide()  # while a job runs
+        self.outcome_bar = OutcomeBar(self)
+        self.outcome_bar.setAccessibleName(self.tr("Outcomes of the job shown"))
+        self.outcome_bar.outcome_clicked.connect(self.show_outcome_action)
+        self.outcome_bar.hide()  # until there are outcomes
         self.cancel_button = QPushButton(self.tr("Cancel"), self)
         self.cancel_button.setAccessibleDescription(self.tr("Stop sending (Esc)"))
         self.cancel_button.setEnabled(False)
@@ -223,6 +230,7 @@ class ResultsPanel(QWidget):
 
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress_bar, 1)
+        progress_row.addWidget(self.sparkline)
         progress_row.addWidget(self.rate_label)
         progress_row.addWidget(self.cancel_button)
         tools_row = QHBoxLayout()
@@ -237,6 +245,7 @@ class ResultsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title_label)
         layout.addLayout(progress_row)
+        layout.addWidget(self.outcome_bar)
         layout.addLayout(tools_row)
         layout.addWidget(self.table, 1)
         status_row = QHBoxLayout()
@@ -290,6 +299,9 @@ class ResultsPanel(QWidget):
         self.progress_bar.setFormat(self.tr("Starting… 0 of {total}").format(total=count_text(total)))
         self.progress_bar.setAccessibleDescription(self.progress_bar.format())
         self.rate_label.clear()
+        self.sparkline.clear()
+        self.sparkline.show()
+        self._show_outcome_counts()
         self.summary_label.clear()
         self.export_label.clear()
         self._reasons_timer.start()
@@ -297,6 +309,7 @@ class ResultsPanel(QWidget):
 
     def outcomes_event(self, outcomes: list[RowOutcome]) -> None:
         self.model.append(outcomes)
+        self._show_outcome_counts()
         if not self._running:
             # A job shown after the fact (history) or a late batch: keep the reasons in step now.
             self._refresh_reasons()
@@ -320,6 +333,7 @@ class ResultsPanel(QWidget):
         if progress.seconds_left is not None:
             parts.append(self.tr("about {left} left").format(left=duration_text(progress.seconds_left)))
         self.rate_label.setText(" · ".join(parts))
+        self.sparkline.add_point(progress.rows_per_second)
         # What a screen reader says for the bar: its value alone (rows x targets) is no use.
         spoken = self.tr("{done} of {total} people").format(
             done=count_text(progress.people_done), total=count_text(progress.people_total)
@@ -340,6 +354,8 @@ class ResultsPanel(QWidget):
         self.progress_bar.setValue(done)
         self.progress_bar.setFormat(_state_text(self, state))
         self.rate_label.clear()
+        self.sparkline.hide()
+        self._show_outcome_counts()
         self.summary_label.setText(self.summary_text(reason))
         self.progress_bar.setAccessibleDescription(
             f"{_state_text(self, state)}: {self.summary_text(reason)}"
@@ -361,6 +377,7 @@ class ResultsPanel(QWidget):
         `elapsed` is how long it ran, for the summary line (None leaves the time out)."""
         self.job_started_event(job_id, len(outcomes))
         self.model.append(outcomes)
+        self._show_outcome_counts()
         self._finish_reopened(job_id, state, reason, elapsed)
 
     async def show_job_in_steps(
@@ -378,6 +395,7 @@ class ResultsPanel(QWidget):
         self.job_started_event(job_id, len(outcomes))
         for start in range(0, len(outcomes), step):
             self.model.append(outcomes[start : start + step])
+            self._show_outcome_counts()
             self.progress_bar.setValue(min(start + step, len(outcomes)))
             await asyncio.sleep(0)
             if self._job_id != job_id:
@@ -405,6 +423,9 @@ class ResultsPanel(QWidget):
         self.progress_bar.setFormat(self.tr("No job yet"))
         for label in (self.rate_label, self.summary_label, self.export_label):
             label.clear()
+        self.sparkline.clear()
+        self.sparkline.hide()
+        self._show_outcome_counts()
         self._update_actions()
 
     def summary_text(self, reason: str = "") -> str:
@@ -426,6 +447,13 @@ class ResultsPanel(QWidget):
         return text
 
     # --- user actions ---------------------------------------------------------------------
+
+    def show_outcome_action(self, outcome: Outcome) -> None:
+        """A segment of the outcome bar was clicked: show only its rows (again: show all rows)."""
+        wanted = ResultsFilter(outcome.value)
+        current = self.outcome_combo.currentData()
+        target = ResultsFilter.ALL if current == wanted.value else wanted
+        self.outcome_combo.setCurrentIndex(self.outcome_combo.findData(target.value))
 
     def cancel_action(self) -> None:
         if self._controls is not None and self._controls.can_cancel:
@@ -532,6 +560,11 @@ class ResultsPanel(QWidget):
         reason = self.reason_combo.currentData() or None
         self.filter_model.set_filter(outcome, reason)
         self._update_actions()
+
+    def _show_outcome_counts(self) -> None:
+        counts = self.model.counts()
+        self.outcome_bar.set_counts(counts)
+        self.outcome_bar.setVisible(bool(self.model.rowCount()))
 
     def _refresh_reasons(self) -> None:
         reasons = self.model.reason_counts()
