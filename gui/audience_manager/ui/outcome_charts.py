@@ -426,15 +426,15 @@ class RateSparkline(QWidget):
         self.setToolTip(text)
 
     def polyline(self) -> QPolygonF:
-        """The line for the widget's size: the newest point at the right edge, zero at the bottom."""
+        """The line for the widget's size: oldest point kept at the left edge, the newest at the
+        right, zero at the bottom and the peak at the top."""
         points: Sequence[float] = self._points
         area = QRectF(self.rect()).adjusted(2, 3, -2, -3)
         peak = max(points, default=0.0) or 1.0
-        step = area.width() / max(SPARK_POINTS - 1, 1)
-        start = area.right() - step * (len(points) - 1)
+        step = area.width() / max(len(points) - 1, 1)
         return QPolygonF(
             [
-                QPointF(start + i * step, area.bottom() - area.height() * value / peak)
+                QPointF(area.left() + i * step, area.bottom() - area.height() * value / peak)
                 for i, value in enumerate(points)
             ]
         )
