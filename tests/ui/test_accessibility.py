@@ -80,6 +80,8 @@ def test_every_focusable_control_has_a_name(window: MainWindow, qtbot, sandbox) 
     # The History tab's controls too, and the file page of the audience.
     window.bottom_tabs.setCurrentWidget(window.history_panel)
     qtbot.waitUntil(lambda: window.history_panel.isVisible(), timeout=2000)
+    # The journal is read in a worker: let it answer before the tree is read and the window closed.
+    qtbot.waitUntil(lambda: len(window.history_panel.background) == 0, timeout=5000)
     history_count, missing = unnamed(window)
     assert history_count >= 20
     assert missing == []

@@ -148,7 +148,7 @@ def test_history_rows_paint_their_outcome_bars(window: MainWindow, qtbot, sandbo
     _job_with_failures(window, qtbot, sandbox)
     history = window.history_panel
     window.bottom_tabs.setCurrentWidget(history)
-    qtbot.waitUntil(lambda: history.model.rowCount() == 1, timeout=5000)
+    qtbot.waitUntil(lambda: history.model.rowCount() == 1 and len(history.background) == 0, timeout=5000)
     index = history.model.index(0, HistoryColumn.OUTCOMES)
     people = index.data(PeopleCountsRole)
     assert people[Outcome.SUCCEEDED] == 12 and people[Outcome.FAILED] == 3 and people[Outcome.SKIPPED] == 1
