@@ -119,6 +119,13 @@ def test_catalog_items_are_ticked_through_their_accessible_action(window: MainWi
     actions.doAction(toggle)
     assert not items.child(0).state().checked
     assert window.session.state.targets == ()
+    # An item the mouse selected is ticked by Toggle too (Qt deselects it: it then ticks it).
+    second = view.model().index(1, 0)
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(second).center())
+    assert items.child(1).state().selected and window.session.state.targets == ()
+    items.child(1).actionInterface().doAction(toggle)
+    assert items.child(1).state().checked
+    assert [t.id for t in window.session.state.targets] == [window.workspace.catalog[TargetKind.TAG][1].id]
 
 
 def test_tab_leaves_the_paste_box_and_pasted_tabs_stay(window: MainWindow, qtbot) -> None:
