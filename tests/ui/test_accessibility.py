@@ -130,6 +130,8 @@ def test_catalog_items_are_ticked_through_their_accessible_action(window: MainWi
 
 def test_tab_leaves_the_paste_box_and_pasted_tabs_stay(window: MainWindow, qtbot) -> None:
     box = window.audience_panel.paste_box
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
     box.setFocus()
     qtbot.waitUntil(box.hasFocus, timeout=2000)
     paste(window, ["1\t2"])
