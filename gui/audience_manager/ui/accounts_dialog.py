@@ -93,7 +93,7 @@ class KeyringBanner(QFrame):
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.session_box = QCheckBox(self.tr(SESSION_ONLY_TEXT), self)
         self.session_box.setVisible(with_checkbox)
-        self.session_button = QPushButton(self.tr("Enter tokens for this session…"), self)
+        self.session_button = QPushButton(self.tr("Enter to&kens for this session…"), self)
         self.session_button.setVisible(not with_checkbox)
         self.session_button.clicked.connect(self.session_requested)
         mark = QLabel(self)
