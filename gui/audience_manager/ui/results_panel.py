@@ -125,7 +125,7 @@ class ResultsPanel(QWidget):
         self.progress_bar.setFormat(self.tr("No job yet"))
         self.progress_bar.setAccessibleName(self.tr("Job progress"))
         self.progress_bar.setAccessibleDescription(self.tr("No job yet"))
-        self.title_label = QLabel(self.tr("No job yet"), self)
+        self.title_label = QLabel(self)
         self.title_label.setTextFormat(Qt.TextFormat.PlainText)
         self.title_label.setObjectName("resultsTitle")
         title_font = self.title_label.font()
@@ -275,7 +275,7 @@ class ResultsPanel(QWidget):
     def show_state(self, job: ShownJob | None, controls: Controls) -> None:
         """The job shown and what may be done with it, as the window derived them."""
         self._shown, self._controls = job, controls
-        self.title_label.setText(self.tr(controls.results_title))
+        self.title_label.setText(self.tr(controls.results_title) if controls.results_title else "")
         self._update_actions()
 
     def job_started_event(self, job_id: str, total: int) -> None:
