@@ -24,9 +24,12 @@ class ItemResult:
 
     `previous` is the state before the write when the platform told us (a custom field's old value,
     whether the tag was already there): the journal keeps it so a job can be undone exactly.
+    `answered` is False when no answer for the item came back (the connection dropped, the retries
+    ran out, the job was cancelled while the request was on its way): the write may have landed.
     """
 
     item: WorkItem
     outcome: Outcome
     reason: str = ""
     previous: str | None = None
+    answered: bool = True
