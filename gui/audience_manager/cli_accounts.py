@@ -25,6 +25,7 @@ from audience_manager.api.oauth import OAuthConfig, SignInError, sign_in
 from audience_manager.api.redaction import register_secret
 from audience_manager.core.accounts import KIT_OAUTH_AUTHORIZE_URL, KIT_OAUTH_TOKEN_URL, Account, Credentials
 from audience_manager.core.platforms import AuthKind, PlatformKind
+from audience_manager.core.urls import require_safe_account_urls
 from audience_manager.store.accounts import AccountBook
 from audience_manager.store.connections import ConnectionCheckError, check_account, open_account
 from audience_manager.store.paths import settings_path
@@ -217,7 +218,7 @@ def _account_from(args: argparse.Namespace, platform: PlatformKind) -> Account:
         raise cli.UsageError("--location is only for highlevel")
     if auth is AuthKind.OAUTH and not args.new_token_env and not args.client_id.strip():
         raise cli.UsageError("--auth oauth needs --client-id ID (your Kit app's) to sign in in the browser")
-    return Account(
+    account = Account(
         name=name,
         platform=platform,
         auth=auth,
@@ -228,6 +229,8 @@ def _account_from(args: argparse.Namespace, platform: PlatformKind) -> Account:
         oauth_token_url=args.token_url,
         oauth_redirect_port=args.redirect_port if auth is AuthKind.OAUTH else 0,
     )
+    require_safe_account_urls(account)  # https, or http only to this computer
+    return account
 
 
 def _credentials_from(

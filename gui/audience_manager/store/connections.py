@@ -25,6 +25,7 @@ from audience_manager.api.transport import InsecureURLError, RetryPolicy
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import TargetKind
 from audience_manager.core.platforms import AuthKind, PlatformKind
+from audience_manager.core.urls import require_safe_account_urls
 from audience_manager.store.secrets import Secrets
 
 # "Test connection" should answer in seconds, not after the minute of retries a job deserves.
@@ -110,6 +111,7 @@ async def check_account(
     if missing:
         raise ConnectionCheckError("Fill in " + " and ".join(missing) + " first.")
     try:
+        require_safe_account_urls(account)  # the OAuth URLs too: the form's fields, checked on Test
         platform = open_account(account, credentials, secrets, transport=transport, retry=CHECK_RETRY)
     except (InsecureURLError, UnsupportedPlatformError, ValueError) as exc:
         raise ConnectionCheckError(str(exc)) from None
@@ -145,9 +147,8 @@ def describe_failure(account: Account, exc: BaseException, credentials: Credenti
         again = "Sign in to Kit again." if account.auth is AuthKind.OAUTH else "Make a new one and paste it."
         text = f"The token has expired{said}. {again}"
     elif isinstance(exc, AuthenticationError):
-        text = (
-            f"{platform} refused {_refused_word(account)}: it is invalid or was revoked{said}. "
-            + _where(account)
+        text = f"{platform} refused {_refused_word(account)}: it is invalid or was revoked{said}. " + _where(
+            account
         )
     elif isinstance(exc, ApiError) and exc.status == 403 and account.platform is PlatformKind.HIGHLEVEL:
         text = (
