@@ -512,3 +512,18 @@ def test_flaky_platform_still_gives_every_row_one_outcome(served: Served, tmp_pa
     assert {r["identifier"] for r in rows if r["reason"] == "Subscriber does not exist"} <= set(
         map(str, ids[600:])
     )
+
+
+def test_random_binary_on_stdin_is_refused_and_nothing_is_written(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import random
+    import sys
+
+    data = random.Random(16).randbytes(100_000)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    run = served.run(["apply", *served.kit_args(), "--action", "tag", "--target", "VIP", "-"])
+    assert run.code == 2, run.stderr
+    assert "binary" in run.stderr and "standard input" in run.stderr
+    assert served.sb.stats.count(BULK_TAG) == 0 and served.sb.stats.count(ROW_TAG) == 0

@@ -124,6 +124,12 @@ def _check_size(path: Path) -> int:
             raise _fail(path, "{name} does not exist (it may have been moved or renamed).")
         if path.is_dir():
             raise _fail(path, "{name} is a folder; drop a CSV or .xlsx file instead.")
+        if not path.is_file():
+            raise _fail(
+                path,
+                "{name} is not a regular file (a pipe, a socket or a device). Save the list to a file and"
+                " load that; on the command line, INPUT - reads a list piped to standard input.",
+            )
         size = path.stat().st_size
     except OSError as exc:
         raise _fail(path, f"{{name}} cannot be opened: {exc.strerror or exc}.") from exc
@@ -607,6 +613,56 @@ def _feed(
 
 def _blank_note(count: int) -> str:
     return f"{count} blank row{'s were' if count != 1 else ' was'} skipped."
+
+
+STDIN_NAME = "standard input"
+
+
+def read_audience_stream(
+    stream: BinaryIO,
+    column: str | int | None = None,
+    *,
+    accepted: frozenset[IdentifierKind] = ALL_KINDS,
+    name: str = STDIN_NAME,
+) -> Audience:
+    """An audience from a byte stream (standard input), read exactly as a file is: the same checks
+    for binary data, encodings, size and columns. The bytes are copied to a private temporary file
+    as they arrive (at most `MAX_FILE_BYTES`), so memory does not grow with the input."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="audience-manager-") as folder:
+        path = Path(folder) / name
+        with path.open("wb") as out:
+            shutil.copyfileobj(_Limited(stream, MAX_FILE_BYTES + 1), out)
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise _fail(
+                path,
+                f"{{name}} sent more than {MAX_FILE_BYTES / 1e9:.0f} GB; keep only the id or email column, or"
+                " split the list.",
+            )
+        audience = read_audience(path, column, accepted=accepted)
+    audience.source = name if column is None else f"{name}, column {column}"
+    return audience
+
+
+class _Limited(io.RawIOBase):
+    """At most `limit` bytes of `stream`."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self._stream = stream
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        want = self._left if size < 0 else min(size, self._left)
+        data = self._stream.read(want) or b""
+        self._left -= len(data)
+        return data
 
 
 def parse_source(
