@@ -18,7 +18,6 @@ import contextlib
 import difflib
 import logging
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,6 +39,7 @@ from audience_manager.core.platforms import AuthKind, Capabilities, PlatformKind
 from audience_manager.core.report import write_report
 from audience_manager.jobs.events import JobFinished, JobState, OutcomesReady, Progress
 from audience_manager.jobs.runner import Runner
+from audience_manager.jobs.signals import cancel_on_stop_signals
 from audience_manager.logs import setup_logging
 
 if TYPE_CHECKING:
@@ -424,26 +424,14 @@ async def run_job(platform: Platform, spec: JobSpec, *, stderr: IO[str], **runne
 
 @contextlib.contextmanager
 def _cancel_on_interrupt(runner: Runner, stderr: IO[str]) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-
-    def interrupted() -> None:
-        stderr.write("\nCancelling: requests in flight finish, the rest are reported as cancelled...\n")
+    def say(what: str) -> None:
+        stderr.write(
+            f"\nCancelling ({what}): requests in flight finish, the rest are reported as cancelled...\n"
+        )
         stderr.flush()
-        runner.cancel()
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.remove_signal_handler(signal.SIGINT)  # a second Ctrl+C stops at once
 
-    try:
-        loop.add_signal_handler(signal.SIGINT, interrupted)
-        installed = True
-    except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-        installed = False
-    try:
+    with cancel_on_stop_signals(runner.cancel, say):  # Ctrl+C, SIGTERM, SIGHUP
         yield
-    finally:
-        if installed:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(signal.SIGINT)
 
 
 def exit_code(result: JobResult) -> int:

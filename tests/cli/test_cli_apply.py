@@ -527,3 +527,51 @@ def test_random_binary_on_stdin_is_refused_and_nothing_is_written(
     assert run.code == 2, run.stderr
     assert "binary" in run.stderr and "standard input" in run.stderr
     assert served.sb.stats.count(BULK_TAG) == 0 and served.sb.stats.count(ROW_TAG) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_cancel_like_ctrl_c_with_a_report_and_the_job_marked(
+    served: Served, tmp_path: Path, sig: signal.Signals
+) -> None:
+    from audience_manager.jobs.journal import Journal
+
+    ids = served.sb.known_subscriber_ids(400)  # one row a request with an API key: it cannot finish
+    report = tmp_path / "r.csv"
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        TOKEN_VAR: served.env("api-key")[TOKEN_VAR],
+        "PYTHONUNBUFFERED": "1",
+        "AUDIENCE_MANAGER_HOME": str(home),
+    }
+    args = [
+        "apply",
+        *served.kit_args("api-key"),
+        "--action",
+        "tag",
+        "--target",
+        "VIP",
+        "--report",
+        str(report),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audience_manager", *args, str(write_ids(tmp_path / "ids.txt", ids))],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while served.sb.stats.count(ROW_TAG) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    served.outputs += [out, err]
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and "Cancelling" in err and sig.name in err
+    rows = read_report(report)
+    assert len(rows) == 400 and {r["outcome"] for r in rows} <= {"succeeded", "unchanged", "cancelled"}
+    with Journal(home / "journal.sqlite3") as journal:
+        (job,) = [journal.job(j) for (j,) in journal.read().execute("SELECT id FROM jobs")]
+    assert job.state.value == "cancelled" and job.done == 400 and job.succeeded + job.unchanged >= 20
