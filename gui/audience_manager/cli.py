@@ -626,7 +626,11 @@ def main(
     except (UsageError, AudienceFileError) as exc:
         _fail(stderr, str(exc), secrets)
     except AuthenticationError as exc:
-        _fail(stderr, f"the platform refused the credential: {exc}. Check --token-env and --auth", secrets)
+        _fail(
+            stderr,
+            f"the platform refused the credential: {str(exc).rstrip('.')}. Check --token-env and --auth",
+            secrets,
+        )
     except GaveUpError as exc:
         _fail(stderr, exc.reason, secrets)
     except ApiError as exc:

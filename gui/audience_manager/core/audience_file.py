@@ -175,9 +175,21 @@ def _open_text(path: Path, encoding: TextEncoding) -> Iterator[tuple[TextIO, _Co
 
 def _csv_records(text: TextIO, delimiter: str, path: Path) -> Iterator[list[str]]:
     reader = csv.reader(text, delimiter=delimiter)
+    ended_at = 0  # the line the last whole record ended on
     try:
-        yield from reader
+        for record in reader:
+            ended_at = reader.line_num
+            yield record
     except csv.Error as exc:
+        # A cell over the limit on one line is a very long line; over several, an open quote.
+        if "field larger than field limit" in str(exc) and reader.line_num - ended_at <= 1:
+            raise _fail(
+                path,
+                f"{{name}} has a cell of more than {csv.field_size_limit():,} characters near line"
+                f' {reader.line_num}: one very long line, or a quote (") that is never closed. An id or'
+                " email is a few dozen characters: check that this is the exported list, or save it again"
+                " from your spreadsheet app as CSV UTF-8.",
+            ) from exc
         raise _fail(
             path,
             f'{{name}} could not be read near line {reader.line_num}: a quote (") is probably never '
