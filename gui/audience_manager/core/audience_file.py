@@ -49,7 +49,10 @@ from audience_manager.core.workbook import Workbook, WorkbookError
 
 MAX_FILE_BYTES = 1_000_000_000
 MAX_ROWS = 2_000_000
-MAX_LIST_BYTES = 200_000_000  # a list on long lines is parsed in memory, like pasted text
+# A list with several identifiers on a line is parsed in memory, like pasted text (about 35 times its
+# size): bounded so a 50 MB single line is refused at once instead of taking gigabytes. One id per
+# line (or a table) is streamed and has no such limit.
+MAX_LIST_BYTES = 8_000_000
 PREVIEW_ROWS = 20
 _EXCEL_SEP_RE = re.compile(r"sep=([^\r\n\"])[ \t]*(?:\r\n|\r|\n)", re.IGNORECASE)
 _LIST_SEPARATORS_RE = re.compile(r"[,;\s|]+")
@@ -186,9 +189,8 @@ def _csv_records(text: TextIO, delimiter: str, path: Path) -> Iterator[list[str]
             raise _fail(
                 path,
                 f"{{name}} has a cell of more than {csv.field_size_limit():,} characters near line"
-                f' {reader.line_num}: one very long line, or a quote (") that is never closed. An id or'
-                " email is a few dozen characters: check that this is the exported list, or save it again"
-                " from your spreadsheet app as CSV UTF-8.",
+                f" {reader.line_num}: one very long line. An id or email is a few dozen characters: check"
+                " that this is the exported list, or save it again from your spreadsheet app as CSV UTF-8.",
             ) from exc
         raise _fail(
             path,
@@ -231,17 +233,19 @@ def _is_identifier_list(rows: list[list[str]], accepted: frozenset[IdentifierKin
     return len(kinds) == 1 and widest >= 2
 
 
+_LONG_LIST = (
+    "{name} lists several identifiers on a line, and is "
+    f"bigger than {MAX_LIST_BYTES // 1_000_000} MB. Put one identifier per line and load it again."
+)
+
+
 def _read_list(
     path: Path, plan: _Plan, accepted: frozenset[IdentifierKind], progress: Progress | None
 ) -> Audience:
     """Every cell of an identifier list, read with the pasted-text rules (see `core.paste`)."""
     preview = plan.preview
     if preview.size > MAX_LIST_BYTES:
-        raise _fail(
-            path,
-            "{name} lists several identifiers on a line, and is "
-            f"bigger than {MAX_LIST_BYTES // 1_000_000} MB. Put one identifier per line and load it again.",
-        )
+        raise _fail(path, _LONG_LIST)
     assert plan.text_encoding is not None
     with _open_text(path, plan.text_encoding) as (text, _):
         content = text.read()
@@ -407,6 +411,8 @@ def _plan(
             sample = text.read(SAMPLE_BYTES)
         if looks_binary(sample[:SAMPLE_BYTES]):
             raise NotAList(BINARY)
+        if size > MAX_LIST_BYTES and "\n" not in sample and "\r" not in sample:
+            raise _fail(path, _LONG_LIST)  # before csv splits a huge first line into millions of cells
         # Excel writes (and honours) a first line `sep=;` naming the separator.
         separator_line = _EXCEL_SEP_RE.match(sample)
         if separator_line:
