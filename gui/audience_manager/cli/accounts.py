@@ -42,6 +42,7 @@ from audience_manager.core.platforms import (
     account_kind,
     kinds_of,
 )
+from audience_manager.core.urls import require_safe_account_urls
 from audience_manager.store.accounts import AccountBook
 from audience_manager.store.connections import ConnectionCheckError, check_account
 from audience_manager.store.paths import settings_path
@@ -193,7 +194,7 @@ def _account_from(args: argparse.Namespace, platform: PlatformKind) -> Account:
         raise UsageError(
             f"--auth {kind.auth} needs --client-id ID (your Kit app's) to sign in in the browser"
         )
-    return Account(
+    account = Account(
         name=name,
         platform=platform,
         auth=kind.auth,
@@ -204,6 +205,8 @@ def _account_from(args: argparse.Namespace, platform: PlatformKind) -> Account:
         oauth_token_url=args.token_url,
         oauth_redirect_port=args.redirect_port if kind.signs_in else 0,
     )
+    require_safe_account_urls(account)  # https, or http only to this computer
+    return account
 
 
 def _credentials_from(

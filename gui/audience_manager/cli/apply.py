@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import difflib
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -142,31 +140,8 @@ def match_targets(wanted: Sequence[str], available: Sequence[Target], kind: Targ
 
 
 def read_input(source: str, column: str | None, accepted: frozenset[IdentifierKind]) -> Audience:
-    from audience_manager.core.paste import parse_text
+    from audience_manager.core.audience_file import read_audience_stream
 
-    if source == "-":
-        data = sys.stdin.buffer.read()
-        if column is None:
-            return parse_text(_decode(data), accepted, source="standard input")
-        return _read_file_bytes(data, column, accepted)
-    path = Path(source)
-    if not path.is_file():
-        raise UsageError(f"INPUT {source}: no such file")
-    return read_audience(path, column, accepted=accepted)
-
-
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
-        with contextlib.suppress(UnicodeDecodeError):
-            return data.decode(encoding)
-    return data.decode("cp1252", errors="replace")
-
-
-def _read_file_bytes(data: bytes, column: str, accepted: frozenset[IdentifierKind]) -> Audience:
-    """A table on stdin: spooled to a private temporary file so it is read exactly like a file."""
-    with tempfile.TemporaryDirectory(prefix="audience-manager-") as folder:
-        path = Path(folder) / "stdin.csv"
-        path.write_bytes(data)
-        audience = read_audience(path, column, accepted=accepted)
-    audience.source = f"standard input, column {column}"
-    return audience
+    if source == "-":  # the same checks as a file (binary, encodings, size): core reads both
+        return read_audience_stream(sys.stdin.buffer, column, accepted=accepted)
+    return read_audience(Path(source), column, accepted=accepted)

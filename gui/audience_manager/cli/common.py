@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from audience_manager.jobs.events import JobFinished, JobState, Progress
 from audience_manager.jobs.journal import Journal
 from audience_manager.jobs.progress_text import describe_progress
 from audience_manager.jobs.runner import Runner
+from audience_manager.jobs.signals import cancel_on_stop_signals
 from audience_manager.jobs.workflows import JobRun, start_job
 from audience_manager.logs import stream_handler
 from audience_manager.store.accounts import AccountBook
@@ -355,30 +355,14 @@ async def render_run(run: JobRun, stderr: IO[str], *, describe: str = "") -> tup
 
 @contextlib.contextmanager
 def _cancel_on_interrupt(run: JobRun | Runner, stderr: IO[str]) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-
-    def interrupted() -> None:
-        stderr.write("\nCancelling: requests in flight finish, the rest are reported as cancelled...\n")
+    def say(what: str) -> None:
+        stderr.write(
+            f"\nCancelling ({what}): requests in flight finish, the rest are reported as cancelled...\n"
+        )
         stderr.flush()
-        run.cancel()
-        for number in signals:  # a second Ctrl+C stops at once
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(number)
 
-    installed = []
-    for number in signals:
-        try:
-            loop.add_signal_handler(number, interrupted)
-            installed.append(number)
-        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-            pass
-    try:
+    with cancel_on_stop_signals(run.cancel, say):  # Ctrl+C, SIGTERM, SIGHUP
         yield
-    finally:
-        for number in installed:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(number)
 
 
 def exit_code(result: JobResult) -> int:
