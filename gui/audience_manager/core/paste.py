@@ -52,6 +52,13 @@ def _tokens(line: str) -> list[str]:
     return _TOKEN_RE.findall(line)
 
 
+def _holds_identifiers(reader: CellReader, cell: str) -> bool:
+    """A cell with an identifier in it, valid or not ("0" and "007" are ids someone typed), or
+    several separated by spaces or commas: such a column is part of a list, not a table's other
+    column."""
+    return any(reader.read(token).kind is not None or token.isdigit() for token in _tokens(cell))
+
+
 def _table_column(
     text: str, lines: list[str], accepted: frozenset[IdentifierKind]
 ) -> tuple[int, bool, str, str] | None:
@@ -73,7 +80,8 @@ def _table_column(
         if other == column:
             continue
         cells = [cells[other] for cells in sample if cells[other].strip()]
-        if cells and sum(reader.read(cell).kind is not None for cell in cells) * 2 >= len(cells):
+        tried = sum(_holds_identifiers(reader, cell) for cell in cells)
+        if cells and tried * 2 >= len(cells):
             return None  # identifiers in several columns: a tab-separated list, not a table
     name = table[0][column].strip() if heading else f"Column {column + 1}"
     return column, heading, name or f"Column {column + 1}", how
