@@ -7,11 +7,15 @@ import argparse
 import asyncio
 import contextlib
 import difflib
+import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
+from audience_manager.api.platform import MEMBER_STATUSES, Platform
 from audience_manager.cli.common import (
     EXIT_OK,
     PROG,
@@ -30,9 +34,17 @@ from audience_manager.cli.common import (
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience
 from audience_manager.core.audience_file import read_audience
+from audience_manager.core.audience_query import AudienceQuery, QueryError, Source, SourceKind
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.platforms import Capabilities, PlatformKind
+from audience_manager.jobs.platform_audience import (
+    AudienceReadCancelled,
+    ReadProgress,
+    UnknownSourceError,
+    find_targets,
+    read_platform_audience,
+)
 from audience_manager.jobs.preview import preview
 
 TARGET_WORDS = {TargetKind.TAG: "tag", TargetKind.FORM: "form", TargetKind.FIELD: "custom field"}
@@ -57,7 +69,44 @@ def add_command(commands: Subcommands) -> None:
         action="store_true",
         help="preview: look subscribers up and read their current state; change nothing",
     )
-    apply.add_argument("input", metavar="INPUT", help="a .csv, .txt or .xlsx file, or - for stdin")
+    apply.add_argument(
+        "input", metavar="INPUT", nargs="?", help="a .csv, .txt or .xlsx file, or - for stdin (or --from)"
+    )
+    audience = apply.add_argument_group(
+        "an audience from the platform (instead of INPUT)",
+        "SOURCE is tag:NAME, form:NAME or a file path. Everyone in any --from, minus everyone in any "
+        "--except, kept only if also in every --only-in; the count is printed before anything is sent.",
+    )
+    audience.add_argument(
+        "--from",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="repeat for several (union)",
+    )
+    audience.add_argument(
+        "--except",
+        dest="excluded",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="leave these people out",
+    )
+    audience.add_argument(
+        "--only-in",
+        dest="only_in",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="keep only people also here",
+    )
+    audience.add_argument(
+        "--status",
+        default="active",
+        choices=MEMBER_STATUSES,
+        help="which subscribers a tag or form lists (Kit; default: active)",
+    )
     apply.set_defaults(handler=handle)
 
 
@@ -81,7 +130,11 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
         if args.report:
             check_report_path(args.report)
         accepted = frozenset(capabilities.identifiers | {IdentifierKind.EMAIL})
-        audience = read_input(args.input, args.column, accepted)
+        query = audience_query(args)
+        if query is None:
+            audience = read_input(args.input, args.column, accepted)
+        else:
+            audience = await read_query(platform, query, args, accepted, stderr)
         available = await platform.list_targets(action.target_kind)
         targets = match_targets(args.target, available, action.target_kind)
         spec = JobSpec(connection.account.name, action, targets, audience, value=args.value)
@@ -100,6 +153,81 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
     finally:
         await platform.aclose()
     return finish(result, args.report, result.outcomes, streams)
+
+
+def audience_query(args: argparse.Namespace) -> AudienceQuery | None:
+    """The --from/--except/--only-in audience, or None for INPUT; exactly one of the two."""
+    if not args.sources:
+        if args.excluded or args.only_in:
+            raise UsageError("--except and --only-in need --from SOURCE")
+        if args.input is None:
+            raise UsageError("give INPUT (a file, or - for stdin) or --from tag:NAME")
+        return None
+    if args.input is not None:
+        raise UsageError(f"give INPUT ({args.input}) or --from, not both")
+    try:
+        return AudienceQuery(
+            tuple(Source.parse(t) for t in args.sources),
+            tuple(Source.parse(t) for t in args.excluded),
+            tuple(Source.parse(t) for t in args.only_in),
+        )
+    except QueryError as exc:
+        raise UsageError(str(exc)) from None
+
+
+async def read_query(
+    platform: Platform,
+    query: AudienceQuery,
+    args: argparse.Namespace,
+    accepted: frozenset[IdentifierKind],
+    stderr: IO[str],
+) -> Audience:
+    """Read the tags' and forms' members (progress on stderr, Ctrl+C stops) and say the count."""
+    for source in query.all_sources:
+        if source.kind is SourceKind.FILE and source.name != "-" and not Path(source.name).is_file():
+            raise UsageError(f"{source.name}: no such file")
+    try:
+        targets = await find_targets(platform, query)
+    except UnknownSourceError as exc:
+        lines = []
+        for source in exc.unknown:
+            kind = TargetKind.TAG if source.kind is SourceKind.TAG else TargetKind.FORM
+            names = [t.name for t in exc.available.get(kind, [])]
+            close = difflib.get_close_matches(source.name, names, n=5, cutoff=0.5)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            lines.append(f"no {TARGET_WORDS[kind]} named or numbered {source.name!r}.{hint}")
+        raise UsageError("; ".join(lines)) from None
+    stop = asyncio.Event()
+    last = [0.0]
+
+    def said(p: ReadProgress) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 2:
+            last[0] = now
+            stderr.write(p.describe() + "\n")
+            stderr.flush()
+
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+    try:
+        result = await read_platform_audience(
+            platform,
+            query,
+            status=args.status,
+            read_file=lambda path: read_input(path, args.column, accepted),
+            progress=said,
+            stop=stop,
+            targets=targets,
+        )
+    except AudienceReadCancelled:
+        raise UsageError("stopped while reading the audience; nothing was sent") from None
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+    stderr.write(f"audience: {result.describe()}\n")
+    stderr.flush()
+    return result.audience
 
 
 def check_action(action: Action, capabilities: Capabilities, platform: PlatformKind) -> None:
