@@ -37,7 +37,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from audience_manager.core.actions import Action, Target
+from audience_manager.core.actions import Action, Target, TargetKind
+from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.jobs import workflows
@@ -322,6 +323,8 @@ class MainWindow(QMainWindow):
         ws.account_switched.connect(self._account_switched)
         ws.accounts_changed.connect(self._accounts_changed)
         ws.catalog_loaded.connect(self._sync)
+        ws.catalog_loaded.connect(self._catalog_loaded)
+        self.audience_panel.set_platform(lambda: ws.platform)
         ws.catalog_started.connect(self._sync)
         ws.catalog_failed.connect(self._sync)
         ws.job_running_changed.connect(self._job_running_changed)
@@ -806,6 +809,14 @@ class MainWindow(QMainWindow):
             self.audience_panel.set_accepted(caps.identifiers)
         self._show_status()
         self._sync()
+
+    def _catalog_loaded(self) -> None:
+        """The tags and forms an audience from the platform is picked from."""
+        ws = self.workspace
+        caps = ws.capabilities
+        targets = [t for kind in (TargetKind.TAG, TargetKind.FORM) for t in ws.catalog.get(kind, [])]
+        has_status = caps is not None and IdentifierKind.SUBSCRIBER_ID in caps.identifiers
+        self.audience_panel.set_platform_targets(targets, has_status=has_status)
 
     def _action_changed(self, action: Action) -> None:
         self.catalog_panel.show_kind(action.target_kind)
