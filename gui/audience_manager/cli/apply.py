@@ -59,7 +59,18 @@ def add_command(commands: Subcommands) -> None:
     )
     apply.add_argument("--action", required=True, choices=[a.value for a in Action])
     apply.add_argument(
-        "--target", required=True, action="append", metavar="NAME_OR_ID", help="repeat for several"
+        "--target", action="append", default=[], metavar="NAME_OR_ID", help="repeat for several"
+    )
+    apply.add_argument(
+        "--all-tags",
+        action="store_true",
+        help="with --action untag on HighLevel: remove every tag each contact has (undo puts them back)",
+    )
+    apply.add_argument(
+        "--confirm",
+        type=int,
+        metavar="COUNT",
+        help="with --all-tags: the number of people, as said by a run without it (a safeguard)",
     )
     apply.add_argument("--value", help="set-field: the value to write")
     apply.add_argument("--column", metavar="NAME_OR_INDEX", help="the file's column with the identifiers")
@@ -122,11 +133,17 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
         raise UsageError("--action set-field needs --value TEXT")
     if action is not Action.SET_FIELD and args.value is not None:
         raise UsageError(f"--value is only for --action set-field, not {action}")
+    if args.all_tags and (action is not Action.UNTAG or args.target):
+        raise UsageError("--all-tags goes with --action untag and no --target")
+    if not args.all_tags and not args.target:
+        raise UsageError("give --target NAME_OR_ID (repeat for several)")
     stdout, stderr = streams.stdout, streams.stderr
     platform = connection.open()
     try:
         capabilities = platform.capabilities
         check_action(action, capabilities, connection.account.platform)
+        if args.all_tags and not capabilities.can_remove_all_tags:
+            raise UsageError(f"{connection.account.platform.label} cannot remove all tags at once")
         if args.report:
             check_report_path(args.report)
         accepted = frozenset(capabilities.identifiers | {IdentifierKind.EMAIL})
@@ -135,9 +152,26 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
             audience = read_input(args.input, args.column, accepted)
         else:
             audience = await read_query(platform, query, args, accepted, stderr)
-        available = await platform.list_targets(action.target_kind)
-        targets = match_targets(args.target, available, action.target_kind)
-        spec = JobSpec(connection.account.name, action, targets, audience, value=args.value)
+        if args.all_tags:
+            targets: tuple[Target, ...] = ()
+        else:
+            available = await platform.list_targets(action.target_kind)
+            targets = match_targets(args.target, available, action.target_kind)
+        spec = JobSpec(
+            connection.account.name,
+            action,
+            targets,
+            audience,
+            value=args.value,
+            remove_all_tags=args.all_tags,
+        )
+        if args.all_tags and not args.dry_run and args.confirm != len(audience.rows):
+            n = len(audience.rows)
+            said = "" if args.confirm is None else f" (--confirm {args.confirm} does not match)"
+            raise UsageError(
+                f"this removes every tag from {n:,} {connection.account.platform.label} contacts{said};"
+                f" to go ahead, run again with --confirm {n}"
+            )
         for note in audience.notes:
             stderr.write(f"note: {note}\n")
         if args.dry_run:  # nothing is written to the platform or the journal

@@ -12,6 +12,9 @@ tag membership, the old text for a custom field, as `Platform.read_state` report
   the platform's word;
 - set custom field: write back each row's previous value. A `JobSpec` has one value, so the undo is
   one job per distinct previous value (usually a handful: empty, and a few old values);
+- remove all tags (HighLevel): tag each contact again with exactly the tags it had, which HighLevel's
+  answer said (`oldTags`, journaled as the row's `previous`); contacts with the same old tags go in
+  one job, so there is one job per distinct set of tags;
 - add to form: there is no inverse on any platform (Kit cannot remove a subscriber from a form), so
   the plan says so in `impossible_reason`, for the dialog and before any run.
 
@@ -20,10 +23,11 @@ An undo is itself a job (kind "undo", parent = the undone job), so it can be und
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from audience_manager.core.actions import Action, Target
+from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome
@@ -38,7 +42,7 @@ NO_FORM_REMOVAL = (
     "Unsubscribing them would remove them from every form and email."
 )
 NO_REMOVE_ALL_UNDO = (
-    "Removing all tags cannot be undone from here: the journal does not know which tags each contact had."
+    "Removing all tags cannot be undone: HighLevel did not say which tags these contacts had."
 )
 
 
@@ -86,7 +90,7 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
     if action is Action.ADD_TO_FORM:
         return UndoPlan(job_id, impossible_reason=NO_FORM_REMOVAL)
     if action is Action.UNTAG and original.remove_all_tags:
-        return UndoPlan(job_id, impossible_reason=NO_REMOVE_ALL_UNDO)
+        return _undo_remove_all(journal, job_id, original, record.state)
 
     rows = {r.row: r for r in original.audience.rows}
     targets = {t.id: t for t in original.targets}
@@ -190,4 +194,73 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
             impossible_reason="The previous values of this field were not recorded; they cannot be restored.",
             notes=tuple(notes),
         )
+    return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted)
+
+
+def old_tags(previous: str | None) -> list[str] | None:
+    """The tags a contact had before "remove all tags", from its journaled answer; None if unknown."""
+    if not previous:
+        return None
+    try:
+        kept = json.loads(previous)
+    except ValueError:
+        return None
+    if not isinstance(kept, dict):
+        return None
+    tags = kept.get("oldTags")
+    if tags is None:
+        tags = kept.get("tagsRemoved")
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        return None
+    return list(dict.fromkeys(t for t in tags if t.strip()))
+
+
+def _undo_remove_all(journal: Journal, job_id: str, original: JobSpec, state: JobState) -> UndoPlan:
+    """Tag every contact the job stripped with its own old tags: one job per distinct set of tags."""
+    rows = {r.row: r for r in original.audience.rows}
+    by_tags: dict[tuple[str, ...], list[AudienceRow]] = defaultdict(list)
+    kept_already = failed = unknown = 0
+    for rec in sorted(journal.outcome_records(job_id).values(), key=lambda r: r.row):
+        if rec.row not in rows:
+            continue
+        if rec.outcome == Outcome.UNCHANGED:
+            kept_already += 1
+            continue
+        if rec.outcome != Outcome.SUCCEEDED:
+            failed += rec.outcome in (Outcome.FAILED, Outcome.CANCELLED)
+            continue
+        tags = old_tags(rec.previous)
+        if tags is None:
+            unknown += 1
+        elif tags:
+            by_tags[tuple(sorted(tags, key=str.casefold))].append(rows[rec.row])
+        else:
+            kept_already += 1
+    specs = tuple(
+        replace(
+            original,
+            action=Action.TAG,
+            targets=tuple(Target(TargetKind.TAG, t, t) for t in tags),
+            audience=Audience(
+                rows=audience_rows, source=f"undo of job {job_id} ({original.audience.source})"
+            ),
+            value=None,
+            remove_all_tags=False,
+        )
+        for tags, audience_rows in sorted(by_tags.items())
+    )
+    notes: list[str] = []
+    if kept_already:
+        notes.append(f"{kept_already} contacts had no tags before the job and are left as they are.")
+    if failed:
+        notes.append(f"{failed} rows failed or were cancelled: the job did not change them.")
+    if unknown:
+        notes.append(f"{unknown} contacts cannot be restored: HighLevel did not say which tags they had.")
+    if state is JobState.INTERRUPTED:
+        notes.append(
+            "The job was interrupted: rows in flight when it stopped may have changed and are not undone."
+        )
+    if not specs and unknown:
+        return UndoPlan(job_id, impossible_reason=NO_REMOVE_ALL_UNDO, notes=tuple(notes))
+    reverted = sum(len(s.audience.rows) for s in specs)
     return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted)
