@@ -77,3 +77,50 @@ def test_changing_a_pick_after_counting_asks_for_a_new_count(window: MainWindow,
     qtbot.waitUntil(lambda: not window.action_bar.run_button.isEnabled(), timeout=2000)
     panel.paste_action("1\n2\n")  # pasting goes back to the paste box
     assert not panel.from_platform and panel.audience is not None and len(panel.audience.rows) == 2
+
+
+def test_remove_all_tags_from_200_highlevel_contacts_and_undo_it(window: MainWindow, qtbot, sandbox) -> None:
+    import random
+
+    from audience_manager.core.actions import Action
+
+    from .test_main_window import paste
+
+    labels = [
+        window.catalog_panel.account_box.itemText(i) for i in range(window.catalog_panel.account_box.count())
+    ]
+    window.catalog_panel.account_box.setCurrentIndex(labels.index("Demo · HighLevel"))
+    qtbot.waitUntil(
+        lambda: window.workspace.platform is not None and not window.workspace.catalog_busy, timeout=5000
+    )
+    ids = sandbox.known_contact_ids(200)
+    contacts = sandbox.state.highlevel.contacts
+    rng = random.Random(14)
+    pool = ["vip", "webinar", "lead", "customer", "trial"]
+    for n, cid in enumerate(ids):
+        contacts[cid].tags[:] = rng.sample(pool, 1 + n % 3)
+    before = {cid: set(contacts[cid].tags) for cid in ids}
+    bar = window.action_bar
+    bar.set_action(Action.UNTAG)
+    assert bar.all_tags_box.isVisibleTo(bar)
+    paste(window, ids)
+    assert not bar.run_button.isEnabled()  # no tag ticked, all tags not chosen
+    bar.all_tags_box.setChecked(True)
+    qtbot.waitUntil(bar.run_button.isEnabled, timeout=2000)
+    assert bar.targets_label.text() == "every tag each contact has"
+    dialog = window.run_action()
+    assert dialog is not None and dialog.warning_label is not None
+    assert "Every tag of 200 people will be removed" in dialog.warning_label.text()
+    assert dialog.targets_label.text() == "all tags"
+    with qtbot.waitSignal(window.job_finished, timeout=10000):
+        dialog.run_button.click()
+    assert all(contacts[cid].tags == [] for cid in ids)
+
+    qtbot.waitUntil(window.results_panel.undo_button.isEnabled, timeout=5000)
+    window.results_panel.undo_button.click()
+    undo = window.history_panel.undo_dialog
+    assert undo is not None
+    qtbot.waitUntil(undo.undo_button.isEnabled, timeout=5000)
+    undo.undo_button.click()
+    qtbot.waitUntil(lambda: {cid: set(contacts[cid].tags) for cid in ids} == before, timeout=20000)
+    qtbot.waitUntil(lambda: not window.workspace.job_running, timeout=10000)

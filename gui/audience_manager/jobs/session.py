@@ -77,6 +77,7 @@ class SessionState:
     action: Action = Action.TAG
     targets: tuple[Target, ...] = ()  # ticked in the catalog, for the action's kind
     value: str | None = None
+    remove_all_tags: bool = False  # untag every tag each contact has (HighLevel; confirmed with the count)
     job: ShownJob | None = None
     busy: bool = False  # a job (or an undo's jobs in turn) runs: nothing else may start
     history_job: str | None = None  # the one job selected in History (its id)
@@ -97,7 +98,10 @@ def run_blocker(state: SessionState) -> str | None:
         return why
     if state.job_running:
         return "A job is running; wait for it to end or cancel it"
-    if not state.targets:
+    if state.remove_all_tags:
+        if state.action is not Action.UNTAG or not caps.can_remove_all_tags:
+            return "Only HighLevel removes all tags at once, with Remove tag"
+    elif not state.targets:
         return "Tick at least one target in the catalog"
     if state.action is Action.SET_FIELD and len(state.targets) != 1:
         return "Set custom field writes one field at a time: tick exactly one"
@@ -169,9 +173,7 @@ def controls(state: SessionState) -> Controls:
         )
     else:
         cancel_text = "Cancel"
-        cancel_hint = (
-            f"Stop sending (Esc). Requests on their way get up to {CANCEL_WAIT_SECONDS} s to finish"
-        )
+        cancel_hint = f"Stop sending (Esc). Requests on their way get up to {CANCEL_WAIT_SECONDS} s to finish"
     title = "No job yet"
     if job is not None:
         title = job.title if job.account == state.account else f"{job.title} (on {job.account})"

@@ -44,6 +44,7 @@ class JobSummary:
     preview: PreviewReport | None = None
     notes: tuple[str, ...] = ()
     remaining: int | None = None  # resume: row x target pairs left to send
+    remove_all_tags: bool = False
 
     @property
     def retry(self) -> bool:
@@ -74,7 +75,7 @@ class JobSummary:
             account=spec.account,
             platform=account_label,
             action=spec.action,
-            targets=tuple(str(t) for t in spec.targets),
+            targets=("all tags",) if spec.remove_all_tags else tuple(str(t) for t in spec.targets),
             rows=len(spec.audience.rows),
             invalid=len(spec.audience.invalid),
             duplicates=len(spec.audience.duplicates),
@@ -85,6 +86,7 @@ class JobSummary:
             preview=preview,
             notes=notes,
             remaining=remaining,
+            remove_all_tags=spec.remove_all_tags,
         )
 
     def rows_lines(self) -> list[str]:
@@ -176,7 +178,12 @@ class ConfirmDialog(QDialog):
         layout.addLayout(form)
         self.warning_label: QLabel | None = None
         warning = ""
-        if summary.double_opt_in_forms:
+        if summary.remove_all_tags:
+            warning = self.tr(
+                "⚠ Every tag of {0} will be removed, not only one. The undo gives each contact back "
+                "the tags HighLevel said it had."
+            ).format(_people(summary.rows))
+        elif summary.double_opt_in_forms:
             warning = self.tr(
                 "⚠ {0} uses double opt-in: every subscriber added receives the form's incentive "
                 "(confirmation) email."

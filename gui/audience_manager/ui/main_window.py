@@ -438,9 +438,10 @@ class MainWindow(QMainWindow):
         return JobSpec(
             account=state.account,
             action=state.action,
-            targets=state.targets,
+            targets=() if state.remove_all_tags else state.targets,
             audience=state.audience,
             value=state.value,
+            remove_all_tags=state.remove_all_tags,
         )
 
     def run_blocker(self) -> str | None:
@@ -843,6 +844,7 @@ class MainWindow(QMainWindow):
             action=self.action_bar.action(),
             targets=tuple(self._targets()),
             value=self.action_bar.value(),
+            remove_all_tags=self.action_bar.remove_all_tags(),
             busy=ws.job_running,
         )
 
@@ -959,4 +961,11 @@ def _padded(widget: QWidget, margins: tuple[int, int, int, int] = (10, 8, 10, 8)
 
 def _spec_key(state: SessionState) -> tuple[object, ...]:
     """What a preview was made for: the same account, action, targets, value and audience."""
-    return (state.account, state.action, state.targets, state.value, id(state.audience))
+    return (
+        state.account,
+        state.action,
+        state.targets,
+        state.value,
+        state.remove_all_tags,
+        id(state.audience),
+    )
