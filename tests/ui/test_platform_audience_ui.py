@@ -124,3 +124,46 @@ def test_remove_all_tags_from_200_highlevel_contacts_and_undo_it(window: MainWin
     undo.undo_button.click()
     qtbot.waitUntil(lambda: {cid: set(contacts[cid].tags) for cid in ids} == before, timeout=20000)
     qtbot.waitUntil(lambda: not window.workspace.job_running, timeout=10000)
+
+
+def test_move_from_webinar_to_follow_up_in_the_window_and_undo(window: MainWindow, qtbot, sandbox) -> None:
+    from audience_manager.core.actions import Action
+
+    kit = sandbox.state.kit
+    webinar = kit.find_tag_by_name("Webinar X")
+    customer = kit.find_tag_by_name("Customer X")
+    assert webinar is not None and customer is not None
+    before_webinar, before_customer = set(kit.taggings[webinar.id]), set(kit.taggings[customer.id])
+    bar = window.action_bar
+    bar.set_action(Action.MOVE_TAG)
+    panel = window.audience_panel
+    panel.platform_action()
+    panel.platform_page.check("sources", "Webinar X")
+    target = next(t for t in window.workspace.catalog[TargetKind.TAG] if t.name == "Customer X")
+    window.catalog_panel.set_checked(TargetKind.TAG, {target.id})
+    assert "Move tag moves the members of one tag" in (window.run_blocker() or "")  # not counted yet
+    _count(window, qtbot)
+    qtbot.waitUntil(bar.run_button.isEnabled, timeout=2000)
+    dialog = window.run_action()
+    assert dialog is not None and dialog.targets_label.text() == "Webinar X → Customer X"
+    with qtbot.waitSignal(window.job_finished, timeout=10000):
+        dialog.run_button.click()
+    outcomes = window.results_panel.model.outcomes()
+    assert len(outcomes) == 240 and all(o.outcome is Outcome.SUCCEEDED for o in outcomes)
+    assert kit.taggings[webinar.id] == {}  # nobody has both
+    assert set(kit.taggings[customer.id]) == before_webinar | before_customer
+
+    qtbot.waitUntil(window.results_panel.undo_button.isEnabled, timeout=5000)
+    window.results_panel.undo_button.click()
+    undo = window.history_panel.undo_dialog
+    assert undo is not None
+    qtbot.waitUntil(undo.undo_button.isEnabled, timeout=5000)
+    undo.undo_button.click()
+    qtbot.waitUntil(
+        lambda: (
+            set(kit.taggings[webinar.id]) == before_webinar
+            and set(kit.taggings[customer.id]) == before_customer
+        ),
+        timeout=20000,
+    )
+    qtbot.waitUntil(lambda: not window.workspace.job_running, timeout=10000)

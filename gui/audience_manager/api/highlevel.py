@@ -108,7 +108,7 @@ highlevel_messages = json_messages(("message", "error"))
 
 def highlevel_capabilities(items_per_request: int = DEFAULT_BATCH) -> Capabilities:
     return Capabilities(
-        actions=frozenset({Action.TAG, Action.UNTAG}),
+        actions=frozenset({Action.TAG, Action.UNTAG, Action.MOVE_TAG}),
         identifiers=frozenset({IdentifierKind.CONTACT_ID, IdentifierKind.EMAIL}),
         items_per_request=max(1, items_per_request),
         rate=RATE,

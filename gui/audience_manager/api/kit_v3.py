@@ -100,7 +100,7 @@ def kit_v3_messages(response: httpx.Response) -> list[str]:
 
 def kit_v3_capabilities() -> Capabilities:
     return Capabilities(
-        actions=frozenset({Action.TAG, Action.UNTAG, Action.ADD_TO_FORM}),
+        actions=frozenset({Action.TAG, Action.UNTAG, Action.ADD_TO_FORM, Action.MOVE_TAG}),
         identifiers=frozenset({IdentifierKind.SUBSCRIBER_ID, IdentifierKind.EMAIL}),
         items_per_request=1,
         rate=RATE,

@@ -77,7 +77,7 @@ SUBSCRIBER_MISSING = "subscriber does not exist"  # Kit's bulk failure for an un
 OAUTH_RATE = RateLimit(600, 60.0)
 API_KEY_RATE = RateLimit(120, 60.0)
 
-ALL_ACTIONS = frozenset({Action.TAG, Action.UNTAG, Action.ADD_TO_FORM, Action.SET_FIELD})
+ALL_ACTIONS = frozenset({Action.TAG, Action.UNTAG, Action.ADD_TO_FORM, Action.SET_FIELD, Action.MOVE_TAG})
 IDENTIFIERS = frozenset({IdentifierKind.SUBSCRIBER_ID, IdentifierKind.EMAIL})
 
 # Kit v4 error bodies are {"errors": [...]}; the OAuth endpoints use error/error_description/message.

@@ -148,6 +148,8 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
             check_report_path(args.report)
         accepted = frozenset(capabilities.identifiers | {IdentifierKind.EMAIL})
         query = audience_query(args)
+        if action is Action.MOVE_TAG:
+            check_move(args, query)
         if query is None:
             audience = read_input(args.input, args.column, accepted)
         else:
@@ -157,6 +159,11 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
         else:
             available = await platform.list_targets(action.target_kind)
             targets = match_targets(args.target, available, action.target_kind)
+        move_from = None
+        if action is Action.MOVE_TAG and query is not None:
+            (move_from,) = match_targets([query.sources[0].name], available, TargetKind.TAG)
+            if move_from.id == targets[0].id:
+                raise UsageError(f"--from tag:{move_from} and --target {targets[0]} are the same tag")
         spec = JobSpec(
             connection.account.name,
             action,
@@ -164,6 +171,7 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
             audience,
             value=args.value,
             remove_all_tags=args.all_tags,
+            move_from=move_from,
         )
         if args.all_tags and not args.dry_run and args.confirm != len(audience.rows):
             n = len(audience.rows)
@@ -262,6 +270,16 @@ async def read_query(
     stderr.write(f"audience: {result.describe()}\n")
     stderr.flush()
     return result.audience
+
+
+def check_move(args: argparse.Namespace, query: AudienceQuery | None) -> None:
+    """`--action move-tag --from tag:OLD --target NEW`: one tag to move from, one to move to."""
+    if query is None or len(query.sources) != 1 or query.sources[0].kind is not SourceKind.TAG:
+        raise UsageError("--action move-tag moves the members of one tag: give --from tag:OLD once")
+    if len(args.target) != 1:
+        raise UsageError("--action move-tag takes one --target (the new tag)")
+    if args.dry_run:
+        raise UsageError("--dry-run does not preview a move yet; run it, and undo it if need be")
 
 
 def check_action(action: Action, capabilities: Capabilities, platform: PlatformKind) -> None:

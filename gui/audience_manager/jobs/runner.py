@@ -42,7 +42,7 @@ from typing import TypeVar
 from audience_manager.api.errors import ApiError, AuthenticationError, ConnectionFailedError, GaveUpError
 from audience_manager.api.platform import Platform
 from audience_manager.api.resolution import ResolutionMethod, ResolutionPlan, lookups
-from audience_manager.core.actions import Target
+from audience_manager.core.actions import Action, Target
 from audience_manager.core.audience import AudienceRow
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
@@ -51,6 +51,7 @@ from audience_manager.core.platforms import Capabilities
 from audience_manager.core.work import ItemResult, WorkItem
 from audience_manager.jobs.directory import Directory, directory_for
 from audience_manager.jobs.events import JobEvent, JobFinished, JobStarted, JobState, OutcomesReady, Progress
+from audience_manager.jobs.move import apply_move
 from audience_manager.jobs.recorder import JobRecorder
 from audience_manager.jobs.throughput import Throughput
 
@@ -444,7 +445,7 @@ class Runner:
                     again.append(replace(r.item, subject=subject))
             if again:
                 self._record(lambda rec: rec.batch_sent(self.job_id, again))
-                for r in await self._platform.apply(self._spec.action, again, self._spec.value):
+                for r in await self._apply(again):
                     replaced[(r.item.row, r.item.target.id)] = r
         except asyncio.CancelledError:
             raise
@@ -453,10 +454,19 @@ class Runner:
             return results
         return [replaced.get((r.item.row, r.item.target.id), r) for r in results]
 
+    async def _apply(self, items: Sequence[WorkItem]) -> list[ItemResult]:
+        """One write request (two for a move: `jobs.move`)."""
+        spec = self._spec
+        if spec.action is Action.MOVE_TAG:
+            if spec.move_from is None:
+                raise ValueError("a move needs the tag it moves from")
+            return await apply_move(self._platform, items, spec.move_from)
+        return await self._platform.apply(spec.action, items, spec.value)
+
     async def _send_batch(self, batch: tuple[WorkItem, ...]) -> None:
         self._record(lambda r: r.batch_sent(self.job_id, batch))
         try:
-            results = await self._platform.apply(self._spec.action, batch, self._spec.value)
+            results = await self._apply(batch)
         except asyncio.CancelledError:
             self._fail_batch(batch, CANCELLED_IN_FLIGHT)
             raise

@@ -15,6 +15,8 @@ tag membership, the old text for a custom field, as `Platform.read_state` report
 - remove all tags (HighLevel): tag each contact again with exactly the tags it had, which HighLevel's
   answer said (`oldTags`, journaled as the row's `previous`); contacts with the same old tags go in
   one job, so there is one job per distinct set of tags;
+- move tag: remove the new tag from the rows the job gave it to, and give the old tag back to the
+  rows it took it from (`jobs.move` journals both steps), as two jobs;
 - add to form: there is no inverse on any platform (Kit cannot remove a subscriber from a form), so
   the plan says so in `impossible_reason`, for the dialog and before any run.
 
@@ -33,6 +35,7 @@ from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.journal import KIND_UNDO, LIVE_STATES, Journal
+from audience_manager.jobs.move import MoveBefore
 
 HAD = "yes"  # `previous` of a tag/untag: the subscriber had the tag before the write
 HAD_NOT = "no"
@@ -91,6 +94,8 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
         return UndoPlan(job_id, impossible_reason=NO_FORM_REMOVAL)
     if action is Action.UNTAG and original.remove_all_tags:
         return _undo_remove_all(journal, job_id, original, record.state)
+    if action is Action.MOVE_TAG:
+        return _undo_move(journal, job_id, original, record.state)
 
     rows = {r.row: r for r in original.audience.rows}
     targets = {t.id: t for t in original.targets}
@@ -262,5 +267,61 @@ def _undo_remove_all(journal: Journal, job_id: str, original: JobSpec, state: Jo
         )
     if not specs and unknown:
         return UndoPlan(job_id, impossible_reason=NO_REMOVE_ALL_UNDO, notes=tuple(notes))
+    reverted = sum(len(s.audience.rows) for s in specs)
+    return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted)
+
+
+def _undo_move(journal: Journal, job_id: str, original: JobSpec, state: JobState) -> UndoPlan:
+    """Untag the new tag where the move added it; tag the old one again where the move removed it."""
+    rows = {r.row: r for r in original.audience.rows}
+    new_tag = original.targets[0] if original.targets else None
+    old_tag = original.move_from
+    if new_tag is None or old_tag is None:
+        return UndoPlan(job_id, impossible_reason="This move does not say which tags it moved between.")
+    untag: list[AudienceRow] = []
+    retag: list[AudienceRow] = []
+    kept_already = failed = unknown = 0
+    for rec in sorted(journal.outcome_records(job_id).values(), key=lambda r: r.row):
+        if rec.row not in rows or rec.target_id != new_tag.id:
+            continue
+        if rec.outcome == Outcome.UNCHANGED:
+            kept_already += 1
+            continue
+        before = MoveBefore.parse(rec.previous)
+        if before is None:
+            failed += rec.outcome in (Outcome.FAILED, Outcome.CANCELLED)
+            unknown += rec.outcome is Outcome.SUCCEEDED
+            continue
+        if before.tagged:
+            untag.append(rows[rec.row])
+        if before.untagged:
+            retag.append(rows[rec.row])
+        failed += rec.outcome is Outcome.FAILED
+    source = f"undo of job {job_id} ({original.audience.source})"
+    specs: list[JobSpec] = []
+    for action, target, audience_rows in ((Action.UNTAG, new_tag, untag), (Action.TAG, old_tag, retag)):
+        if audience_rows:
+            specs.append(
+                replace(
+                    original,
+                    action=action,
+                    targets=(target,),
+                    audience=Audience(rows=audience_rows, source=source),
+                    value=None,
+                    remove_all_tags=False,
+                    move_from=None,
+                )
+            )
+    notes: list[str] = []
+    if kept_already:
+        notes.append(f"{kept_already} rows were on {new_tag} and not on {old_tag} already: left as they are.")
+    if failed:
+        notes.append(f"{failed} rows failed or were cancelled; what their first step did is undone.")
+    if unknown:
+        notes.append(f"{unknown} rows cannot be undone: the journal does not say what the move did to them.")
+    if state is JobState.INTERRUPTED:
+        notes.append(
+            "The job was interrupted: rows in flight when it stopped may have changed and are not undone."
+        )
     reverted = sum(len(s.audience.rows) for s in specs)
     return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted)

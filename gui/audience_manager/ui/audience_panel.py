@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from audience_manager.api.platform import Platform
-from audience_manager.core.actions import Target
+from audience_manager.core.actions import Target, TargetKind
 from audience_manager.core.audience import Audience, Problem
 from audience_manager.core.audience_file import FilePreview, inspect_file, read_audience
 from audience_manager.core.cells import ALL_KINDS
@@ -369,6 +369,14 @@ class AudiencePanel(QWidget):
     @property
     def from_platform(self) -> bool:
         return self.stack.currentWidget() is self.platform_page
+
+    def move_source(self) -> Target | None:
+        """The one tag a counted platform audience is read from (what Move tag moves people off)."""
+        query = self.platform_page.query() if self.from_platform else None
+        if query is None or len(query.sources) != 1 or self.audience is None:
+            return None
+        target = self.platform_page.targets().get(query.sources[0])
+        return target if target is not None and target.kind is TargetKind.TAG else None
 
     def platform_action(self) -> None:
         """Show the platform page: the audience is then what Count reads, not the pasted text."""

@@ -75,7 +75,7 @@ class JobSummary:
             account=spec.account,
             platform=account_label,
             action=spec.action,
-            targets=("all tags",) if spec.remove_all_tags else tuple(str(t) for t in spec.targets),
+            targets=_targets_named(spec),
             rows=len(spec.audience.rows),
             invalid=len(spec.audience.invalid),
             duplicates=len(spec.audience.duplicates),
@@ -119,6 +119,14 @@ class JobSummary:
         if not_sent:
             lines.append(f"{not_sent:,} rows are not sent (invalid or duplicate) and are reported as skipped")
         return [*lines, *self.notes]
+
+
+def _targets_named(spec: JobSpec) -> tuple[str, ...]:
+    if spec.remove_all_tags:
+        return ("all tags",)
+    if spec.action is Action.MOVE_TAG and spec.move_from is not None:
+        return tuple(f"{spec.move_from} → {t}" for t in spec.targets)
+    return tuple(str(t) for t in spec.targets)
 
 
 def _people(n: int) -> str:

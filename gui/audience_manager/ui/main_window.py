@@ -442,6 +442,7 @@ class MainWindow(QMainWindow):
             audience=state.audience,
             value=state.value,
             remove_all_tags=state.remove_all_tags,
+            move_from=state.move_from if state.action is Action.MOVE_TAG else None,
         )
 
     def run_blocker(self) -> str | None:
@@ -576,6 +577,11 @@ class MainWindow(QMainWindow):
         spec = self.current_spec()
         if blocker or spec is None:
             self.statusBar().showMessage(blocker or "", 5000)
+            return None
+        if spec.action is Action.MOVE_TAG:
+            self.statusBar().showMessage(
+                self.tr("Preview does not cover Move tag yet; its undo restores both tags"), 8000
+            )
             return None
         self.statusBar().showMessage(self.tr("Preparing the preview…"))
         self._preview_task = asyncio.ensure_future(self._preview(spec))
@@ -845,6 +851,7 @@ class MainWindow(QMainWindow):
             targets=tuple(self._targets()),
             value=self.action_bar.value(),
             remove_all_tags=self.action_bar.remove_all_tags(),
+            move_from=self.audience_panel.move_source(),
             busy=ws.job_running,
         )
 
@@ -967,5 +974,6 @@ def _spec_key(state: SessionState) -> tuple[object, ...]:
         state.targets,
         state.value,
         state.remove_all_tags,
+        state.move_from,
         id(state.audience),
     )
