@@ -167,3 +167,20 @@ def test_move_from_webinar_to_follow_up_in_the_window_and_undo(window: MainWindo
         timeout=20000,
     )
     qtbot.waitUntil(lambda: not window.workspace.job_running, timeout=10000)
+
+
+def test_only_those_also_in_a_file(window: MainWindow, qtbot, sandbox, tmp_path) -> None:
+    kit = sandbox.state.kit
+    webinar = kit.find_tag_by_name("Webinar X")
+    assert webinar is not None
+    members = sorted(kit.taggings[webinar.id])
+    listed = tmp_path / "vip.csv"
+    emails = [kit.subscribers[s].email_address.upper() for s in members[:25]] + ["nobody@nowhere.example"]
+    listed.write_text("email\n" + "\n".join(emails) + "\n")
+    panel = window.audience_panel
+    panel.platform_action()
+    panel.platform_page.check("sources", "Webinar X")
+    panel.platform_page.use_only_file(listed)
+    _count(window, qtbot)
+    assert "240 on Webinar X, 215 not also in vip.csv: 25 people" in panel.notes_label.text()
+    assert {r.identifier for r in panel.audience.rows} == {str(s) for s in members[:25]}

@@ -49,7 +49,7 @@ class Source:
 
     def describe(self) -> str:
         if self.kind is SourceKind.FILE:
-            return self.name
+            return self.name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or self.name
         return self.name if self.kind is SourceKind.TAG else f"form {self.name}"
 
 

@@ -423,6 +423,7 @@ class AudiencePanel(QWidget):
                 platform,
                 query,
                 status=self.platform_page.status(),
+                read_file=lambda path: read_audience(Path(path), None, accepted=self.accepted),
                 progress=progress,
                 stop=stop,
                 targets=self.platform_page.targets(),

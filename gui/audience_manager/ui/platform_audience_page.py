@@ -8,10 +8,12 @@ It only holds the picks and says what they are (`query()`); reading the members 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -52,6 +54,10 @@ class PlatformAudiencePage(QWidget):
         self.excluded_list.setObjectName("platformExcluded")
         self.only_box = QComboBox(self)
         self.only_box.setObjectName("platformOnlyIn")
+        self.only_file: Path | None = None  # "only those also in this file"
+        self.only_file_button = themed(QPushButton(self.tr("File…"), self), "import")
+        self.only_file_button.setToolTip(self.tr("Only those also in a CSV, TSV, TXT or Excel file"))
+        self.only_file_button.clicked.connect(self._choose_only_file)
         self.status_box = QComboBox(self)
         for value, label in STATUSES:
             self.status_box.addItem(self.tr(label), value)
@@ -68,7 +74,10 @@ class PlatformAudiencePage(QWidget):
         form = QFormLayout()
         form.addRow(self.tr("Anyone on:"), self.sources_list)
         form.addRow(self.tr("Except those on:"), self.excluded_list)
-        form.addRow(self.tr("Only those also on:"), self.only_box)
+        only_row = QHBoxLayout()
+        only_row.addWidget(self.only_box, 1)
+        only_row.addWidget(self.only_file_button)
+        form.addRow(self.tr("Only those also on:"), only_row)
         self.status_label = QLabel(self.tr("Subscribers:"), self)
         form.addRow(self.status_label, self.status_box)
         buttons = QHBoxLayout()
@@ -102,10 +111,16 @@ class PlatformAudiencePage(QWidget):
         self.only_box.blockSignals(True)
         self.only_box.clear()
         self.only_box.addItem(self.tr("(no condition)"), None)
-        for i, target in enumerate(self._targets):
+        if self.only_file is not None:
+            self.only_box.addItem(
+                self.tr("file: {0}").format(self.only_file.name), ("file", str(self.only_file))
+            )
+            if kept[2] == ("file", str(self.only_file)):
+                self.only_box.setCurrentIndex(1)
+        for target in self._targets:
             self.only_box.addItem(self._label(target), (target.kind, target.id))
             if kept[2] == (target.kind, target.id):
-                self.only_box.setCurrentIndex(i + 1)
+                self.only_box.setCurrentIndex(self.only_box.count() - 1)
         self.only_box.blockSignals(False)
         self._has_status = has_status
         self.status_label.setVisible(has_status)
@@ -151,8 +166,23 @@ class PlatformAudiencePage(QWidget):
             return None
         only = self.only_box.currentData()
         only_in = tuple(source_of(t) for t in self._targets if only == (t.kind, t.id))
+        if only is not None and only[0] == "file":
+            only_in = (Source(SourceKind.FILE, str(only[1])),)
         excluded = tuple(source_of(t) for t in self._picked(self.excluded_list))
         return AudienceQuery(sources, excluded, only_in)
+
+    def use_only_file(self, path: Path) -> None:
+        """Only those also in `path` (the File… button's choice)."""
+        self.only_file = path
+        self.set_targets(self._targets, has_status=self._has_status)
+        self.only_box.setCurrentIndex(1)
+
+    def _choose_only_file(self) -> None:
+        dialog = QFileDialog(self, self.tr("Only those also in this file"))
+        dialog.setNameFilter(self.tr("Subscriber lists (*.csv *.tsv *.txt *.xlsx)"))
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.fileSelected.connect(lambda name: self.use_only_file(Path(name)))
+        dialog.open()
 
     def status(self) -> str:
         return str(self.status_box.currentData()) if self._has_status else "active"
