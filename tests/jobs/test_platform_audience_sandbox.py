@@ -168,3 +168,31 @@ def test_reading_stops_on_cancel_and_unknown_tags_are_named() -> None:
                 await client.aclose()
 
         asyncio.run(main())
+
+
+@pytest.mark.parametrize("make", [kit_v4, kit_v3], ids=["kit-v4", "kit-v3"])
+def test_kit_form_members_and_a_form_in_a_query(make: Callable[..., Platform]) -> None:
+    sb = Sandbox(subscribers=1_000, contacts=10)
+    kit = sb.state.kit
+    form = next(iter(kit.forms.values()))
+    kit.form_members[form.id].clear()
+    active = [s for s in kit.subscribers.values() if s.state == "active"]
+    for s in active[:120]:
+        kit.add_to_form(s.id, form.id, "2026-01-01T00:00:00Z", None)
+    kit_tag(sb, "Bought", 60, 0)  # the first 60 active: all on the form too
+    query = AudienceQuery((Source(SourceKind.FORM, form.name),), (Source(SourceKind.TAG, "Bought"),))
+    with serve(sb) as base_url:
+        client = make(sb, base_url, Counting())
+
+        async def main() -> object:
+            try:
+                target = Target(TargetKind.FORM, str(form.id), form.name)
+                listed = [p for page in await collect(client.members(target)) for p in page.people]  # type: ignore[attr-defined]
+                assert {i for i, _ in listed} == {str(s.id) for s in active[:120]}
+                return await read_platform_audience(client, query)
+            finally:
+                await client.aclose()
+
+        result = asyncio.run(main())
+    assert result.describe() == f"120 on form {form.name}, 60 of them also on Bought: 60 people"  # type: ignore[attr-defined]
+    assert {r.identifier for r in result.audience.rows} == {str(s.id) for s in active[60:120]}  # type: ignore[attr-defined]
