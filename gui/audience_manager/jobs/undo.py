@@ -13,8 +13,8 @@ tag membership, the old text for a custom field, as `Platform.read_state` report
 - set custom field: write back each row's previous value. A `JobSpec` has one value, so the undo is
   one job per distinct previous value (usually a handful: empty, and a few old values);
 - remove all tags (HighLevel): tag each contact again with exactly the tags it had, which HighLevel's
-  answer said (`oldTags`, journaled as the row's `previous`); contacts with the same old tags go in
-  one job, so there is one job per distinct set of tags;
+  answer said (`oldTags`, journaled as the row's `previous`): one job per tag, with the contacts that
+  had it (fewer jobs and requests than one per distinct set of tags, and the same end state);
 - move tag: remove the new tag from the rows the job gave it to, and give the old tag back to the
   rows it took it from (`jobs.move` journals both steps), as two jobs;
 - add to form: there is no inverse on any platform (Kit cannot remove a subscriber from a form), so
@@ -221,9 +221,10 @@ def old_tags(previous: str | None) -> list[str] | None:
 
 
 def _undo_remove_all(journal: Journal, job_id: str, original: JobSpec, state: JobState) -> UndoPlan:
-    """Tag every contact the job stripped with its own old tags: one job per distinct set of tags."""
+    """Tag every contact the job stripped with its own old tags: one job per tag, its rows the
+    contacts that had it (tagging adds, so each contact ends with exactly its old tags)."""
     rows = {r.row: r for r in original.audience.rows}
-    by_tags: dict[tuple[str, ...], list[AudienceRow]] = defaultdict(list)
+    by_tag: dict[str, list[AudienceRow]] = defaultdict(list)
     kept_already = failed = unknown = 0
     for rec in sorted(journal.outcome_records(job_id).values(), key=lambda r: r.row):
         if rec.row not in rows:
@@ -238,22 +239,23 @@ def _undo_remove_all(journal: Journal, job_id: str, original: JobSpec, state: Jo
         if tags is None:
             unknown += 1
         elif tags:
-            by_tags[tuple(sorted(tags, key=str.casefold))].append(rows[rec.row])
+            for tag in tags:
+                by_tag[tag].append(rows[rec.row])
         else:
             kept_already += 1
+    source = f"undo of job {job_id} ({original.audience.source})"
     specs = tuple(
         replace(
             original,
             action=Action.TAG,
-            targets=tuple(Target(TargetKind.TAG, t, t) for t in tags),
-            audience=Audience(
-                rows=audience_rows, source=f"undo of job {job_id} ({original.audience.source})"
-            ),
+            targets=(Target(TargetKind.TAG, tag, tag),),
+            audience=Audience(rows=audience_rows, source=source),
             value=None,
             remove_all_tags=False,
         )
-        for tags, audience_rows in sorted(by_tags.items())
+        for tag, audience_rows in sorted(by_tag.items(), key=lambda kv: kv[0].casefold())
     )
+    restored = len({r.row for audience_rows in by_tag.values() for r in audience_rows})
     notes: list[str] = []
     if kept_already:
         notes.append(f"{kept_already} contacts had no tags before the job and are left as they are.")
@@ -267,8 +269,7 @@ def _undo_remove_all(journal: Journal, job_id: str, original: JobSpec, state: Jo
         )
     if not specs and unknown:
         return UndoPlan(job_id, impossible_reason=NO_REMOVE_ALL_UNDO, notes=tuple(notes))
-    reverted = sum(len(s.audience.rows) for s in specs)
-    return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted)
+    return UndoPlan(job_id, specs=specs, notes=tuple(notes), rows_to_revert=restored)
 
 
 def _undo_move(journal: Journal, job_id: str, original: JobSpec, state: JobState) -> UndoPlan:
