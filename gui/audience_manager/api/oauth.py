@@ -26,6 +26,7 @@ import httpx
 from audience_manager.api.errors import AuthenticationError
 from audience_manager.api.redaction import register_secret
 from audience_manager.core.accounts import Account, Credentials
+from audience_manager.core.urls import require_safe_url
 
 REFRESH_MARGIN_S = 120.0  # refresh this long before the access token expires
 EXPIRED_MESSAGE = "The access token expired"
@@ -46,6 +47,12 @@ class OAuthConfig:
     authorize_url: str
     token_url: str
     redirect_port: int = 0  # 0: any free port on 127.0.0.1
+    in_process: bool = False  # the demo's in-process sandbox
+
+    def __post_init__(self) -> None:
+        # The refresh token goes to the token URL, the sign-in starts at the authorize URL.
+        require_safe_url(self.token_url, "the refresh token (OAuth token URL)", in_process=self.in_process)
+        require_safe_url(self.authorize_url, "the sign-in (OAuth authorize URL)", in_process=self.in_process)
 
     @classmethod
     def for_account(cls, account: Account) -> OAuthConfig:
@@ -54,6 +61,7 @@ class OAuthConfig:
             account.oauth_authorize_url,
             account.oauth_token_url,
             account.oauth_redirect_port,
+            in_process=account.demo,
         )
 
 
@@ -114,7 +122,8 @@ class LoopbackReceiver:
             data = body.encode()
             writer.write(
                 f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n"
-                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                + data
             )
             await writer.drain()
             if parsed.path == "/callback" and not self._result.done():
@@ -182,15 +191,19 @@ async def sign_in(
     receiver = LoopbackReceiver(config.redirect_port)
     await receiver.start()
     try:
-        url = config.authorize_url + "?" + urllib.parse.urlencode(
-            {
-                "client_id": config.client_id,
-                "response_type": "code",
-                "redirect_uri": receiver.redirect_uri,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-                "state": state,
-            }
+        url = (
+            config.authorize_url
+            + "?"
+            + urllib.parse.urlencode(
+                {
+                    "client_id": config.client_id,
+                    "response_type": "code",
+                    "redirect_uri": receiver.redirect_uri,
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                    "state": state,
+                }
+            )
         )
         open_browser(url)
         try:

@@ -9,7 +9,6 @@ import contextlib
 import difflib
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,6 +37,7 @@ from audience_manager.core.audience_query import AudienceQuery, QueryError, Sour
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.platforms import Capabilities, PlatformKind
+from audience_manager.jobs import workflows
 from audience_manager.jobs.platform_audience import (
     AudienceReadCancelled,
     ReadProgress,
@@ -45,7 +45,6 @@ from audience_manager.jobs.platform_audience import (
     find_targets,
     read_platform_audience,
 )
-from audience_manager.jobs.preview import preview
 
 TARGET_WORDS = {TargetKind.TAG: "tag", TargetKind.FORM: "form", TargetKind.FIELD: "custom field"}
 
@@ -182,8 +181,10 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
             )
         for note in audience.notes:
             stderr.write(f"note: {note}\n")
-        if args.dry_run:  # nothing is written to the platform or the journal
-            stdout.write((await preview(platform, spec)).summary() + "\n")
+        if args.dry_run:  # nothing is written to the platform, and no job to the journal
+            with open_journal() as journal:  # its directory of looked-up emails prices as the run will
+                report = await workflows.preview_job(journal, platform, connection.account, spec)
+            stdout.write(report.summary() + "\n")
             return EXIT_OK
         with open_journal() as journal:
             for record in journal.interrupted_jobs()[:3]:
@@ -320,31 +321,8 @@ def match_targets(wanted: Sequence[str], available: Sequence[Target], kind: Targ
 
 
 def read_input(source: str, column: str | None, accepted: frozenset[IdentifierKind]) -> Audience:
-    from audience_manager.core.paste import parse_text
+    from audience_manager.core.audience_file import read_audience_stream
 
-    if source == "-":
-        data = sys.stdin.buffer.read()
-        if column is None:
-            return parse_text(_decode(data), accepted, source="standard input")
-        return _read_file_bytes(data, column, accepted)
-    path = Path(source)
-    if not path.is_file():
-        raise UsageError(f"INPUT {source}: no such file")
-    return read_audience(path, column, accepted=accepted)
-
-
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
-        with contextlib.suppress(UnicodeDecodeError):
-            return data.decode(encoding)
-    return data.decode("cp1252", errors="replace")
-
-
-def _read_file_bytes(data: bytes, column: str, accepted: frozenset[IdentifierKind]) -> Audience:
-    """A table on stdin: spooled to a private temporary file so it is read exactly like a file."""
-    with tempfile.TemporaryDirectory(prefix="audience-manager-") as folder:
-        path = Path(folder) / "stdin.csv"
-        path.write_bytes(data)
-        audience = read_audience(path, column, accepted=accepted)
-    audience.source = f"standard input, column {column}"
-    return audience
+    if source == "-":  # the same checks as a file (binary, encodings, size): core reads both
+        return read_audience_stream(sys.stdin.buffer, column, accepted=accepted)
+    return read_audience(Path(source), column, accepted=accepted)
