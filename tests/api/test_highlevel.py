@@ -161,7 +161,7 @@ def test_capabilities(rig: Rig) -> None:
     asyncio.run(small.aclose())
     assert isinstance(client, Platform)
     caps = client.capabilities
-    assert caps.actions == {Action.TAG, Action.UNTAG}
+    assert caps.actions == {Action.TAG, Action.UNTAG, Action.MOVE_TAG}
     assert caps.identifiers == {IdentifierKind.CONTACT_ID, IdentifierKind.EMAIL}
     assert caps.items_per_request == 100 and small.capabilities.items_per_request == 25
     assert (caps.rate.requests, caps.rate.per_seconds, caps.rate.daily) == (100, 10.0, 200_000)

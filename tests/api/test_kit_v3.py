@@ -139,7 +139,7 @@ def test_capabilities(rig: Rig) -> None:
     asyncio.run(client.aclose())
     assert isinstance(client, Platform)
     caps = client.capabilities
-    assert caps.actions == {Action.TAG, Action.UNTAG, Action.ADD_TO_FORM}
+    assert caps.actions == {Action.TAG, Action.UNTAG, Action.ADD_TO_FORM, Action.MOVE_TAG}
     assert caps.identifiers == {IdentifierKind.SUBSCRIBER_ID, IdentifierKind.EMAIL}
     assert caps.items_per_request == 1 and (caps.rate.requests, caps.rate.per_seconds) == (120, 60.0)
     assert caps.ceiling_rows_per_second == pytest.approx(2.0)

@@ -114,3 +114,12 @@ def test_undo_says_when_the_platform_did_not_report_the_state_before(tmp_path: P
         plan = undo_spec(journal, job_id)
         assert [len(s.audience.rows) for s in plan.specs] == [3]
         assert any("3 rows are reverted on the platform's word" in n for n in plan.notes)
+
+
+def test_old_tags_come_from_the_journaled_answer() -> None:
+    from audience_manager.jobs.undo import old_tags
+
+    assert old_tags('{"oldTags": ["vip", "lead"], "tagsRemoved": ["vip", "lead"]}') == ["vip", "lead"]
+    assert old_tags('{"tagsRemoved": ["a"]}') == ["a"]
+    assert old_tags('{"oldTags": []}') == []
+    assert old_tags(None) is None and old_tags("yes") is None and old_tags('{"oldTags": [1]}') is None

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import httpx
@@ -40,7 +40,7 @@ from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpError, NotFoundError
 from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
-from audience_manager.api.platform import AccountInfo, RateBudget, StateKey, state_key
+from audience_manager.api.platform import AccountInfo, MemberPage, RateBudget, StateKey, state_key
 from audience_manager.api.resolution import (
     EmailMatcher,
     ResolutionMethod,
@@ -114,7 +114,7 @@ highlevel_messages = json_messages(("message", "error"))
 
 def highlevel_capabilities(items_per_request: int = DEFAULT_BATCH) -> Capabilities:
     return Capabilities(
-        actions=frozenset({Action.TAG, Action.UNTAG}),
+        actions=frozenset({Action.TAG, Action.UNTAG, Action.MOVE_TAG}),
         identifiers=frozenset({IdentifierKind.CONTACT_ID, IdentifierKind.EMAIL}),
         items_per_request=max(1, items_per_request),
         rate=RATE,
@@ -545,6 +545,46 @@ class HighLevel:
             if not more or (page + 1) * SEARCH_PAGE > SEARCH_PAGE_CAP:
                 return contacts
             page += 1
+
+    async def members(self, target: Target, status: str = "active") -> AsyncIterator[MemberPage]:
+        """The contacts with the tag `target`: `POST /contacts/search` filtered on `tags`, 500 a
+        page, `searchAfter` past the 10,000 that `page` reaches. HighLevel has no subscriber
+        states: `status` is not a filter here. Forms are not HighLevel's (no members)."""
+        if target.kind is not TargetKind.TAG:
+            return
+        extra = {"filters": [{"field": "tags", "operator": "eq", "value": target.name or target.id}]}
+        async for got, total in self._search_pages(extra):
+            people = [(str(c["id"]), str(c.get("email") or "")) for c in got]
+            yield MemberPage(people, total)
+
+    async def _search_pages(
+        self, extra: dict[str, Any]
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], int | None]]:
+        """Every page of a contacts search (`extra` its filters), with the total HighLevel says."""
+        read = 0
+        after: list[Any] | None = None
+        page = 1
+        while True:
+            body: dict[str, Any] = {"locationId": self.location_id, "pageLimit": SEARCH_PAGE, **extra}
+            if after is not None:
+                body["searchAfter"] = after
+            elif page > 1:
+                body["page"] = page
+            answer = await self._request("POST", "/contacts/search", json=body)
+            got = _contacts(answer)
+            count = (answer or {}).get("total") if isinstance(answer, dict) else None
+            total = count if isinstance(count, int) else None
+            read += len(got)
+            yield got, total
+            if len(got) < SEARCH_PAGE or (total is not None and read >= total):
+                return
+            cursor = got[-1].get("searchAfter")
+            if isinstance(cursor, list) and cursor:
+                after = cursor
+            elif (page + 1) * SEARCH_PAGE <= SEARCH_PAGE_CAP and after is None:
+                page += 1
+            else:
+                raise GaveUpError("HighLevel gave no cursor past its first 10,000 contacts of this search")
 
     async def _match_contacts(self, emails: Sequence[str], report: ResolveProgress) -> dict[str, str | None]:
         """Page every contact of the location (500 a request; `searchAfter` past the 10,000 that

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -35,7 +35,7 @@ from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
 from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
-from audience_manager.api.platform import AccountInfo, RateBudget, StateKey, state_key
+from audience_manager.api.platform import AccountInfo, MemberPage, RateBudget, StateKey, state_key
 from audience_manager.api.resolution import (
     EmailMatcher,
     ResolutionMethod,
@@ -100,7 +100,7 @@ def kit_v3_messages(response: httpx.Response) -> list[str]:
 
 def kit_v3_capabilities() -> Capabilities:
     return Capabilities(
-        actions=frozenset({Action.TAG, Action.UNTAG, Action.ADD_TO_FORM}),
+        actions=frozenset({Action.TAG, Action.UNTAG, Action.ADD_TO_FORM, Action.MOVE_TAG}),
         identifiers=frozenset({IdentifierKind.SUBSCRIBER_ID, IdentifierKind.EMAIL}),
         items_per_request=1,
         rate=RATE,
@@ -439,6 +439,35 @@ class KitV3:
         except NotFoundError:
             return None
         return members
+
+    async def members(self, target: Target, status: str = "active") -> AsyncIterator[MemberPage]:
+        """`GET /v3/tags/{id}/subscriptions` (`/v3/forms/{id}/subscriptions`), 50 a page, one
+        `subscriber_state` at a time ("all": each state in turn; an undocumented one Kit refuses is
+        left out)."""
+        path = f"/v3/{'tags' if target.kind is TargetKind.TAG else 'forms'}/{target.id}/subscriptions"
+        for state in SUBSCRIBER_STATES if status == "all" else (status,):
+            page, pages = 1, 1
+            while page <= pages:
+                params = {**self._secret_params(), "page": page, "subscriber_state": state}
+                try:
+                    body = (await self._http.get(path, params=params)).body or {}
+                except NotFoundError:
+                    raise
+                except ApiError:
+                    if state in DOCUMENTED_STATES or status != "all":
+                        raise
+                    break
+                pages = int(body.get("total_pages") or 1)
+                people: list[tuple[str, str]] = []
+                for subscription in body.get("subscriptions") or []:
+                    subscriber = (subscription or {}).get("subscriber") or {}
+                    if subscriber.get("id") is None:
+                        continue
+                    self._remember(subscriber)
+                    people.append((str(subscriber["id"]), str(subscriber.get("email_address") or "")))
+                total = body.get("total_subscriptions")
+                yield MemberPage(people, total if isinstance(total, int) and status != "all" else None)
+                page += 1
 
     async def _state_before(self, target_id: str, subject: str) -> str | None:
         """ "yes"/"no" before a tag write, listing a short tag's members first if need be."""

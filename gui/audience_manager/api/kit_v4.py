@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,7 +39,7 @@ from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpError, NotFoundError
 from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
-from audience_manager.api.platform import AccountInfo, RateBudget, StateKey, state_key
+from audience_manager.api.platform import AccountInfo, MemberPage, RateBudget, StateKey, state_key
 from audience_manager.api.resolution import (
     EmailMatcher,
     ResolutionMethod,
@@ -77,7 +77,7 @@ SUBSCRIBER_MISSING = "subscriber does not exist"  # Kit's bulk failure for an un
 OAUTH_RATE = RateLimit(600, 60.0)
 API_KEY_RATE = RateLimit(120, 60.0)
 
-ALL_ACTIONS = frozenset({Action.TAG, Action.UNTAG, Action.ADD_TO_FORM, Action.SET_FIELD})
+ALL_ACTIONS = frozenset({Action.TAG, Action.UNTAG, Action.ADD_TO_FORM, Action.SET_FIELD, Action.MOVE_TAG})
 IDENTIFIERS = frozenset({IdentifierKind.SUBSCRIBER_ID, IdentifierKind.EMAIL})
 
 # Kit v4 error bodies are {"errors": [...]}; the OAuth endpoints use error/error_description/message.
@@ -378,6 +378,21 @@ class KitV4:
             record.get("name") or "",
             subscriber_count=count if isinstance(count, int) else None,
         )
+
+    async def members(self, target: Target, status: str = "active") -> AsyncIterator[MemberPage]:
+        """`GET /v4/tags/{id}/subscribers` (`/v4/forms/{id}/subscribers`), `status` filtered,
+        1,000 a cursor page; the emails it shows are kept, so writing to them needs no lookups."""
+        where = "tags" if target.kind is TargetKind.TAG else "forms"
+        async for body in self._bodies(f"/v4/{where}/{target.id}/subscribers", {"status": status}):
+            people: list[tuple[str, str]] = []
+            for record in body.get("subscribers") or []:
+                if isinstance(record, dict) and record.get("id") is not None:
+                    email = str(record.get("email_address") or "")
+                    people.append((str(record["id"]), email))
+                    if email:
+                        self._directory[normalise_email(email)] = str(record["id"])
+            total = target.subscriber_count if status in ("all", "active") else None
+            yield MemberPage(people, total)
 
     async def create_tag(self, name: str) -> Target:
         body = (await self._http.request("POST", "/v4/tags", json={"name": name})).body or {}

@@ -6,7 +6,7 @@ its `Capabilities`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -34,6 +34,18 @@ class RateBudget:
     daily_remaining: int | None = None
 
 
+@dataclass(frozen=True)
+class MemberPage:
+    """One page of a tag's or form's members: (id, email) each, and how many there are in all
+    when the platform says (for progress)."""
+
+    people: list[tuple[str, str]]
+    total: int | None = None
+
+
+# Who `Platform.members` lists: one subscriber state ("active", "cancelled"...) or "all".
+MEMBER_STATUSES = ("active", "inactive", "bounced", "complained", "cancelled", "all")
+
 StateKey = tuple[int, str]  # (row, target id): a row may go to several targets, each with its own state
 
 
@@ -56,6 +68,13 @@ class Platform(Protocol):
     async def list_targets(self, kind: TargetKind) -> list[Target]: ...
 
     async def create_tag(self, name: str) -> Target: ...
+
+    def members(self, target: Target, status: str = "active") -> AsyncIterator[MemberPage]:
+        """Everyone on the tag or form `target`, a page at a time, with their ids and emails (so
+        an audience read this way needs no lookups). `status` is a subscriber state or "all";
+        platforms without subscriber states (HighLevel) list every contact whatever it is.
+        Raises `NotFoundError` when the target is gone, like `resolve` for errors that end a job."""
+        ...
 
     async def plan_resolution(self, emails: Sequence[str]) -> ResolutionPlan:
         """The cheapest way to resolve `emails` on this account, and its cost in requests.

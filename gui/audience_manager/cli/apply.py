@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import difflib
+import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
+from audience_manager.api.platform import MEMBER_STATUSES, Platform
 from audience_manager.cli.common import (
     EXIT_OK,
     PROG,
@@ -28,10 +33,18 @@ from audience_manager.cli.common import (
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience
 from audience_manager.core.audience_file import read_audience
+from audience_manager.core.audience_query import AudienceQuery, QueryError, Source, SourceKind
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.platforms import Capabilities, PlatformKind
 from audience_manager.jobs import workflows
+from audience_manager.jobs.platform_audience import (
+    AudienceReadCancelled,
+    ReadProgress,
+    UnknownSourceError,
+    find_targets,
+    read_platform_audience,
+)
 
 TARGET_WORDS = {TargetKind.TAG: "tag", TargetKind.FORM: "form", TargetKind.FIELD: "custom field"}
 
@@ -45,7 +58,18 @@ def add_command(commands: Subcommands) -> None:
     )
     apply.add_argument("--action", required=True, choices=[a.value for a in Action])
     apply.add_argument(
-        "--target", required=True, action="append", metavar="NAME_OR_ID", help="repeat for several"
+        "--target", action="append", default=[], metavar="NAME_OR_ID", help="repeat for several"
+    )
+    apply.add_argument(
+        "--all-tags",
+        action="store_true",
+        help="with --action untag on HighLevel: remove every tag each contact has (undo puts them back)",
+    )
+    apply.add_argument(
+        "--confirm",
+        type=int,
+        metavar="COUNT",
+        help="with --all-tags: the number of people, as said by a run without it (a safeguard)",
     )
     apply.add_argument("--value", help="set-field: the value to write")
     apply.add_argument("--column", metavar="NAME_OR_INDEX", help="the file's column with the identifiers")
@@ -55,7 +79,44 @@ def add_command(commands: Subcommands) -> None:
         action="store_true",
         help="preview: look subscribers up and read their current state; change nothing",
     )
-    apply.add_argument("input", metavar="INPUT", help="a .csv, .txt or .xlsx file, or - for stdin")
+    apply.add_argument(
+        "input", metavar="INPUT", nargs="?", help="a .csv, .txt or .xlsx file, or - for stdin (or --from)"
+    )
+    audience = apply.add_argument_group(
+        "an audience from the platform (instead of INPUT)",
+        "SOURCE is tag:NAME, form:NAME or a file path. Everyone in any --from, minus everyone in any "
+        "--except, kept only if also in every --only-in; the count is printed before anything is sent.",
+    )
+    audience.add_argument(
+        "--from",
+        dest="sources",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="repeat for several (union)",
+    )
+    audience.add_argument(
+        "--except",
+        dest="excluded",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="leave these people out",
+    )
+    audience.add_argument(
+        "--only-in",
+        dest="only_in",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="keep only people also here",
+    )
+    audience.add_argument(
+        "--status",
+        default="active",
+        choices=MEMBER_STATUSES,
+        help="which subscribers a tag or form lists (Kit; default: active)",
+    )
     apply.set_defaults(handler=handle)
 
 
@@ -71,18 +132,53 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
         raise UsageError("--action set-field needs --value TEXT")
     if action is not Action.SET_FIELD and args.value is not None:
         raise UsageError(f"--value is only for --action set-field, not {action}")
+    if args.all_tags and (action is not Action.UNTAG or args.target):
+        raise UsageError("--all-tags goes with --action untag and no --target")
+    if not args.all_tags and not args.target:
+        raise UsageError("give --target NAME_OR_ID (repeat for several)")
     stdout, stderr = streams.stdout, streams.stderr
     platform = connection.open()
     try:
         capabilities = platform.capabilities
         check_action(action, capabilities, connection.account.platform)
+        if args.all_tags and not capabilities.can_remove_all_tags:
+            raise UsageError(f"{connection.account.platform.label} cannot remove all tags at once")
         if args.report:
             check_report_path(args.report)
         accepted = frozenset(capabilities.identifiers | {IdentifierKind.EMAIL})
-        audience = read_input(args.input, args.column, accepted)
-        available = await platform.list_targets(action.target_kind)
-        targets = match_targets(args.target, available, action.target_kind)
-        spec = JobSpec(connection.account.name, action, targets, audience, value=args.value)
+        query = audience_query(args)
+        if action is Action.MOVE_TAG:
+            check_move(args, query)
+        if query is None:
+            audience = read_input(args.input, args.column, accepted)
+        else:
+            audience = await read_query(platform, query, args, accepted, stderr)
+        if args.all_tags:
+            targets: tuple[Target, ...] = ()
+        else:
+            available = await platform.list_targets(action.target_kind)
+            targets = match_targets(args.target, available, action.target_kind)
+        move_from = None
+        if action is Action.MOVE_TAG and query is not None:
+            (move_from,) = match_targets([query.sources[0].name], available, TargetKind.TAG)
+            if move_from.id == targets[0].id:
+                raise UsageError(f"--from tag:{move_from} and --target {targets[0]} are the same tag")
+        spec = JobSpec(
+            connection.account.name,
+            action,
+            targets,
+            audience,
+            value=args.value,
+            remove_all_tags=args.all_tags,
+            move_from=move_from,
+        )
+        if args.all_tags and not args.dry_run and args.confirm != len(audience.rows):
+            n = len(audience.rows)
+            said = "" if args.confirm is None else f" (--confirm {args.confirm} does not match)"
+            raise UsageError(
+                f"this removes every tag from {n:,} {connection.account.platform.label} contacts{said};"
+                f" to go ahead, run again with --confirm {n}"
+            )
         for note in audience.notes:
             stderr.write(f"note: {note}\n")
         if args.dry_run:  # nothing is written to the platform, and no job to the journal
@@ -100,6 +196,91 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
     finally:
         await platform.aclose()
     return finish(result, args.report, result.outcomes, streams)
+
+
+def audience_query(args: argparse.Namespace) -> AudienceQuery | None:
+    """The --from/--except/--only-in audience, or None for INPUT; exactly one of the two."""
+    if not args.sources:
+        if args.excluded or args.only_in:
+            raise UsageError("--except and --only-in need --from SOURCE")
+        if args.input is None:
+            raise UsageError("give INPUT (a file, or - for stdin) or --from tag:NAME")
+        return None
+    if args.input is not None:
+        raise UsageError(f"give INPUT ({args.input}) or --from, not both")
+    try:
+        return AudienceQuery(
+            tuple(Source.parse(t) for t in args.sources),
+            tuple(Source.parse(t) for t in args.excluded),
+            tuple(Source.parse(t) for t in args.only_in),
+        )
+    except QueryError as exc:
+        raise UsageError(str(exc)) from None
+
+
+async def read_query(
+    platform: Platform,
+    query: AudienceQuery,
+    args: argparse.Namespace,
+    accepted: frozenset[IdentifierKind],
+    stderr: IO[str],
+) -> Audience:
+    """Read the tags' and forms' members (progress on stderr, Ctrl+C stops) and say the count."""
+    for source in query.all_sources:
+        if source.kind is SourceKind.FILE and source.name != "-" and not Path(source.name).is_file():
+            raise UsageError(f"{source.name}: no such file")
+    try:
+        targets = await find_targets(platform, query)
+    except UnknownSourceError as exc:
+        lines = []
+        for source in exc.unknown:
+            kind = TargetKind.TAG if source.kind is SourceKind.TAG else TargetKind.FORM
+            names = [t.name for t in exc.available.get(kind, [])]
+            close = difflib.get_close_matches(source.name, names, n=5, cutoff=0.5)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            lines.append(f"no {TARGET_WORDS[kind]} named or numbered {source.name!r}.{hint}")
+        raise UsageError("; ".join(lines)) from None
+    stop = asyncio.Event()
+    last = [0.0]
+
+    def said(p: ReadProgress) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 2:
+            last[0] = now
+            stderr.write(p.describe() + "\n")
+            stderr.flush()
+
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+    try:
+        result = await read_platform_audience(
+            platform,
+            query,
+            status=args.status,
+            read_file=lambda path: read_input(path, args.column, accepted),
+            progress=said,
+            stop=stop,
+            targets=targets,
+        )
+    except AudienceReadCancelled:
+        raise UsageError("stopped while reading the audience; nothing was sent") from None
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+    stderr.write(f"audience: {result.describe()}\n")
+    stderr.flush()
+    return result.audience
+
+
+def check_move(args: argparse.Namespace, query: AudienceQuery | None) -> None:
+    """`--action move-tag --from tag:OLD --target NEW`: one tag to move from, one to move to."""
+    if query is None or len(query.sources) != 1 or query.sources[0].kind is not SourceKind.TAG:
+        raise UsageError("--action move-tag moves the members of one tag: give --from tag:OLD once")
+    if len(args.target) != 1:
+        raise UsageError("--action move-tag takes one --target (the new tag)")
+    if args.dry_run:
+        raise UsageError("--dry-run does not preview a move yet; run it, and undo it if need be")
 
 
 def check_action(action: Action, capabilities: Capabilities, platform: PlatformKind) -> None:

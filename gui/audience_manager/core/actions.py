@@ -11,6 +11,9 @@ class Action(enum.StrEnum):
     UNTAG = "untag"
     ADD_TO_FORM = "add-to-form"
     SET_FIELD = "set-field"
+    # Tag each person with the job's target and remove the tag `JobSpec.move_from`: two steps, one
+    # outcome a row (the second step only after the first one worked).
+    MOVE_TAG = "move-tag"
 
     @property
     def label(self) -> str:
@@ -19,6 +22,7 @@ class Action(enum.StrEnum):
             Action.UNTAG: "Remove tag",
             Action.ADD_TO_FORM: "Add to form",
             Action.SET_FIELD: "Set custom field",
+            Action.MOVE_TAG: "Move tag",
         }[self]
 
     @property
@@ -28,6 +32,7 @@ class Action(enum.StrEnum):
             Action.UNTAG: TargetKind.TAG,
             Action.ADD_TO_FORM: TargetKind.FORM,
             Action.SET_FIELD: TargetKind.FIELD,
+            Action.MOVE_TAG: TargetKind.TAG,
         }[self]
 
 

@@ -17,6 +17,8 @@ class JobSpec:
     value: str | None = None  # SET_FIELD only
     # HighLevel "remove all tags": only with UNTAG, only after an explicit confirmation.
     remove_all_tags: bool = False
+    # MOVE_TAG only: the tag each person loses once they have the target.
+    move_from: Target | None = None
 
     @property
     def row_target_pairs(self) -> int:

@@ -147,6 +147,8 @@ def estimate(
     for target in targets:
         pending = sum(1 for row in rows if (row.row, target.id) not in done)
         writes += math.ceil(pending / size)
+    if spec.action is Action.MOVE_TAG:  # tag, then untag: two requests a batch
+        writes *= 2
     per_second = capabilities.rate.per_second
     seconds = (lookups + writes) / per_second if per_second > 0 else 0.0
     return RequestEstimate(lookups=lookups, writes=writes, seconds=seconds)

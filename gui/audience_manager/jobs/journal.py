@@ -43,6 +43,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from audience_manager.core.accounts import Account
 from audience_manager.core.actions import Action, Target, TargetKind
@@ -242,6 +243,13 @@ def _targets_json(targets: Sequence[Target]) -> str:
     return json.dumps([asdict(t) for t in targets])
 
 
+def _split_targets(action: Action, targets: tuple[Target, ...]) -> dict[str, Any]:
+    """A move's stored targets end with the tag it moves from (`JobSpec.move_from`)."""
+    if action is Action.MOVE_TAG and len(targets) >= 2:
+        return {"targets": targets[:-1], "move_from": targets[-1]}
+    return {"targets": targets}
+
+
 def _targets_from_json(text: str) -> tuple[Target, ...]:
     out = []
     for raw in json.loads(text):
@@ -439,7 +447,7 @@ class Journal:
                     _account_data(account),
                     str(account.platform),
                     str(spec.action),
-                    _targets_json(spec.targets),
+                    _targets_json(spec.targets + ((spec.move_from,) if spec.move_from else ())),
                     spec.value,
                     int(spec.remove_all_tags),
                     audience.source,
@@ -697,10 +705,10 @@ class Journal:
         return JobSpec(
             account=account,
             action=Action(action),
-            targets=_targets_from_json(targets),
             audience=Audience(source=source, notes=list(json.loads(notes))),
             value=value,
             remove_all_tags=bool(remove_all),
+            **_split_targets(Action(action), _targets_from_json(targets)),
         )
 
     def spec(self, job_id: str) -> JobSpec:
@@ -727,10 +735,10 @@ class Journal:
         return JobSpec(
             account=account,
             action=Action(action),
-            targets=_targets_from_json(targets),
             audience=audience,
             value=value,
             remove_all_tags=bool(remove_all),
+            **_split_targets(Action(action), _targets_from_json(targets)),
         )
 
     def outcome_records(self, job_id: str) -> dict[tuple[int, str], OutcomeRecord]:

@@ -51,6 +51,7 @@ from audience_manager.core.platforms import Capabilities
 from audience_manager.core.work import ItemResult, WorkItem
 from audience_manager.jobs.directory import Directory, directory_for
 from audience_manager.jobs.events import JobEvent, JobFinished, JobStarted, JobState, OutcomesReady, Progress
+from audience_manager.jobs.move import apply_move
 from audience_manager.jobs.recorder import JobRecorder
 from audience_manager.jobs.throughput import Throughput
 
@@ -446,7 +447,7 @@ class Runner:
                     again.append(replace(r.item, subject=subject))
             if again:
                 self._record(lambda rec: rec.batch_sent(self.job_id, again))
-                for r in await self._platform.apply(self._spec.action, again, self._spec.value):
+                for r in await self._apply(again):
                     replaced[(r.item.row, r.item.target.id)] = r
         except asyncio.CancelledError:
             raise
@@ -455,11 +456,20 @@ class Runner:
             return results
         return [replaced.get((r.item.row, r.item.target.id), r) for r in results]
 
+    async def _apply(self, items: Sequence[WorkItem]) -> list[ItemResult]:
+        """One write request (two for a move: `jobs.move`)."""
+        spec = self._spec
+        if spec.action is Action.MOVE_TAG:
+            if spec.move_from is None:
+                raise ValueError("a move needs the tag it moves from")
+            return await apply_move(self._platform, items, spec.move_from)
+        return await self._platform.apply(spec.action, items, spec.value)
+
     async def _send_batch(self, batch: tuple[WorkItem, ...]) -> None:
         before = await self._state_before(batch)
         self._record(lambda r: r.batch_sent(self.job_id, batch, before))
         try:
-            results = await self._platform.apply(self._spec.action, batch, self._spec.value)
+            results = await self._apply(batch)
         except asyncio.CancelledError:
             # Not failed: the write may have landed. The pairs stay sent without an answer in the
             # journal's eyes (cancelled is not done), so a resume sends them again and settles them.

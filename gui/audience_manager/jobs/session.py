@@ -77,6 +77,8 @@ class SessionState:
     action: Action = Action.TAG
     targets: tuple[Target, ...] = ()  # ticked in the catalog, for the action's kind
     value: str | None = None
+    move_from: Target | None = None  # Move tag: the one tag the platform audience is read from
+    remove_all_tags: bool = False  # untag every tag each contact has (HighLevel; confirmed with the count)
     job: ShownJob | None = None
     busy: bool = False  # a job (or an undo's jobs in turn) runs: nothing else may start
     history_job: str | None = None  # the one job selected in History (its id)
@@ -97,7 +99,17 @@ def run_blocker(state: SessionState) -> str | None:
         return why
     if state.job_running:
         return "A job is running; wait for it to end or cancel it"
-    if not state.targets:
+    if state.action is Action.MOVE_TAG:
+        if state.move_from is None:
+            return "Move tag moves the members of one tag: pick it under From the platform… (Anyone on)"
+        if len(state.targets) != 1:
+            return "Move tag: tick the one tag to move them to"
+        if state.targets[0].id == state.move_from.id:
+            return "Move tag: the tag to move to is the tag they are on"
+    if state.remove_all_tags:
+        if state.action is not Action.UNTAG or not caps.can_remove_all_tags:
+            return "Only HighLevel removes all tags at once, with Remove tag"
+    elif not state.targets:
         return "Tick at least one target in the catalog"
     if state.action is Action.SET_FIELD and len(state.targets) != 1:
         return "Set custom field writes one field at a time: tick exactly one"

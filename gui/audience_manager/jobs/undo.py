@@ -20,6 +20,11 @@ before was never read (old journals, a tag too long to read) fall back to their 
   the platform's word;
 - set custom field: write back each row's previous value. A `JobSpec` has one value, so the undo is
   one job per distinct previous value (usually a handful: empty, and a few old values);
+- remove all tags (HighLevel): tag each contact again with exactly the tags it had, which HighLevel's
+  answer said (`oldTags`, journaled as the row's `previous`): one job per tag, with the contacts that
+  had it (fewer jobs and requests than one per distinct set of tags, and the same end state);
+- move tag: remove the new tag from the rows the job gave it to, and give the old tag back to the
+  rows it took it from (`jobs.move` journals both steps), as two jobs;
 - add to form: there is no inverse on any platform (Kit cannot remove a subscriber from a form), so
   the plan says so in `impossible_reason`, for the dialog and before any run.
 
@@ -29,15 +34,17 @@ An undo is itself a job (kind "undo", parent = the undone job), so it can be und
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
-from audience_manager.core.actions import Action, Target
+from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.journal import KIND_UNDO, LIVE_STATES, Journal, OutcomeRecord
+from audience_manager.jobs.move import MoveBefore
 
 HAD = "yes"  # `previous` of a tag/untag: the subscriber had the tag before the write
 HAD_NOT = "no"
@@ -47,7 +54,7 @@ NO_FORM_REMOVAL = (
     "Unsubscribing them would remove them from every form and email."
 )
 NO_REMOVE_ALL_UNDO = (
-    "Removing all tags cannot be undone from here: the journal does not know which tags each contact had."
+    "Removing all tags cannot be undone: HighLevel did not say which tags these contacts had."
 )
 
 
@@ -112,7 +119,9 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
     if action is Action.ADD_TO_FORM:
         return UndoPlan(job_id, impossible_reason=NO_FORM_REMOVAL)
     if action is Action.UNTAG and original.remove_all_tags:
-        return UndoPlan(job_id, impossible_reason=NO_REMOVE_ALL_UNDO)
+        return _undo_remove_all(journal, job_id, original, journal.job(job_id).state)
+    if action is Action.MOVE_TAG:
+        return _undo_move(journal, job_id, original, journal.job(job_id).state)
 
     rows = {r.row: r for r in original.audience.rows}
     targets = {t.id: t for t in original.targets}
@@ -243,4 +252,130 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
             impossible_reason="The previous values of this field were not recorded; they cannot be restored.",
             notes=tuple(notes),
         )
+    return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted)
+
+
+def old_tags(previous: str | None) -> list[str] | None:
+    """The tags a contact had before "remove all tags", from its journaled answer; None if unknown."""
+    if not previous:
+        return None
+    try:
+        kept = json.loads(previous)
+    except ValueError:
+        return None
+    if not isinstance(kept, dict):
+        return None
+    tags = kept.get("oldTags")
+    if tags is None:
+        tags = kept.get("tagsRemoved")
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        return None
+    return list(dict.fromkeys(t for t in tags if t.strip()))
+
+
+def _undo_remove_all(journal: Journal, job_id: str, original: JobSpec, state: JobState) -> UndoPlan:
+    """Tag every contact the job stripped with its own old tags: one job per tag, its rows the
+    contacts that had it (tagging adds, so each contact ends with exactly its old tags)."""
+    rows = {r.row: r for r in original.audience.rows}
+    by_tag: dict[str, list[AudienceRow]] = defaultdict(list)
+    kept_already = failed = unknown = 0
+    for rec in sorted(journal.outcome_records(job_id).values(), key=lambda r: r.row):
+        if rec.row not in rows:
+            continue
+        if rec.outcome == Outcome.UNCHANGED:
+            kept_already += 1
+            continue
+        if rec.outcome != Outcome.SUCCEEDED:
+            failed += rec.outcome in (Outcome.FAILED, Outcome.CANCELLED)
+            continue
+        tags = old_tags(rec.previous)
+        if tags is None:
+            unknown += 1
+        elif tags:
+            for tag in tags:
+                by_tag[tag].append(rows[rec.row])
+        else:
+            kept_already += 1
+    source = f"undo of job {job_id} ({original.audience.source})"
+    specs = tuple(
+        replace(
+            original,
+            action=Action.TAG,
+            targets=(Target(TargetKind.TAG, tag, tag),),
+            audience=Audience(rows=audience_rows, source=source),
+            value=None,
+            remove_all_tags=False,
+        )
+        for tag, audience_rows in sorted(by_tag.items(), key=lambda kv: kv[0].casefold())
+    )
+    restored = len({r.row for audience_rows in by_tag.values() for r in audience_rows})
+    notes: list[str] = []
+    if kept_already:
+        notes.append(f"{kept_already} contacts had no tags before the job and are left as they are.")
+    if failed:
+        notes.append(f"{failed} rows failed or were cancelled: the job did not change them.")
+    if unknown:
+        notes.append(f"{unknown} contacts cannot be restored: HighLevel did not say which tags they had.")
+    if state is JobState.INTERRUPTED:
+        notes.append(
+            "The job was interrupted: rows in flight when it stopped may have changed and are not undone."
+        )
+    if not specs and unknown:
+        return UndoPlan(job_id, impossible_reason=NO_REMOVE_ALL_UNDO, notes=tuple(notes))
+    return UndoPlan(job_id, specs=specs, notes=tuple(notes), rows_to_revert=restored)
+
+
+def _undo_move(journal: Journal, job_id: str, original: JobSpec, state: JobState) -> UndoPlan:
+    """Untag the new tag where the move added it; tag the old one again where the move removed it."""
+    rows = {r.row: r for r in original.audience.rows}
+    new_tag = original.targets[0] if original.targets else None
+    old_tag = original.move_from
+    if new_tag is None or old_tag is None:
+        return UndoPlan(job_id, impossible_reason="This move does not say which tags it moved between.")
+    untag: list[AudienceRow] = []
+    retag: list[AudienceRow] = []
+    kept_already = failed = unknown = 0
+    for rec in sorted(journal.outcome_records(job_id).values(), key=lambda r: r.row):
+        if rec.row not in rows or rec.target_id != new_tag.id:
+            continue
+        if rec.outcome == Outcome.UNCHANGED:
+            kept_already += 1
+            continue
+        before = MoveBefore.parse(rec.previous)
+        if before is None:
+            failed += rec.outcome in (Outcome.FAILED, Outcome.CANCELLED)
+            unknown += rec.outcome is Outcome.SUCCEEDED
+            continue
+        if before.tagged:
+            untag.append(rows[rec.row])
+        if before.untagged:
+            retag.append(rows[rec.row])
+        failed += rec.outcome is Outcome.FAILED
+    source = f"undo of job {job_id} ({original.audience.source})"
+    specs: list[JobSpec] = []
+    for action, target, audience_rows in ((Action.UNTAG, new_tag, untag), (Action.TAG, old_tag, retag)):
+        if audience_rows:
+            specs.append(
+                replace(
+                    original,
+                    action=action,
+                    targets=(target,),
+                    audience=Audience(rows=audience_rows, source=source),
+                    value=None,
+                    remove_all_tags=False,
+                    move_from=None,
+                )
+            )
+    notes: list[str] = []
+    if kept_already:
+        notes.append(f"{kept_already} rows were on {new_tag} and not on {old_tag} already: left as they are.")
+    if failed:
+        notes.append(f"{failed} rows failed or were cancelled; what their first step did is undone.")
+    if unknown:
+        notes.append(f"{unknown} rows cannot be undone: the journal does not say what the move did to them.")
+    if state is JobState.INTERRUPTED:
+        notes.append(
+            "The job was interrupted: rows in flight when it stopped may have changed and are not undone."
+        )
+    reverted = sum(len(s.audience.rows) for s in specs)
     return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted)

@@ -66,6 +66,7 @@ class KitV3:
             ("/v3/subscribers/{id}", ["GET"], self.get_subscriber),
             ("/v3/forms", ["GET"], self.list_forms),
             ("/v3/forms/{form_id}/subscribe", ["POST"], self.form_subscribe),
+            ("/v3/forms/{form_id}/subscriptions", ["GET"], self.form_subscriptions),
         ]
 
     # ------------------------------------------------------------------------------------- auth
@@ -239,6 +240,29 @@ class KitV3:
                 "page": page,
                 "total_pages": total_pages,
                 "subscriptions": [self._subscription("tag", tag_id, s, at, full=True) for s, at in chosen],  # type: ignore[arg-type]
+            }
+        )
+
+    async def form_subscriptions(self, request: Request) -> Response:
+        """A form's sign-ups in one `subscriber_state` (active by default), 50 a page."""
+        p = await self._auth(request, secret=True)
+        if isinstance(p, Response):
+            return p
+        form_id = _int(request.path_params["form_id"])
+        if form_id not in self.kit.forms:
+            return _not_found()
+        state = p.get("subscriber_state", "active")
+        subs = self.kit.subscribers
+        members = self.kit.form_members.get(form_id, {})
+        rows = [(subs[s], m.added_at) for s, m in members.items() if subs[s].state == state]  # type: ignore[index]
+        rows.sort(key=lambda row: row[0].id)
+        page, total_pages, chosen = self._page(p, rows)
+        return JSONResponse(
+            {
+                "total_subscriptions": len(rows),
+                "page": page,
+                "total_pages": total_pages,
+                "subscriptions": [self._subscription("form", form_id, s, at, full=True) for s, at in chosen],  # type: ignore[arg-type]
             }
         )
 

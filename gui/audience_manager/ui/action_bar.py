@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QStandardItemModel
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSizePolicy,
+    QWidget,
+)
 
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.platforms import Capabilities
@@ -48,6 +57,16 @@ class ActionBar(QWidget):
         self.value_edit.setAccessibleName(self.tr("New value of the custom field"))
         self.value_label.setBuddy(self.value_edit)
 
+        # HighLevel only (`Capabilities.can_remove_all_tags`): untag every tag each contact has.
+        self.all_tags_box = QCheckBox(self.tr("all tags"), self)
+        self.all_tags_box.setToolTip(
+            self.tr(
+                "Remove every tag each contact has (HighLevel). The undo gives each one back its own tags."
+            )
+        )
+        self.all_tags_box.toggled.connect(lambda _on: self.action_changed.emit(self.action()))
+        self._can_remove_all = False
+
         self.preview_button = themed(QPushButton(self.tr("Pre&view"), self), "preview")
         self.preview_button.setToolTip(
             self.tr("Show the counts and the requests that would be sent, without writing")
@@ -67,6 +86,7 @@ class ActionBar(QWidget):
         layout.addWidget(do_label)
         layout.addWidget(self.action_box)
         layout.addWidget(on_label)
+        layout.addWidget(self.all_tags_box)
         layout.addWidget(self.targets_label, 1)
         layout.addWidget(self.value_label)
         layout.addWidget(self.value_edit)
@@ -85,6 +105,10 @@ class ActionBar(QWidget):
     def set_action(self, action: Action) -> None:
         self.action_box.setCurrentIndex(self.action_box.findData(action))
 
+    def remove_all_tags(self) -> bool:
+        """Untag every tag each contact has: ticked, on an untag, on a platform that can."""
+        return self.action() is Action.UNTAG and self._can_remove_all and self.all_tags_box.isChecked()
+
     def value(self) -> str | None:
         return self.value_edit.text() if self.action() is Action.SET_FIELD else None
 
@@ -98,6 +122,8 @@ class ActionBar(QWidget):
             why = caps.why_not(action) if caps else self.tr("No account is open.")
             item.setEnabled(why is None)
             item.setToolTip(why or "")
+        self._can_remove_all = bool(caps and caps.can_remove_all_tags)
+        self._show_all_tags()
         current = self.action()
         if caps is not None and caps.why_not(current) is not None:
             for action in Action:
@@ -109,7 +135,10 @@ class ActionBar(QWidget):
         self._targets = list(targets)
         kind = self.action().target_kind
         one, many = _PLURAL[kind]
-        if not targets and kind is TargetKind.FIELD:
+        if self.remove_all_tags():
+            text = self.tr("every tag each contact has")
+            self.targets_label.setEnabled(True)
+        elif not targets and kind is TargetKind.FIELD:
             text = self.tr("(tick one custom field in the catalog: one field a job)")
             self.targets_label.setEnabled(False)
         elif not targets:
@@ -130,7 +159,11 @@ class ActionBar(QWidget):
         self.preview_button.setEnabled(reason is None)
         self.run_button.setToolTip(reason or self.tr("Run the action on every valid row (Ctrl+Return)"))
 
+    def _show_all_tags(self) -> None:
+        self.all_tags_box.setVisible(self.action() is Action.UNTAG and self._can_remove_all)
+
     def _action_chosen(self, _index: int) -> None:
+        self._show_all_tags()
         is_field = self.action() is Action.SET_FIELD
         self.value_label.setVisible(is_field)
         self.value_edit.setVisible(is_field)

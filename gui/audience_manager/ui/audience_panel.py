@@ -36,13 +36,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from audience_manager.api.platform import Platform
+from audience_manager.core.actions import Target, TargetKind
 from audience_manager.core.audience import Audience, Problem
 from audience_manager.core.audience_file import FilePreview, inspect_file, read_audience
 from audience_manager.core.cells import ALL_KINDS
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.paste import parse_text
+from audience_manager.jobs.platform_audience import (
+    AudienceReadCancelled,
+    ReadProgress,
+    read_platform_audience,
+)
 from audience_manager.ui.background import in_worker
 from audience_manager.ui.icons import themed
+from audience_manager.ui.platform_audience_page import PlatformAudiencePage
 
 T = TypeVar("T")
 # .xls is taken only to say what to do with it (the reader explains: save it as .xlsx or CSV UTF-8);
@@ -161,6 +169,8 @@ class AudiencePanel(QWidget):
         self._task: asyncio.Task[None] | None = None
         self._cancel = threading.Event()
         self._progress_value = 0.0
+        self._stop_reading = asyncio.Event()
+        self._platform: Callable[[], Platform | None] = lambda: None
 
         title = QLabel(self.tr("Audience"), self)
         font = title.font()
@@ -171,6 +181,11 @@ class AudiencePanel(QWidget):
         self.import_button = themed(QPushButton(self.tr("&Import file…"), self), "import")
         self.import_button.setToolTip(self.tr("Read subscribers from a CSV, TSV, TXT or Excel file"))
         self.import_button.clicked.connect(self.import_action)
+        self.platform_button = themed(QPushButton(self.tr("From the platform…"), self), "refresh")
+        self.platform_button.setToolTip(
+            self.tr("Everyone on some tags or forms, except those on others: no file needed")
+        )
+        self.platform_button.clicked.connect(self.platform_action)
         self.clear_button = themed(QPushButton(self.tr("C&lear"), self), "clear")
         self.clear_button.clicked.connect(self.clear_action)
 
@@ -230,6 +245,11 @@ class AudiencePanel(QWidget):
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.paste_box)
         self.stack.addWidget(file_page)
+        self.platform_page = PlatformAudiencePage(self)
+        self.platform_page.query_changed.connect(self._platform_query_changed)
+        self.platform_page.count_requested.connect(self.count_action)
+        self.platform_page.back_requested.connect(self.clear_action)
+        self.stack.addWidget(self.platform_page)
 
         self.counts_label = QLabel(self)
         self.counts_label.setTextFormat(Qt.TextFormat.RichText)
@@ -263,6 +283,7 @@ class AudiencePanel(QWidget):
         header.addWidget(title)
         header.addWidget(self.source_label, 1)
         header.addWidget(self.import_button)
+        header.addWidget(self.platform_button)
         header.addWidget(self.clear_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -310,7 +331,7 @@ class AudiencePanel(QWidget):
 
     def paste_action(self, text: str) -> None:
         """Ctrl+V anywhere in the window: the clipboard goes into the paste box."""
-        if self.file_path is not None:
+        if self.file_path is not None or self.from_platform:
             self.clear_action()
         if self._big_text is not None or len(text) > BIG_PASTE_CHARS:
             self._set_big_text((self._big_text or self.paste_box.toPlainText()), text)
@@ -350,6 +371,90 @@ class AudiencePanel(QWidget):
         self.paste_box.setReadOnly(True)
         self.reparse()
 
+    def set_platform(self, platform: Callable[[], Platform | None]) -> None:
+        """Where the members of tags and forms are read from (the open account's client)."""
+        self._platform = platform
+
+    def set_platform_targets(self, targets: Sequence[Target], *, has_status: bool) -> None:
+        self.platform_page.set_targets(targets, has_status=has_status)
+
+    @property
+    def from_platform(self) -> bool:
+        return self.stack.currentWidget() is self.platform_page
+
+    def move_source(self) -> Target | None:
+        """The one tag a counted platform audience is read from (what Move tag moves people off)."""
+        query = self.platform_page.query() if self.from_platform else None
+        if query is None or len(query.sources) != 1 or self.audience is None:
+            return None
+        target = self.platform_page.targets().get(query.sources[0])
+        return target if target is not None and target.kind is TargetKind.TAG else None
+
+    def platform_action(self) -> None:
+        """Show the platform page: the audience is then what Count reads, not the pasted text."""
+        self.cancel_parse_action()
+        self.file_path = None
+        self.file_info = None
+        self.stack.setCurrentWidget(self.platform_page)
+        self._platform_query_changed()
+
+    def _platform_query_changed(self) -> None:
+        if not self.from_platform:
+            return
+        self._generation += 1  # a count under way is of other picks now
+        self._stop_reading.set()
+        query = self.platform_page.query()
+        self.source_label.setText(query.describe() if query else "")
+        note = (
+            self.tr("Press Count to read who that is (nothing is written).")
+            if query
+            else self.tr("Tick the tags or forms whose members the action is for.")
+        )
+        self._set_audience(None, note=note, source=query.describe() if query else "")
+
+    def count_action(self) -> asyncio.Task[None] | None:
+        """Read the members of the picked tags and forms and combine them: the audience to run on."""
+        query = self.platform_page.query()
+        platform = self._platform()
+        if query is None or platform is None:
+            return None
+        self.cancel_parse_action()
+        self._generation += 1
+        return self._start(self._count(platform, query, self._generation))
+
+    async def _count(self, platform: Platform, query: Any, generation: int) -> None:
+        self._stop_reading = stop = asyncio.Event()
+        self._progress_value = 0.0
+
+        def progress(p: ReadProgress) -> None:
+            self._progress_value = p.read / p.total if p.total else float(p.read)
+
+        self._set_progress_visible(True)
+        try:
+            result = await read_platform_audience(
+                platform,
+                query,
+                status=self.platform_page.status(),
+                read_file=lambda path: read_audience(Path(path), None, accepted=self.accepted),
+                progress=progress,
+                stop=stop,
+                targets=self.platform_page.targets(),
+            )
+        except AudienceReadCancelled:
+            if generation == self._generation:
+                self._set_progress_visible(False)
+                self._set_audience(None, note=self.tr("Counting was stopped; nothing was read in full."))
+            return
+        except Exception as exc:  # a network or auth error is said here, never a crash
+            if generation == self._generation:
+                self._set_progress_visible(False)
+                self._set_audience(None, note=self.tr("Counting failed: {0}").format(exc))
+            return
+        if generation != self._generation:
+            return
+        self._set_progress_visible(False)
+        self._set_audience(result.audience, note=result.describe(), source=query.describe())
+
     def clear_action(self) -> None:
         self.cancel_parse_action()
         self._big_text = None
@@ -367,6 +472,7 @@ class AudiencePanel(QWidget):
         if not self.busy:
             return False
         self._cancel.set()
+        self._stop_reading.set()
         return True
 
     # -- drops ------------------------------------------------------------------------------
@@ -389,6 +495,8 @@ class AudiencePanel(QWidget):
     def reparse(self) -> asyncio.Task[None] | None:
         """Parse the current input now (the debounce timer calls this after typing stops)."""
         self._debounce.stop()
+        if self.from_platform:  # the audience is what Count reads
+            return None
         if self.file_path is not None:
             return self._read_file(self.column_box.currentData())
         text = self._big_text if self._big_text is not None else self.paste_box.toPlainText()
@@ -413,8 +521,7 @@ class AudiencePanel(QWidget):
 
     async def _open_file(self, path: Path, generation: int) -> None:
         try:
-            info = await in_worker(functools.partial(inspect_file, path, accepted=self.accepted)
-            )
+            info = await in_worker(functools.partial(inspect_file, path, accepted=self.accepted))
         except Exception as exc:  # bad files get a message, never a crash
             if generation == self._generation:
                 self._file_failed(path, exc)
@@ -444,7 +551,8 @@ class AudiencePanel(QWidget):
 
         self._set_progress_visible(True)
         try:
-            audience = await in_worker(without_collector,
+            audience = await in_worker(
+                without_collector,
                 functools.partial(
                     read_audience,
                     path,
@@ -570,9 +678,11 @@ class AudiencePanel(QWidget):
             self.progress_bar.setRange(0, 0)
             self.progress_bar.setFormat(self.tr("{0:,} rows read").format(int(value)))
 
-    def _set_audience(self, audience: Audience | None, note: str = "") -> None:
+    def _set_audience(self, audience: Audience | None, note: str = "", source: str | None = None) -> None:
         self.audience = audience
-        if self.file_path is None:
+        if source is not None:
+            self.source_label.setText(source)
+        elif self.file_path is None:
             self.source_label.setText(self.tr("pasted text") if audience else "")
         self._show_counts(note)
         self.audience_changed.emit()

@@ -46,6 +46,7 @@ class JobSummary:
     notes: tuple[str, ...] = ()
     remaining: int | None = None  # resume: row x target pairs left to send
     resolution: ResolutionPlan | None = None  # how the emails are resolved and its cost in requests
+    remove_all_tags: bool = False
 
     @property
     def retry(self) -> bool:
@@ -77,7 +78,7 @@ class JobSummary:
             account=spec.account,
             platform=account_label,
             action=spec.action,
-            targets=tuple(str(t) for t in spec.targets),
+            targets=_targets_named(spec),
             rows=len(spec.audience.rows),
             invalid=len(spec.audience.invalid),
             duplicates=len(spec.audience.duplicates),
@@ -89,6 +90,7 @@ class JobSummary:
             notes=notes,
             remaining=remaining,
             resolution=resolution or (preview.resolution if preview is not None else None),
+            remove_all_tags=spec.remove_all_tags,
         )
 
     def rows_lines(self) -> list[str]:
@@ -122,6 +124,14 @@ class JobSummary:
         if not_sent:
             lines.append(f"{not_sent:,} rows are not sent (invalid or duplicate) and are reported as skipped")
         return [*lines, *self.notes]
+
+
+def _targets_named(spec: JobSpec) -> tuple[str, ...]:
+    if spec.remove_all_tags:
+        return ("all tags",)
+    if spec.action is Action.MOVE_TAG and spec.move_from is not None:
+        return tuple(f"{spec.move_from} → {t}" for t in spec.targets)
+    return tuple(str(t) for t in spec.targets)
 
 
 def _people(n: int) -> str:
@@ -181,7 +191,12 @@ class ConfirmDialog(QDialog):
         layout.addLayout(form)
         self.warning_label: QLabel | None = None
         warning = ""
-        if summary.double_opt_in_forms:
+        if summary.remove_all_tags:
+            warning = self.tr(
+                "⚠ Every tag of {0} will be removed, not only one. The undo gives each contact back "
+                "the tags HighLevel said it had."
+            ).format(_people(summary.rows))
+        elif summary.double_opt_in_forms:
             warning = self.tr(
                 "⚠ {0} uses double opt-in: every subscriber added receives the form's incentive "
                 "(confirmation) email."

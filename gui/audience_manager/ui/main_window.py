@@ -40,7 +40,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from audience_manager.core.actions import Action, Target
+from audience_manager.core.actions import Action, Target, TargetKind
+from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.jobs import workflows
@@ -387,6 +388,8 @@ class MainWindow(QMainWindow):
         ws.account_switched.connect(self._account_switched)
         ws.accounts_changed.connect(self._accounts_changed)
         ws.catalog_loaded.connect(self._sync)
+        ws.catalog_loaded.connect(self._catalog_loaded)
+        self.audience_panel.set_platform(lambda: ws.platform)
         ws.catalog_started.connect(self._sync)
         ws.catalog_failed.connect(self._sync)
         ws.job_running_changed.connect(self._job_running_changed)
@@ -500,9 +503,11 @@ class MainWindow(QMainWindow):
         return JobSpec(
             account=state.account,
             action=state.action,
-            targets=state.targets,
+            targets=() if state.remove_all_tags else state.targets,
             audience=state.audience,
             value=state.value,
+            remove_all_tags=state.remove_all_tags,
+            move_from=state.move_from if state.action is Action.MOVE_TAG else None,
         )
 
     def run_blocker(self) -> str | None:
@@ -652,6 +657,11 @@ class MainWindow(QMainWindow):
         spec = self.current_spec()
         if blocker or spec is None:
             self.statusBar().showMessage(blocker or "", 5000)
+            return None
+        if spec.action is Action.MOVE_TAG:
+            self.statusBar().showMessage(
+                self.tr("Preview does not cover Move tag yet; its undo restores both tags"), 8000
+            )
             return None
         self.statusBar().showMessage(self.tr("Preparing the preview…"))
         self._preview_task = asyncio.ensure_future(self._preview(spec))
@@ -887,6 +897,14 @@ class MainWindow(QMainWindow):
         self._show_status()
         self._sync()
 
+    def _catalog_loaded(self) -> None:
+        """The tags and forms an audience from the platform is picked from."""
+        ws = self.workspace
+        caps = ws.capabilities
+        targets = [t for kind in (TargetKind.TAG, TargetKind.FORM) for t in ws.catalog.get(kind, [])]
+        has_status = caps is not None and IdentifierKind.SUBSCRIBER_ID in caps.identifiers
+        self.audience_panel.set_platform_targets(targets, has_status=has_status)
+
     def _action_changed(self, action: Action) -> None:
         self.catalog_panel.show_kind(action.target_kind)
         self._targets_changed()
@@ -912,6 +930,8 @@ class MainWindow(QMainWindow):
             action=self.action_bar.action(),
             targets=tuple(self._targets()),
             value=self.action_bar.value(),
+            remove_all_tags=self.action_bar.remove_all_tags(),
+            move_from=self.audience_panel.move_source(),
             busy=ws.job_running,
         )
 
@@ -1028,4 +1048,12 @@ def _padded(widget: QWidget, margins: tuple[int, int, int, int] = (10, 8, 10, 8)
 
 def _spec_key(state: SessionState) -> tuple[object, ...]:
     """What a preview was made for: the same account, action, targets, value and audience."""
-    return (state.account, state.action, state.targets, state.value, id(state.audience))
+    return (
+        state.account,
+        state.action,
+        state.targets,
+        state.value,
+        state.remove_all_tags,
+        state.move_from,
+        id(state.audience),
+    )
