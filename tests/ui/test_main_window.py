@@ -412,7 +412,11 @@ def test_highlevel_account_disables_what_it_lacks_and_asks_for_contact_ids(windo
     assert not form.isEnabled() and "HighLevel" in form.toolTip()
     assert window.catalog_panel.tabs.count() == 1  # tags only
     assert "contact IDs" in window.audience_panel.paste_box.placeholderText()
-    assert "200,000 left today" in window.budget_status.text()
+    # HighLevel's daily quota is shown too (a few requests of it are spent opening the account).
+    import re
+
+    left = re.search(r"([\d,]+) left today", window.budget_status.text())
+    assert left is not None and 199_900 <= int(left.group(1).replace(",", "")) <= 200_000
 
 
 def test_switching_to_a_dark_palette_repaints_the_icons(window: MainWindow, qapp) -> None:
