@@ -361,7 +361,7 @@ def test_whole_request_400_is_shown_on_every_row() -> None:
 # -- emails, state ----------------------------------------------------------------------------------
 
 
-def test_resolve_uses_search_with_an_email_filter_and_caches(rig: Rig) -> None:
+def test_resolve_searches_many_emails_in_one_or_group_and_caches(rig: Rig) -> None:
     contacts = rig.sandbox.state.highlevel.contacts
     known = rig.sandbox.known_contact_ids(2)
     emails = [contacts[c].email for c in known]
@@ -373,10 +373,13 @@ def test_resolve_uses_search_with_an_email_filter_and_caches(rig: Rig) -> None:
     first, second = run(rig.client(), work)
     assert first == second == {asked[0]: known[0], asked[1]: known[1], asked[2]: None}
     searches = [r for r in rig.requests if r.url.path == "/contacts/search"]
-    assert len(searches) == 3 and all(r.method == "POST" for r in searches)
+    assert len(searches) == 1 and all(r.method == "POST" for r in searches)  # the second: from memory
     body = json.loads(searches[0].content)
     assert body["locationId"] == rig.sandbox.credentials.highlevel_location and body["pageLimit"] >= 1
-    assert body["filters"] == [{"field": "email", "operator": "eq", "value": emails[0].lower()}]
+    wanted = [emails[0].lower(), emails[1], "nobody@nowhere.example"]
+    assert body["filters"] == [
+        {"group": "OR", "filters": [{"field": "email", "operator": "eq", "value": e} for e in wanted]}
+    ]
 
 
 def test_emails_given_to_apply_are_looked_up_and_unknown_ones_never_sent(rig: Rig) -> None:

@@ -17,6 +17,7 @@ from audience_manager.api.errors import ApiError, AuthenticationError
 from audience_manager.api.kit_v3 import NOT_FOUND_EMAIL, NOT_FOUND_ID, RATE, KitV3, kit_v3_messages
 from audience_manager.api.pacing import RateLimiter
 from audience_manager.api.platform import Platform, StateKey
+from audience_manager.api.resolution import ResolutionMethod
 from audience_manager.api.transport import RetryPolicy
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import Action, Target, TargetKind
@@ -239,6 +240,26 @@ def test_resolve_by_email_address_and_cache(rig: Rig) -> None:
     assert len(lookups) == 4  # the second resolve came from the cache
     assert params_of(lookups[0])["email_address"] == active[0].lower()
     assert "api_secret" in params_of(lookups[0])
+
+
+def test_a_long_list_is_matched_against_the_listed_subscribers(rig: Rig) -> None:
+    """Active and cancelled subscribers are listed 50 a page; other states are looked up one by one."""
+    sb = rig.sandbox
+    listed = sb.known_emails(150) + sb.known_emails(5, state="cancelled")
+    other = sb.known_emails(2, state="inactive")
+    asked = [*listed, *other, "nobody@nowhere.example"]
+
+    async def work(c: KitV3) -> tuple[Any, dict[str, str | None]]:
+        plan = await c.plan_resolution(asked)
+        return plan, await c.resolve(asked, plan=plan)
+
+    plan, found = run(rig.client(), work)
+    by_email = {s.email_address.lower(): str(s.id) for s in sb.state.kit.subscribers.values()}
+    assert plan.method is ResolutionMethod.LISTING and plan.requests < len(asked)
+    assert found == {e: by_email.get(e.lower()) for e in asked}
+    email_lookups = [r for r in rig.requests if "email_address" in params_of(r)]
+    assert len(email_lookups) == 3  # the two inactive ones and the unknown one
+    assert len([r for r in rig.requests if r.url.path == "/v3/subscribers"]) <= plan.requests + 3
 
 
 # -- writing ----------------------------------------------------------------------------------------

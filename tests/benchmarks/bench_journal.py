@@ -36,6 +36,7 @@ from bench_kit_bulk import Served, start_sandbox
 from audience_manager.api.kit_v4 import KitV4
 from audience_manager.api.pacing import RateLimiter
 from audience_manager.api.platform import AccountInfo, Platform, RateBudget, StateKey
+from audience_manager.api.resolution import lookups
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow
@@ -82,7 +83,10 @@ class FastFake:
     async def create_tag(self, name: str) -> Target:
         return TAG
 
-    async def resolve(self, emails: Sequence[str]) -> dict[str, str | None]:
+    async def plan_resolution(self, emails: Sequence[str]) -> Any:
+        return lookups(len(emails))
+
+    async def resolve(self, emails: Sequence[str], **_: Any) -> dict[str, str | None]:
         return {}
 
     async def apply(

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from audience_manager.api.errors import AuthenticationError, ConnectionFailedError, GaveUpError
 from audience_manager.api.platform import AccountInfo, RateBudget, StateKey
+from audience_manager.api.resolution import ResolutionPlan, ResolveProgress, lookups
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow, Problem
 from audience_manager.core.identifiers import IdentifierKind
@@ -75,7 +76,16 @@ class MemoryPlatform:
     def _exists(self, subject: str) -> bool:
         return subject.isdigit() and 1 <= int(subject) <= self.subscribers
 
-    async def resolve(self, emails: Sequence[str]) -> dict[str, str | None]:
+    async def plan_resolution(self, emails: Sequence[str]) -> ResolutionPlan:
+        return lookups(len(set(emails)))
+
+    async def resolve(
+        self,
+        emails: Sequence[str],
+        *,
+        plan: ResolutionPlan | None = None,
+        progress: ResolveProgress | None = None,
+    ) -> dict[str, str | None]:
         self.resolve_calls.append(list(emails))
         await asyncio.sleep(self.latency)
         found: dict[str, str | None] = {}

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from audience_manager.api.platform import AccountInfo, RateBudget, StateKey
+from audience_manager.api.resolution import lookups
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow, Problem
 from audience_manager.core.identifiers import IdentifierKind
@@ -54,7 +56,10 @@ class TagPlatform:
     async def create_tag(self, name: str) -> Target:
         return Target(TargetKind.TAG, name, name)
 
-    async def resolve(self, emails: Sequence[str]) -> dict[str, str | None]:
+    async def plan_resolution(self, emails: Sequence[str]) -> Any:
+        return lookups(len(emails))
+
+    async def resolve(self, emails: Sequence[str], **_: Any) -> dict[str, str | None]:
         return dict.fromkeys(emails)
 
     async def apply(

@@ -17,6 +17,13 @@ shape (`contacts`, `total`) has been observed, where the duplicate endpoint's is
 Its one drawback, a few seconds of index lag for contacts created moments ago, does not matter for
 a list the marketer exported earlier. Its request body, though, is documented only second-hand, so
 if HighLevel refuses it (400/422) the client switches to the duplicate lookup rather than fail.
+
+A long list is not looked up one email at a time (`plan_resolution`): one search asks about
+`SEARCH_BATCH` emails at once (an `OR` group of `email eq` filters, sent first as a group inside the
+`filters` list, then as the `filters` object itself, the two readings of the docs), or, when the
+location is small next to the list, its contacts are paged 500 a request (`page` for the first
+10,000, `searchAfter` beyond) and matched here. If HighLevel refuses the batched form, the client
+says so in the log once and searches one email per request.
 """
 
 from __future__ import annotations
@@ -33,6 +40,19 @@ from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
 from audience_manager.api.pacing import RateLimiter, limiter_for
 from audience_manager.api.platform import AccountInfo, RateBudget, StateKey, state_key
+from audience_manager.api.resolution import (
+    EmailMatcher,
+    ResolutionMethod,
+    ResolutionPlan,
+    ResolveProgress,
+    cheapest,
+    listing,
+    lookups,
+    no_progress,
+    nothing_to_resolve,
+    searches,
+    unique_emails,
+)
 from audience_manager.api.transport import (
     DEFAULT_TIMEOUT,
     HeaderAuth,
@@ -56,11 +76,19 @@ DEFAULT_VERSION = "2021-07-28"
 DEFAULT_BATCH = 100
 RATE = RateLimit(100, 10.0, daily=200_000)
 LOOKUP_CONCURRENCY = 10  # requests in flight for lookups; the limiter sets the pace
+# Emails asked in one search: no maximum is documented; one answer page (500 contacts) holds the
+# matches of 500 emails. A refused batch is halved (down to `SMALLEST_BATCH`) before giving up on it.
+SEARCH_BATCH = 500
+SMALLEST_BATCH = 10
+SEARCH_PAGE = 500  # `pageLimit`'s documented maximum
+SEARCH_PAGE_CAP = 10_000  # records page-based search reaches; `searchAfter` goes beyond
 
 NO_ANSWER = (
     "HighLevel gave no answer for this contact; it may or may not have changed. Retry failed to be sure."
 )
 NOT_FOUND = "Not found on HighLevel: no contact with this email in this location"
+# Bulk answers for a contact id that is not (any more) in the location.
+CONTACT_MISSING = ("contact not found", "contact is deleted", "does not belong to location")
 UNUSUAL_ID = (
     "this contact id is not the usual 20 letters and digits; check that it came from a HighLevel "
     "contact export"
@@ -209,7 +237,10 @@ def map_bulk_tag_results(
         previous = next((p for p in (_previous(a) for a in successes) if p is not None), None)
         if errors:
             message = str(errors[0].get("message") or "HighLevel refused this contact without saying why")
-            results.append(ItemResult(item, Outcome.FAILED, _with_note(message, item.subject), previous))
+            missing = any(m in message.lower() for m in CONTACT_MISSING)
+            results.append(
+                ItemResult(item, Outcome.FAILED, _with_note(message, item.subject), previous, missing)
+            )
             continue
         outcome, reason = _success_outcome(successes[0], action, tag, remove_all)
         results.append(ItemResult(item, outcome, reason, previous))
@@ -274,6 +305,9 @@ class HighLevel:
         )
         self._contact_of: dict[str, str | None] = {}  # lower-cased email -> contact id (None: none)
         self._search_refused = False  # the search body was refused once: use the duplicate lookup
+        self._batch_refused = False  # a search for many emails at once was refused: one per email
+        self._search_batch = SEARCH_BATCH  # halved each time HighLevel refuses a batch this big
+        self._group_shape = 0  # which reading of the `OR` group HighLevel took (see `_group_bodies`)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -333,15 +367,217 @@ class HighLevel:
         tag = (body or {}).get("tag") or {"name": name}
         return _tag_target(tag)
 
-    async def resolve(self, emails: Sequence[str]) -> dict[str, str | None]:
-        """Email -> contact id via `POST /contacts/search`, one paced request per email not yet known."""
-        todo = list(
-            dict.fromkeys(normalise_email(e) for e in emails if normalise_email(e) not in self._contact_of)
+    async def plan_resolution(self, emails: Sequence[str]) -> ResolutionPlan:
+        """`SEARCH_BATCH` emails a search, or the location's contacts paged 500 a request, whichever
+        costs fewer requests (the location's size from one one-contact search); one search per
+        email once HighLevel refused the batched form."""
+        todo = [e for e in unique_emails(emails) if e not in self._contact_of]
+        if not todo:
+            return nothing_to_resolve()
+        if self._search_refused or self._batch_refused or len(todo) == 1:
+            return lookups(len(todo))
+        batched = searches(len(todo), self._search_batch)
+        if batched.requests <= 1:
+            return batched
+        total = await self._location_size()
+        if total is None:
+            return searches(len(todo), self._search_batch, probe_requests=1)
+        return cheapest(
+            [
+                searches(len(todo), self._search_batch, probe_requests=1),
+                listing(len(todo), total, SEARCH_PAGE, "contacts", probe_requests=1),
+            ]
         )
-        found = await bounded(self._search_email, todo, LOOKUP_CONCURRENCY)
-        for email, contact in zip(todo, found, strict=True):
-            self._contact_of[email] = contact
-        return {e: self._contact_of.get(normalise_email(e)) for e in emails}
+
+    async def _location_size(self) -> int | None:
+        try:
+            body = await self._request(
+                "POST", "/contacts/search", json={"locationId": self.location_id, "pageLimit": 1}
+            )
+        except AuthenticationError:
+            raise
+        except ApiError as exc:
+            if exc.status not in (400, 422):
+                raise
+            return None
+        total = (body or {}).get("total") if isinstance(body, dict) else None
+        return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+
+    async def resolve(
+        self,
+        emails: Sequence[str],
+        *,
+        plan: ResolutionPlan | None = None,
+        progress: ResolveProgress | None = None,
+    ) -> dict[str, str | None]:
+        """Email -> contact id as `plan` says (see `plan_resolution`); without one, emails answered
+        before cost nothing and the rest are searched `SEARCH_BATCH` at a time. A fresh
+        plan asks HighLevel about every email again, one search each."""
+        report = progress or no_progress
+        fresh = plan is not None and plan.fresh
+        known: dict[str, str | None] = {}
+        if not fresh:
+            known = {
+                e: self._contact_of[normalise_email(e)]
+                for e in emails
+                if normalise_email(e) in self._contact_of
+            }
+            if known:
+                report(0, None, known)
+        rest = [e for e in emails if e not in known]
+        if not rest:
+            return known
+        if plan is not None and plan.method is ResolutionMethod.LISTING:
+            found = await self._match_contacts(rest, report)
+        elif not fresh and len(unique_emails(rest)) > 1:
+            found = await self._search_batches(rest, report)
+        else:
+            found = await self._search_each(rest, report)
+        for email, contact in found.items():
+            self._contact_of[normalise_email(email)] = contact
+        return {**known, **found}
+
+    async def _search_each(self, emails: Sequence[str], report: ResolveProgress) -> dict[str, str | None]:
+        todo = unique_emails(emails)
+        matcher = EmailMatcher(emails)
+        done = 0
+
+        async def one(email: str) -> None:
+            nonlocal done
+            contact = await self._search_email(email)
+            done += 1
+            report(
+                done, len(todo), matcher.take([(email, contact)]) if contact else matcher.give_up_on([email])
+            )
+
+        await bounded(one, todo, LOOKUP_CONCURRENCY)
+        return matcher.answers(complete_listing=False)
+
+    async def _search_batches(self, emails: Sequence[str], report: ResolveProgress) -> dict[str, str | None]:
+        """`SEARCH_BATCH` emails a request (fewer once HighLevel refused that many); one search per
+        email if it refuses the batched form altogether."""
+        todo = unique_emails(emails)
+        matcher = EmailMatcher(emails)
+        size = self._search_batch
+        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+        done = 0
+
+        async def chunk(batch: list[str]) -> None:
+            nonlocal done
+            contacts = None if self._batch_refused else await self._search_group(batch)
+            if contacts is None:  # refused: this chunk one email at a time
+                found: dict[str, str | None] = {}
+                for email in batch:
+                    contact = await self._search_email(email)
+                    found |= matcher.take([(email, contact)]) if contact else matcher.give_up_on([email])
+            else:
+                found = matcher.take((str(c.get("email") or ""), str(c["id"])) for c in contacts)
+                found |= matcher.give_up_on(batch)  # asked about and not in the answer: no such contact
+            done += len(batch)
+            report(done, len(todo), found)
+
+        await bounded(chunk, chunks, LOOKUP_CONCURRENCY)
+        return matcher.answers(complete_listing=False)
+
+    def _group_bodies(self, emails: Sequence[str]) -> list[dict[str, Any]]:
+        """The `OR` group in both readings of the docs: inside the `filters` list, or as `filters`."""
+        group = {"group": "OR", "filters": [{"field": "email", "operator": "eq", "value": e} for e in emails]}
+        bodies: list[dict[str, Any]] = [{"filters": [group]}, {"filters": group}]
+        return bodies[self._group_shape :] + bodies[: self._group_shape]
+
+    async def _search_group(self, emails: Sequence[str]) -> list[dict[str, Any]] | None:
+        """The contacts with any of `emails` (every page of the answer), or None when HighLevel took
+        neither reading of the batched search even for `SMALLEST_BATCH` emails (it is then not tried
+        again by this client). A refused batch is asked again in halves."""
+        if self._batch_refused:
+            return None
+        for shape in self._group_bodies(emails):
+            try:
+                return await self._all_pages(shape)
+            except AuthenticationError:
+                raise
+            except ApiError as exc:
+                if exc.status not in (400, 422):
+                    raise
+                refused = exc
+                continue
+        if len(emails) > SMALLEST_BATCH:
+            half = max(SMALLEST_BATCH, len(emails) // 2)
+            self._search_batch = min(self._search_batch, half)
+            log.info("HighLevel refused a search for %d emails; asking %d at a time", len(emails), half)
+            found: list[dict[str, Any]] = []
+            for start in range(0, len(emails), half):
+                part = await self._search_group(emails[start : start + half])
+                if part is None:
+                    return None
+                found += part
+            return found
+        if not self._batch_refused:
+            self._batch_refused = True
+            log.warning(
+                "HighLevel refused a search for many emails at once (%s); looking emails up one per "
+                "request instead",
+                refused,
+            )
+        return None
+
+    async def _all_pages(self, extra: dict[str, Any]) -> list[dict[str, Any]]:
+        contacts: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            body = {"locationId": self.location_id, "pageLimit": SEARCH_PAGE, **extra}
+            if page > 1:
+                body["page"] = page
+            answer = await self._request("POST", "/contacts/search", json=body)
+            got = _contacts(answer)
+            if page == 1 and "filters" in extra:
+                self._group_shape = 0 if isinstance(extra["filters"], list) else 1
+            contacts += got
+            total = (answer or {}).get("total") if isinstance(answer, dict) else None
+            more = len(got) == SEARCH_PAGE and (not isinstance(total, int) or len(contacts) < total)
+            if not more or (page + 1) * SEARCH_PAGE > SEARCH_PAGE_CAP:
+                return contacts
+            page += 1
+
+    async def _match_contacts(self, emails: Sequence[str], report: ResolveProgress) -> dict[str, str | None]:
+        """Page every contact of the location (500 a request; `searchAfter` past the 10,000 that
+        `page` reaches) and match here. Emails a complete reading lacks are None; if the reading
+        could not go on (no cursor), the emails still missing are searched in batches."""
+        matcher = EmailMatcher(emails)
+        read = 0
+        total: int | None = None
+        after: list[Any] | None = None
+        page = 1
+        complete = False
+        while True:
+            body: dict[str, Any] = {"locationId": self.location_id, "pageLimit": SEARCH_PAGE}
+            if after is not None:
+                body["searchAfter"] = after
+            elif page > 1:
+                body["page"] = page
+            answer = await self._request("POST", "/contacts/search", json=body)
+            got = _contacts(answer)
+            count = (answer or {}).get("total") if isinstance(answer, dict) else None
+            total = count if isinstance(count, int) else total
+            read += len(got)
+            report(read, total, matcher.take((str(c.get("email") or ""), str(c["id"])) for c in got))
+            if matcher.complete:
+                break
+            if len(got) < SEARCH_PAGE or (total is not None and read >= total):
+                complete = True
+                break
+            cursor = got[-1].get("searchAfter")
+            if isinstance(cursor, list) and cursor:
+                after = cursor
+            elif (page + 1) * SEARCH_PAGE <= SEARCH_PAGE_CAP and after is None:
+                page += 1
+            else:
+                break
+        found = matcher.answers(complete_listing=complete)
+        missing = [e for e in emails if e not in found]
+        if missing:
+            found |= await self._search_batches(missing, report)
+        return found
 
     async def _search_email(self, email: str) -> str | None:
         """One email's contact: `POST /contacts/search`, or the duplicate lookup if search refuses us.
@@ -517,6 +753,12 @@ class HighLevel:
             reason = _body_messages(exc)
             return [ItemResult(i, Outcome.FAILED, _with_note(reason, i.subject)) for i in items]
         return map_bulk_tag_results(action, items, answer, tag=tag, remove_all=remove_all)
+
+
+def _contacts(answer: Any) -> list[dict[str, Any]]:
+    """A search answer's contacts that have an id."""
+    raw = answer.get("contacts") if isinstance(answer, dict) else None
+    return [c for c in raw or [] if isinstance(c, dict) and c.get("id")]
 
 
 def _tag_target(tag: dict[str, Any]) -> Target:

@@ -10,7 +10,9 @@ them against the plan and may start automations for them). A marketer who tags "
 the people on it to be tagged, not new ones added. So before a write by email the client checks the
 email belongs to a subscriber (`GET /v3/subscribers?email_address=`; answered from the cache when
 `resolve` or a Preview already looked it up) and ends an unknown email SKIPPED with "not found",
-without sending the write. That costs one lookup per email row not looked up before.
+without sending the write. That costs one lookup per email row not looked up before, or, for a long
+list on a smaller account, a reading of the account's subscribers 50 a page (`plan_resolution`:
+active and cancelled ones, the states v3 lists; emails not listed are then looked up one by one).
 
 Knowing the state before: v3 answers a tag or untag the same whether or not it changed anything,
 so a row's `previous` ("yes"/"no", what undo relies on to leave people who already had a tag alone)
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -33,6 +36,18 @@ from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundE
 from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
 from audience_manager.api.platform import AccountInfo, RateBudget, StateKey, state_key
+from audience_manager.api.resolution import (
+    EmailMatcher,
+    ResolutionMethod,
+    ResolutionPlan,
+    ResolveProgress,
+    cheapest,
+    listing,
+    lookups,
+    no_progress,
+    nothing_to_resolve,
+    unique_emails,
+)
 from audience_manager.api.transport import DEFAULT_TIMEOUT, RetryPolicy, Transport, messages_from
 from audience_manager.core.accounts import Account, Credentials
 from audience_manager.core.actions import Action, Target, TargetKind
@@ -52,6 +67,8 @@ AUTO_LIST_MAX_PAGES = 40
 DOCUMENTED_STATES = ("active", "cancelled")
 SUBSCRIBER_STATES = (*DOCUMENTED_STATES, "inactive", "bounced", "complained")
 LOOKUP_CONCURRENCY = 4
+# What `GET /v3/subscribers` lists: active subscribers, or cancelled ones when sorted by cancelled_at.
+LISTED_STATES: tuple[dict[str, str], ...] = ({}, {"sort_field": "cancelled_at"})
 
 NOT_FOUND_EMAIL = (
     "Not found on Kit: no subscriber with this email. Not sent, because Kit would have added it as a new "
@@ -222,12 +239,87 @@ class KitV3:
             if isinstance(t, dict) and t.get("id") is not None
         ]
 
-    async def resolve(self, emails: Sequence[str]) -> dict[str, str | None]:
-        """Email -> subscriber id, one paced `GET /v3/subscribers?email_address=` per email not yet known."""
-        todo = list(dict.fromkeys(normalise_email(e) for e in emails))
-        todo = [e for e in todo if e not in self._id_of]
-        await bounded(self._lookup_email, todo, LOOKUP_CONCURRENCY)
-        return {e: self._id_of.get(normalise_email(e)) for e in emails}
+    async def plan_resolution(self, emails: Sequence[str]) -> ResolutionPlan:
+        """One lookup per email, or the account's active and cancelled subscribers read 50 a page
+        (their counts from each list's first page, `total_subscribers`), whichever is cheaper."""
+        todo = [e for e in unique_emails(emails) if e not in self._id_of]
+        if not todo:
+            return nothing_to_resolve()
+        probes = len(LISTED_STATES)
+        if len(todo) <= probes:
+            return lookups(len(todo))
+        counted = [await self._listed_size(extra) for extra in LISTED_STATES]
+        sizes = [size for size in counted if size is not None]
+        if len(sizes) < len(counted):  # Kit did not say how many: the listing cannot be priced
+            return lookups(len(todo), probe_requests=probes)
+        pages = sum(max(1, -(-size // PAGE_SIZE)) for size in sizes)
+        listed = listing(len(todo), sum(sizes), PAGE_SIZE, "subscribers", probe_requests=probes)
+        listed = replace(listed, requests=pages + probes)  # two lists, each at least one page
+        return cheapest([lookups(len(todo), probe_requests=probes), listed])
+
+    async def _listed_size(self, extra: dict[str, str]) -> int | None:
+        params = {**self._secret_params(), **extra, "page": 1}
+        body = (await self._http.get("/v3/subscribers", params=params)).body or {}
+        total = body.get("total_subscribers") if isinstance(body, dict) else None
+        return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+
+    async def resolve(
+        self,
+        emails: Sequence[str],
+        *,
+        plan: ResolutionPlan | None = None,
+        progress: ResolveProgress | None = None,
+    ) -> dict[str, str | None]:
+        """Email -> subscriber id as `plan` says; without one, one paced
+        `GET /v3/subscribers?email_address=` per email not yet known. A fresh plan asks
+        Kit again about every email."""
+        report = progress or no_progress
+        if plan is not None and plan.fresh:
+            for email in emails:
+                self._id_of.pop(normalise_email(email), None)
+        known = {e: self._id_of[normalise_email(e)] for e in emails if normalise_email(e) in self._id_of}
+        if known:
+            report(0, None, known)
+        rest = [e for e in emails if e not in known]
+        found: dict[str, str | None] = {}
+        if rest and plan is not None and plan.method is ResolutionMethod.LISTING:
+            found = await self._match_listing(rest, report)
+        missing = [e for e in rest if e not in found]
+        if missing:
+            todo = unique_emails(missing)
+            done = 0
+
+            async def one(email: str) -> None:
+                nonlocal done
+                subject = await self._lookup_email(email)
+                done += 1
+                report(done, len(todo), {e: subject for e in missing if normalise_email(e) == email})
+
+            await bounded(one, todo, LOOKUP_CONCURRENCY)
+            found |= {e: self._id_of.get(normalise_email(e)) for e in missing}
+        return {**known, **found}
+
+    async def _match_listing(self, emails: Sequence[str], report: ResolveProgress) -> dict[str, str | None]:
+        """Found emails only: an email not listed may be a subscriber in a state v3 does not list."""
+        matcher = EmailMatcher(emails)
+        read = 0
+        total = 0
+        for extra in LISTED_STATES:
+            page, pages = 1, 1
+            while page <= pages and not matcher.complete:
+                params = {**self._secret_params(), **extra, "page": page}
+                body = (await self._http.get("/v3/subscribers", params=params)).body or {}
+                pages = int(body.get("total_pages") or 1)
+                if page == 1:
+                    total += int(body.get("total_subscribers") or 0)
+                subscribers = [s for s in body.get("subscribers") or [] if isinstance(s, dict)]
+                for subscriber in subscribers:
+                    self._remember(subscriber)
+                pairs = [(str(s.get("email_address") or ""), str(s.get("id"))) for s in subscribers]
+                read += len(subscribers)
+                report(read, total, matcher.take(pairs))
+                page += 1
+        return matcher.answers(complete_listing=False)
 
     async def _lookup_email(self, email: str) -> str | None:
         if email in self._id_of:

@@ -15,6 +15,12 @@ to a tag the client reads the tag's members (`GET /v4/tags/{id}/subscribers?stat
 own writes (`api.membership`). Each row's outcome (changed or already so) and `previous` come from
 it, so an undo reverts exactly the rows the job changed. A longer tag falls back to what Kit's answer
 shows: bulk tag judges `tagged_at` (see `mark_already_tagged`), untag reports no previous state.
+
+Emails: Kit looks one email up per request (`GET /v4/subscribers?email_address=&status=all`). For a
+long list `plan_resolution` asks the account's size once (`include_total_count=true`) and, when that
+is cheaper, reads every subscriber 1,000 a request (`status=all`, cursor pages) and matches locally
+(`api.resolution`). Every email -> id pair an answer shows (lookups, that reading, a tag's or form's
+members read for the write) is remembered for the client's life.
 """
 
 from __future__ import annotations
@@ -34,6 +40,18 @@ from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpErr
 from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
 from audience_manager.api.platform import AccountInfo, RateBudget, StateKey, state_key
+from audience_manager.api.resolution import (
+    EmailMatcher,
+    ResolutionMethod,
+    ResolutionPlan,
+    ResolveProgress,
+    cheapest,
+    listing,
+    lookups,
+    no_progress,
+    nothing_to_resolve,
+    unique_emails,
+)
 from audience_manager.api.transport import (
     DEFAULT_TIMEOUT,
     HeaderAuth,
@@ -54,6 +72,7 @@ PAGE_SIZE = 1000  # Kit's largest page
 LOOKUP_CONCURRENCY = 16  # requests in flight for lookups; the limiter sets the pace
 MEMBERS_CAP = 50_000  # a tag with more members is not read before writing (see the module doc)
 MEMBERS_MAX_REQUESTS = 50  # pages read for one tag's members at most (1,000 a page)
+SUBSCRIBER_MISSING = "subscriber does not exist"  # Kit's bulk failure for an unknown subscriber id
 
 OAUTH_RATE = RateLimit(600, 60.0)
 API_KEY_RATE = RateLimit(120, 60.0)
@@ -275,6 +294,9 @@ class KitV4:
         # What lookups taught us, so a field update need not fetch the subscriber again.
         self._emails: dict[str, str] = {}  # subscriber id -> email address
         self._fields: dict[str, dict[str, Any]] = {}  # subscriber id -> custom field values
+        # Every email -> id pair any answer showed (lookups, listings, a tag's or form's members), so
+        # an email whose subscriber was already read costs no request.
+        self._directory: dict[str, str] = {}
         self._tag_members = Memberships(self._list_tag_members)
 
     @property
@@ -311,7 +333,15 @@ class KitV4:
     async def _pages(
         self, path: str, key: str, params: dict[str, Any] | None = None, *, max_pages: int | None = None
     ) -> Any:
-        """Every record of a cursor-paged list: `after=end_cursor` until `has_next_page` is false.
+        """Every record of a cursor-paged list (see `_bodies`)."""
+        async for body in self._bodies(path, params, max_pages=max_pages):
+            for record in body.get(key) or []:
+                yield record
+
+    async def _bodies(
+        self, path: str, params: dict[str, Any] | None = None, *, max_pages: int | None = None
+    ) -> Any:
+        """Every page of a cursor-paged list: `after=end_cursor` until `has_next_page` is false.
 
         With `max_pages`, raises `_TooLong` rather than asking for one more page."""
         after: str | None = None
@@ -325,9 +355,8 @@ class KitV4:
             if after:
                 query["after"] = after
             body = (await self._http.get(path, params=query)).body or {}
-            for record in body.get(key) or []:
-                yield record
-            page = body.get("pagination") or {}
+            yield body if isinstance(body, dict) else {}
+            page = (body.get("pagination") if isinstance(body, dict) else None) or {}
             after = page.get("end_cursor")
             if not page.get("has_next_page") or not after or after in seen_cursors:
                 return
@@ -355,26 +384,116 @@ class KitV4:
         tag = body.get("tag") or {}
         return Target(TargetKind.TAG, str(tag["id"]), tag.get("name") or name)
 
-    async def resolve(self, emails: Sequence[str]) -> dict[str, str | None]:
+    async def plan_resolution(self, emails: Sequence[str]) -> ResolutionPlan:
+        """One lookup per email, or the whole account read 1,000 subscribers a request, whichever
+        costs fewer requests; the account's size comes from one `include_total_count` request."""
+        todo = [e for e in unique_emails(emails) if e not in self._directory]
+        if not todo:
+            return nothing_to_resolve()
+        if len(todo) == 1:
+            return lookups(1)  # asking the account's size would cost as much
+        total = await self._account_size()
+        if total is None:
+            return lookups(len(todo), probe_requests=1)
+        return cheapest(
+            [
+                lookups(len(todo), probe_requests=1),
+                listing(len(todo), total, PAGE_SIZE, "subscribers", probe_requests=1),
+            ]
+        )
+
+    async def _account_size(self) -> int | None:
+        """Subscribers in any state: `GET /v4/subscribers?status=all&include_total_count=true`."""
+        params = {"status": "all", "per_page": 1, "include_total_count": "true"}
+        body = (await self._http.get("/v4/subscribers", params=params)).body or {}
+        total = ((body.get("pagination") if isinstance(body, dict) else None) or {}).get("total_count")
+        return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+
+    async def resolve(
+        self,
+        emails: Sequence[str],
+        *,
+        plan: ResolutionPlan | None = None,
+        progress: ResolveProgress | None = None,
+    ) -> dict[str, str | None]:
+        """Email -> subscriber id, as `plan` says (see `plan_resolution`); without a plan, emails an
+        earlier answer showed cost nothing and the rest are looked up one by one. A fresh
+        plan asks Kit about every email again (for an id Kit has since refused)."""
+        report = progress or no_progress
+        fresh = plan is not None and plan.fresh
+        known: dict[str, str | None] = {}
+        if not fresh:
+            known = {
+                e: self._directory[normalise_email(e)]
+                for e in emails
+                if normalise_email(e) in self._directory
+            }
+            if known:
+                report(0, None, known)
+        rest = [e for e in emails if e not in known]
+        if not rest:
+            return known
+        if plan is not None and plan.method is ResolutionMethod.LISTING:
+            return {**known, **await self._match_listing(rest, report, plan.population)}
+        return {**known, **await self._look_up_each(rest, report)}
+
+    async def _look_up_each(self, emails: Sequence[str], report: ResolveProgress) -> dict[str, str | None]:
+        done = 0
+
         async def one(email: str) -> str | None:
+            nonlocal done
+            wanted = normalise_email(email)
             body = (
-                await self._http.get(
-                    "/v4/subscribers", params={"email_address": normalise_email(email), "status": "all"}
-                )
+                await self._http.get("/v4/subscribers", params={"email_address": wanted, "status": "all"})
             ).body or {}
+            found: str | None = None
             for subscriber in body.get("subscribers") or []:
-                if normalise_email(str(subscriber.get("email_address", ""))) == normalise_email(email):
+                if normalise_email(str(subscriber.get("email_address", ""))) == wanted:
                     self._remember(subscriber)
-                    return str(subscriber["id"])
-            return None
+                    found = str(subscriber["id"])
+                    break
+            done += 1
+            report(done, len(emails), {email: found})
+            return found
 
         found = await bounded(one, list(emails), LOOKUP_CONCURRENCY)
         return dict(zip(emails, found, strict=True))
+
+    async def _match_listing(
+        self, emails: Sequence[str], report: ResolveProgress, total: int | None = None
+    ) -> dict[str, str | None]:
+        """Read every subscriber (any state), 1,000 a request, matching `emails` as pages arrive;
+        stops early once every email is found. An email the whole account lacks is None."""
+        matcher = EmailMatcher(emails)
+        read = 0
+        params = {"status": "all"}  # the count came with the plan; asking again slows every page
+        async for body in self._bodies("/v4/subscribers", params):
+            page = [
+                s for s in body.get("subscribers") or [] if isinstance(s, dict) and s.get("id") is not None
+            ]
+            pairs = []
+            for subscriber in page:
+                if subscriber.get("email_address"):
+                    pairs.append((str(subscriber["email_address"]), str(subscriber["id"])))
+            found = matcher.take(pairs)
+            if found:  # kept only for the emails asked: the rest of the account is not ours to hold
+                keys = {normalise_email(e) for e in found}
+                for subscriber in page:
+                    if normalise_email(str(subscriber.get("email_address") or "")) in keys:
+                        self._remember(subscriber)
+            count = (body.get("pagination") or {}).get("total_count")
+            total = count if isinstance(count, int) else total
+            read += len(page)
+            report(read, total, found)
+            if matcher.complete:
+                return matcher.answers(complete_listing=False)
+        return matcher.answers(complete_listing=True)
 
     def _remember(self, subscriber: dict[str, Any]) -> None:
         sid = str(subscriber.get("id"))
         if subscriber.get("email_address"):
             self._emails[sid] = str(subscriber["email_address"])
+            self._directory[normalise_email(str(subscriber["email_address"]))] = sid
         if isinstance(subscriber.get("fields"), dict):
             self._fields[sid] = dict(subscriber["fields"])
 
@@ -429,6 +548,8 @@ class KitV4:
             ):
                 if isinstance(record, dict) and record.get("id") is not None:
                     ids.add(str(record["id"]))
+                    if record.get("email_address"):  # read anyway: its members cost no lookup
+                        self._directory[normalise_email(str(record["email_address"]))] = str(record["id"])
                     if len(ids) > MEMBERS_CAP:
                         return None
         except AuthenticationError:
@@ -479,15 +600,15 @@ class KitV4:
             self._tag_members.forget(target_id)
 
     async def _form_members(self, form_id: str) -> set[str] | None:
+        ids: set[str] = set()
         try:
-            return {
-                str(s["id"])
-                async for s in self._pages(
-                    f"/v4/forms/{form_id}/subscribers", "subscribers", {"status": "all"}
-                )
-            }
+            async for s in self._pages(f"/v4/forms/{form_id}/subscribers", "subscribers", {"status": "all"}):
+                ids.add(str(s["id"]))
+                if s.get("email_address"):  # read anyway: its members cost no lookup
+                    self._directory[normalise_email(str(s["email_address"]))] = str(s["id"])
         except NotFoundError:
             return None
+        return ids
 
     async def _subscriber(self, subject: str) -> dict[str, Any] | None:
         try:
@@ -610,6 +731,12 @@ class KitV4:
             unconfirmed_reason="Kit did not confirm this row; retry it.",
             absent=absent,
         )
+        results = [
+            replace(r, subject_missing=True)
+            if r.outcome is Outcome.FAILED and SUBSCRIBER_MISSING in r.reason.lower()
+            else r
+            for r in results
+        ]
         if tags:
             results = self._judge_membership(action, results, before)
         if action == Action.TAG:
@@ -741,7 +868,7 @@ class KitV4:
                 return _created_or_unchanged(item, reply)
             return await self._set_field(item, value or "")
         except NotFoundError as exc:
-            return ItemResult(item, Outcome.FAILED, _not_found(exc, item))
+            return ItemResult(item, Outcome.FAILED, _not_found(exc, item), subject_missing=True)
         except AuthenticationError:
             raise
         except GaveUpError:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from audience_manager.api.resolution import ResolutionPlan, ResolveProgress
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.platforms import Capabilities, PlatformKind
 from audience_manager.core.work import ItemResult, WorkItem
@@ -56,11 +57,26 @@ class Platform(Protocol):
 
     async def create_tag(self, name: str) -> Target: ...
 
-    async def resolve(self, emails: Sequence[str]) -> dict[str, str | None]:
+    async def plan_resolution(self, emails: Sequence[str]) -> ResolutionPlan:
+        """The cheapest way to resolve `emails` on this account, and its cost in requests.
+
+        May spend a request or two finding out the account's size (counted in the plan). Raises
+        like `resolve` for errors that end the job.
+        """
+        ...
+
+    async def resolve(
+        self,
+        emails: Sequence[str],
+        *,
+        plan: ResolutionPlan | None = None,
+        progress: ResolveProgress | None = None,
+    ) -> dict[str, str | None]:
         """Map each email to the platform's subscriber/contact id, or None when not found.
 
-        One paced request per email (the platforms have no bulk lookup); raises only for errors
-        that end the job (authentication, connection), never for "not found".
+        Follows `plan` (from `plan_resolution`) when given, else looks each email up (one paced
+        request each). `progress` hears how far the reading got and the answers found so far.
+        Raises only for errors that end the job (authentication, connection), never for "not found".
         """
         ...
 

@@ -9,7 +9,7 @@ Secrets come only from environment variables named on the command line (`--token
 from arguments (they would show in `ps` and in shell history), and are masked in every message.
 Nothing here imports Qt: the GUI is started from `__main__` only when no subcommand is given.
 
-One module a command group (`apply`, `listing`, `jobs`, `accounts`, `diagnose`, `demo`), each
+One module a command group (`apply`, `listing`, `jobs`, `accounts`, `diagnose`, `directory`, `demo`), each
 adding its parser with a handler; what they share is in `common`. They never import each other.
 """
 
@@ -26,7 +26,7 @@ from typing import IO
 from audience_manager import __version__
 from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpError
 from audience_manager.api.redaction import known_secrets, redact
-from audience_manager.cli import accounts, apply, demo, diagnose, jobs, listing
+from audience_manager.cli import accounts, apply, demo, diagnose, directory, jobs, listing
 from audience_manager.cli.common import EXIT_USAGE, PROG, Handler, Parser, Streams, UsageError, logging_to
 from audience_manager.core.audience_file import AudienceFileError
 from audience_manager.logs import setup_logging
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_command(commands)
     jobs.add_command(commands)
     diagnose.add_command(commands)
+    directory.add_command(commands)
     return parser
 
 

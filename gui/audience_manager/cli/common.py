@@ -33,6 +33,8 @@ from audience_manager.core.platforms import (
 from audience_manager.core.report import write_report
 from audience_manager.jobs.events import JobFinished, JobState, Progress
 from audience_manager.jobs.journal import Journal
+from audience_manager.jobs.progress_text import describe_progress
+from audience_manager.jobs.progress_text import format_duration as format_duration
 from audience_manager.jobs.runner import Runner
 from audience_manager.jobs.workflows import JobRun, start_job
 from audience_manager.logs import stream_handler
@@ -282,23 +284,7 @@ class ProgressLine:
 
 
 def format_progress(p: Progress) -> str:
-    left = "" if p.seconds_left is None else f", {format_duration(p.seconds_left)} left"
-    what = "looking up emails: " if p.state is JobState.RESOLVING else ""
-    return (
-        f"{what}{p.done:,}/{p.total:,} rows ({p.failed:,} failed, {p.skipped:,} skipped), "
-        f"{p.rows_per_second:,.0f} rows/s{left}"
-    )
-
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return describe_progress(p)
 
 
 # ------------------------------------------------------------------------------------------ runs
@@ -321,9 +307,14 @@ async def render(run: JobRun | Runner, stderr: IO[str]) -> JobResult:
     cancels cleanly: rows not sent end cancelled, in the journal too, and the report is written."""
     progress = ProgressLine(stderr)
     finished: JobFinished | None = None
+    runner = run.runner if isinstance(run, JobRun) else run
+    told = False
     with _cancel_on_interrupt(run, stderr):
         async for event in run.events():
             if isinstance(event, Progress):
+                if runner.resolution is not None and not told:  # the way chosen and its cost, once
+                    stderr.write(f"{runner.resolution.describe()}\n")
+                    told = True
                 progress.update(event)
             elif isinstance(event, JobFinished):
                 finished = event

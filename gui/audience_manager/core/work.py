@@ -24,9 +24,12 @@ class ItemResult:
 
     `previous` is the state before the write when the platform told us (a custom field's old value,
     whether the tag was already there): the journal keeps it so a job can be undone exactly.
+    `subject_missing` says the platform refused the row because the subscriber/contact id does not
+    exist (the runner then looks an email whose id it had cached up afresh, once).
     """
 
     item: WorkItem
     outcome: Outcome
     reason: str = ""
     previous: str | None = None
+    subject_missing: bool = False

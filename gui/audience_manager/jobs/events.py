@@ -43,6 +43,13 @@ class Progress:
     # The same progress in people (input rows): `done`/`total` count row x target outcomes.
     people_done: int = 0
     people_total: int = 0
+    # While emails are resolved (state RESOLVING): how far the reading got, in `resolve_unit`
+    # ("subscribers"/"contacts" read from the account, or "emails" looked up), of `resolve_total`.
+    resolved: int = 0
+    resolve_total: int | None = None
+    resolve_unit: str = ""
+    resolve_per_second: float = 0.0
+    resolve_seconds_left: float | None = None
 
 
 @dataclass(frozen=True)

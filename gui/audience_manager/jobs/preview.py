@@ -1,6 +1,8 @@
 """Preview (dry run): what a job would do, read from the platform, with no write.
 
-It resolves the audience's emails, reads the current state where the platform allows
+It prices resolving the audience's emails (`Platform.plan_resolution`: the way the run will take and
+its cost in requests, "resolving 3,050 emails: 20 requests"), resolves the checked rows' emails that
+way, reads the current state where the platform allows
 (`Platform.read_state`: Kit v4 tag membership and custom field values, HighLevel contact tags) and
 counts, per target, the rows found, not found, already so and that would change, plus the write
 requests the run would send. Used by `apply --dry-run` and the GUI's Preview button.
@@ -11,19 +13,21 @@ checked (all of them with `limit=None`); the summary says how many were.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from audience_manager.api.platform import Platform, StateKey, state_key
+from audience_manager.api.resolution import ResolutionPlan
 from audience_manager.core.actions import Action, Target
 from audience_manager.core.audience import AudienceRow
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.planning import estimate, job_targets, needs_resolving, plan
 from audience_manager.core.work import WorkItem
+from audience_manager.jobs.directory import Directory
 
 DEFAULT_LIMIT = 1000
-RESOLVE_CHUNK = 50
 YES = "yes"
 NO = "no"
 
@@ -47,7 +51,7 @@ class PreviewReport:
     rows: int  # rows that would be sent
     invalid: int
     duplicates: int
-    lookups: int  # email lookups the run needs
+    lookups: int  # requests the run spends resolving emails (see `resolution`)
     found: int  # among the checked rows
     not_found: int
     checked_rows: int
@@ -61,11 +65,20 @@ class PreviewReport:
     # leaves them out of the run, so the confirmation and the results give the preview's numbers.
     not_found_rows: frozenset[int] = frozenset()
     not_found_reason: str = ""
+    resolution: ResolutionPlan | None = None  # how the run resolves its emails, and the cost
 
     @property
     def sendable(self) -> int:
         """Rows the run sends once the rows found not to exist are left out."""
         return self.rows - len(self.not_found_rows)
+
+    @property
+    def resolution_text(self) -> str:
+        """ "Resolving 3,050 emails: 20 requests (…)", for the confirmation; "" with no emails."""
+        if self.resolution is None or self.resolution.emails == 0:
+            return ""
+        text = self.resolution.describe()
+        return text[:1].upper() + text[1:]
 
     @property
     def would_change(self) -> int:
@@ -96,8 +109,10 @@ class PreviewReport:
                     f"  {t.target}: this platform cannot read the current state; {t.checked} rows checked."
                 )
             lines += [f"    {e}" for e in t.examples]
+        if self.resolution_text:
+            lines.append(f"{self.resolution_text}.")
         lines.append(
-            f"Requests the run would send: {_plural(self.lookups, 'email lookup')}, "
+            f"Requests the run would send: {self.lookups:,} resolving emails, "
             f"{_plural(self.writes, 'write')}"
             f" (up to {self.items_per_request} rows each), about {_duration(self.seconds)} at the rate limit."
         )
@@ -116,17 +131,38 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-async def preview(platform: Platform, spec: JobSpec, *, limit: int | None = DEFAULT_LIMIT) -> PreviewReport:
-    """Read-only: resolves emails and reads the state of the first `limit` rows; never writes."""
+async def preview(
+    platform: Platform,
+    spec: JobSpec,
+    *,
+    limit: int | None = DEFAULT_LIMIT,
+    directory: Directory | None = None,
+) -> PreviewReport:
+    """Read-only: resolves emails and reads the state of the first `limit` rows; never writes.
+
+    With the account's `directory`, emails it already answers cost nothing (as in the run), and
+    what the preview resolves is kept for the run."""
     caps = platform.capabilities
     targets = job_targets(spec)
     rows = list(spec.audience.rows)
     checked = rows if limit is None else rows[:limit]
 
+    every_email = [r.identifier for r in rows if needs_resolving(r, caps, spec.action)]
     subjects: dict[str, str | None] = {}
-    to_resolve = [r.identifier for r in checked if needs_resolving(r, caps, spec.action)]
-    for start in range(0, len(to_resolve), RESOLVE_CHUNK):
-        subjects.update(await platform.resolve(to_resolve[start : start + RESOLVE_CHUNK]))
+    if directory is not None and every_email:
+        subjects.update(await asyncio.to_thread(directory.get, every_email))
+        every_email = [e for e in every_email if e not in subjects]
+    resolution = await platform.plan_resolution(every_email) if every_email else None
+    to_resolve = [
+        r.identifier
+        for r in checked
+        if needs_resolving(r, caps, spec.action) and r.identifier not in subjects
+    ]
+    if to_resolve:
+        answers = await platform.resolve(to_resolve, plan=resolution)
+        subjects.update(answers)
+        if directory is not None:
+            directory.put(answers)
 
     # The same items the run would send, for the checked rows.
     checked_spec = _with_rows(spec, checked)
@@ -162,19 +198,21 @@ async def preview(platform: Platform, spec: JobSpec, *, limit: int | None = DEFA
     if not can_read:
         notes.append(f"{platform.kind.label} cannot read the current state, so rows are not split by change.")
     found = len(checked) - len(row_not_found)
+    lookups = resolution.requests if resolution is not None else 0
+    per_second = caps.rate.per_second
     return PreviewReport(
         action=spec.action,
         value=spec.value,
         rows=len(rows),
         invalid=len(spec.audience.invalid),
         duplicates=len(spec.audience.duplicates),
-        lookups=full.lookups,
+        lookups=lookups,
         found=found,
         not_found=len(row_not_found),
         checked_rows=len(checked),
         targets=tuple(previews),
         writes=full.writes,
-        seconds=full.seconds,
+        seconds=(lookups + full.writes) / per_second if per_second > 0 else 0.0,
         can_read_state=can_read,
         items_per_request=size,
         notes=tuple(notes),
@@ -183,6 +221,7 @@ async def preview(platform: Platform, spec: JobSpec, *, limit: int | None = DEFA
             f"Not found on {platform.kind.label}: no {platform.kind.person} with this ID or email"
             " (found by the preview; not sent)"
         ),
+        resolution=resolution,
     )
 
 

@@ -3,10 +3,15 @@
 The runner owns the "every row x target ends in exactly one outcome" promise. Its stages:
 
 1. rows the audience already rejected (invalid, duplicate) end SKIPPED with their reason;
-2. emails the platform cannot write to directly are looked up (state RESOLVING) and rows that are
-   not found end SKIPPED before any write;
+2. emails the platform cannot write to directly are resolved (state RESOLVING): first from the
+   account's directory cache (`jobs.directory`), the rest the cheapest way the platform offers
+   (`Platform.plan_resolution`: one lookup per email, a listing of the account, batched searches);
+   rows that are not found end SKIPPED before any write, and every answer goes to the cache;
 3. the write batches of `core.planning.plan` run with several requests in flight (the transport's
    limiter does the pacing; the runner only keeps it fed so latency does not waste the budget).
+
+A write refusing a cached id as unknown (the subscriber was deleted and came back with a new id)
+sends that row again once, after looking its email up afresh.
 
 Whatever stops a job early (Cancel, a refused token, an unreachable platform) ends every row not yet
 sent with an outcome that says what happened and what to do; a final check proves nothing was lost.
@@ -21,12 +26,22 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Container, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Container,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from audience_manager.api.errors import ApiError, AuthenticationError, ConnectionFailedError, GaveUpError
 from audience_manager.api.platform import Platform
+from audience_manager.api.resolution import ResolutionMethod, ResolutionPlan, lookups
 from audience_manager.core.actions import Target
 from audience_manager.core.audience import AudienceRow
 from audience_manager.core.job_spec import JobSpec
@@ -34,6 +49,7 @@ from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.core.planning import iter_batches, job_targets, needs_resolving, target_label
 from audience_manager.core.platforms import Capabilities
 from audience_manager.core.work import ItemResult, WorkItem
+from audience_manager.jobs.directory import Directory, directory_for
 from audience_manager.jobs.events import JobEvent, JobFinished, JobStarted, JobState, OutcomesReady, Progress
 from audience_manager.jobs.recorder import JobRecorder
 from audience_manager.jobs.throughput import Throughput
@@ -90,6 +106,9 @@ class Runner:
 
     `done` lists (row, target id) pairs already finished by an earlier run of the same job: they are
     neither sent nor reported again (resume after a crash).
+
+    `directory` keeps the account's email -> id answers between jobs; by default, when `recorder`
+    is the journal, the journal's file holds it for the job's account (`jobs.directory`).
     """
 
     def __init__(
@@ -103,6 +122,7 @@ class Runner:
         concurrency: int | None = None,
         flush_interval: float = 0.25,
         cancel_grace: float = 5.0,
+        directory: Directory | None = None,
     ) -> None:
         self._platform = platform
         self._spec = spec
@@ -151,6 +171,13 @@ class Runner:
         self._wake = asyncio.Event()
         self._started = False
         self._throughput = Throughput()
+        self._own_directory = directory is None
+        self._directory = directory if directory is not None else directory_for(recorder, self.job_id)
+        self.resolution: ResolutionPlan | None = None  # how this run resolves its emails, once known
+        self._resolved = 0
+        self._resolve_total: int | None = None
+        self._resolve_throughput = Throughput()
+        self._from_cache: set[str] = set()  # emails whose id came from the directory, not yet refused
 
     # ----------------------------------------------------------------- public
 
@@ -229,7 +256,11 @@ class Runner:
             # resume it. Outcomes already recorded stay recorded.
             self._state = JobState.INTERRUPTED
             self._record(lambda r: r.job_ended(self.job_id, JobState.INTERRUPTED, "Interrupted"))
+            if self._directory is not None and self._own_directory:
+                self._directory.close()
             raise
+        if self._directory is not None and self._own_directory:
+            await asyncio.to_thread(self._directory.close)
         reason = self._stop.job_reason if self._stop else ""
         self._record(lambda r: r.job_ended(self.job_id, self._state, reason))
 
@@ -262,48 +293,165 @@ class Runner:
 
     async def _resolve_emails(self) -> dict[str, str | None]:
         done, targets = self._done, self._targets
-        rows = (r for r in self._email_rows if any((r.row, t.id) not in done for t in targets))
+        rows_of: dict[str, list[AudienceRow]] = {}
+        for r in self._email_rows:
+            if any((r.row, t.id) not in done for t in targets):
+                rows_of.setdefault(r.identifier, []).append(r)
         subjects: dict[str, str | None] = {}
-        chunks = _chunks(rows, RESOLVE_CHUNK)
-        first = next(chunks, None)
-        if first is None:
+        if not rows_of:
             return subjects
         self._state = JobState.RESOLVING
-        chunks = itertools.chain([first], chunks)
+        emails = list(rows_of)
 
-        async def resolve(chunk: list[AudienceRow]) -> None:
-            found = await self._call_resolve(chunk)
-            if found is None:
-                return
+        def take(answers: Mapping[str, str | None]) -> dict[str, str | None]:
+            """Answers as they come: kept, and each row not found ends SKIPPED at once. Returns the
+            answers that were new."""
+            new: dict[str, str | None] = {}
             ended: list[RowOutcome] = []
-            for row in chunk:
-                if row.identifier not in found:
-                    reason = f"{self._label} gave no answer when looking up this email. Retry failed."
-                    ended += self._settle_row(row, Outcome.FAILED, reason)
-                elif found[row.identifier] is None:
+            for email, subject in answers.items():
+                if email not in rows_of or email in subjects:
+                    continue
+                subjects[email] = new[email] = subject
+                if subject is None:
                     reason = f"Not found on {self._label}: no {self._platform.kind.person} with this email"
-                    ended += self._settle_row(row, Outcome.SKIPPED, reason)
-                subjects[row.identifier] = found.get(row.identifier)
+                    for row in rows_of[email]:
+                        ended += self._settle_row(row, Outcome.SKIPPED, reason)
             if ended:
                 self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
+            return new
 
-        await self._pool(chunks, resolve)
+        if self._directory is not None:
+            kept = await asyncio.to_thread(self._directory.get, emails)
+            self._from_cache = {e for e, subject in kept.items() if subject is not None}
+            take(kept)
+        rest = [e for e in emails if e not in subjects]
+        if rest:
+            await self._resolve_with_platform(rest, take)
+        if self._directory is not None:
+            await asyncio.to_thread(self._directory.flush)
+        if self._stop is None:
+            ended: list[RowOutcome] = []
+            reason = f"{self._label} gave no answer when looking up this email. Retry failed."
+            for email in rest:
+                if email not in subjects:
+                    for row in rows_of[email]:
+                        ended += self._settle_open(row, Outcome.FAILED, reason)
+            if ended:
+                self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
         return subjects
 
-    async def _call_resolve(self, chunk: list[AudienceRow]) -> dict[str, str | None] | None:
-        """The lookup, with the errors that end a job turned into a stop. None when it did not answer."""
+    async def _resolve_with_platform(
+        self, emails: list[str], take: Callable[[Mapping[str, str | None]], dict[str, str | None]]
+    ) -> None:
+        """The platform's cheapest way for `emails`; answers reach `take` (and the directory) as
+        they come, so a stop half way keeps what was learnt. Cancel stops it at once."""
+        plan = await self._call_resolving(self._platform.plan_resolution(emails), emails)
+        if plan is None:
+            return
+        self.resolution = plan
+        log.info("%s: %s", self._label, plan.describe())
+        self._resolve_total = plan.total or None
+        self._resolve_throughput = Throughput()
+        directory = self._directory
+        counting_answers = plan.method is ResolutionMethod.LOOKUP
+
+        def learn(answers: Mapping[str, str | None]) -> int:
+            new = take(answers)
+            if new and directory is not None:
+                directory.put(new)
+            if counting_answers:
+                self._resolved += len(new)
+                self._resolve_throughput.add(len(new))
+            return len(new)
+
+        def progress(read: int, total: int | None, answers: Mapping[str, str | None]) -> None:
+            learn(answers)
+            if not counting_answers:
+                self._resolve_throughput.add(max(0, read - self._resolved))
+                self._resolved = max(self._resolved, read)
+                if total is not None:
+                    self._resolve_total = total
+
+        if plan.method is ResolutionMethod.LOOKUP:
+            # Small calls, several at once: Cancel and progress stay responsive.
+            async def resolve(chunk: list[str]) -> None:
+                found = await self._call_resolving(
+                    self._platform.resolve(chunk, plan=plan, progress=progress), chunk
+                )
+                learn(found or {})
+
+            await self._pool(_chunks(iter(emails), RESOLVE_CHUNK), resolve)
+            return
+        # One long call (a listing, batched searches): raced against Cancel.
+        call = asyncio.ensure_future(
+            self._call_resolving(self._platform.resolve(emails, plan=plan, progress=progress), emails)
+        )
         try:
-            return await self._platform.resolve([r.identifier for r in chunk])
+            while not call.done() and not self._cancel_requested:
+                self._wake.clear()
+                waker = asyncio.ensure_future(self._wake.wait())
+                await asyncio.wait({call, waker}, return_when=asyncio.FIRST_COMPLETED)
+                waker.cancel()
+        finally:
+            if not call.done():
+                call.cancel()
+            await asyncio.gather(call, return_exceptions=True)
+        if not call.cancelled():
+            learn(call.result() or {})
+
+    async def _call_resolving(self, call: Awaitable[T], emails: Sequence[str]) -> T | None:
+        """A resolving call, with the errors that end a job turned into a stop and other refusals
+        into failed rows. None when it did not answer."""
+        try:
+            return await call
         except AuthenticationError as exc:
             self._stop_job(f"Not sent: {auth_reason(self._label, exc)}", auth_reason(self._label, exc))
         except GaveUpError as exc:
             self._stop_job(self._unreachable_reason(exc), exc.reason)
         except ApiError as exc:
+            wanted = set(emails)
+            reason = f"Could not look up this email: {exc}"
             ended: list[RowOutcome] = []
-            for row in chunk:
-                ended += self._settle_row(row, Outcome.FAILED, f"Could not look up this email: {exc}")
+            for row in self._email_rows:
+                if row.identifier in wanted:
+                    ended += self._settle_open(row, Outcome.FAILED, reason)
             self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
         return None
+
+    async def _recheck_stale(self, batch: Sequence[WorkItem], results: list[ItemResult]) -> list[ItemResult]:
+        """Rows the platform refused because their id (from the directory) does not exist: forget
+        the id, look the email up afresh once, and send the row again once with what it finds."""
+        stale = [r for r in results if r.subject_missing and r.item.identifier in self._from_cache]
+        if not stale:
+            return results
+        emails = list(dict.fromkeys(r.item.identifier for r in stale))
+        self._from_cache.difference_update(emails)
+        directory = self._directory
+        try:
+            if directory is not None:
+                await asyncio.to_thread(directory.forget, emails)
+            found = await self._platform.resolve(emails, plan=lookups(len(emails), fresh=True))
+            if directory is not None:
+                directory.put({e: found.get(e) for e in emails if e in found})
+            again: list[WorkItem] = []
+            replaced: dict[Pair, ItemResult] = {}
+            for r in stale:
+                subject = found.get(r.item.identifier)
+                if subject is None and r.item.identifier in found:
+                    reason = f"Not found on {self._label}: no {self._platform.kind.person} with this email"
+                    replaced[(r.item.row, r.item.target.id)] = ItemResult(r.item, Outcome.SKIPPED, reason)
+                elif subject is not None:
+                    again.append(replace(r.item, subject=subject))
+            if again:
+                self._record(lambda rec: rec.batch_sent(self.job_id, again))
+                for r in await self._platform.apply(self._spec.action, again, self._spec.value):
+                    replaced[(r.item.row, r.item.target.id)] = r
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the first answer stands: the rows fail with what the platform said
+            log.info("Looking up refused ids again failed", exc_info=True)
+            return results
+        return [replaced.get((r.item.row, r.item.target.id), r) for r in results]
 
     async def _send_batch(self, batch: tuple[WorkItem, ...]) -> None:
         self._record(lambda r: r.batch_sent(self.job_id, batch))
@@ -337,6 +485,8 @@ class Runner:
             self._fail_batch(batch, f"Unexpected error ({type(exc).__name__}). Retry failed; see the log.")
             return
         self._gave_up_in_a_row = 0
+        if self._from_cache:
+            results = await self._recheck_stale(batch, list(results))
         self._take_results(batch, results)
 
     # ---------------------------------------------------------------- helpers
@@ -367,6 +517,17 @@ class Runner:
     def _settle_row(self, row: AudienceRow, outcome: Outcome, reason: str) -> list[RowOutcome]:
         ended = [self._settle(row.row, t, outcome, reason) for t in self._targets]
         return [o for o in ended if o is not None]
+
+    def _settle_open(self, row: AudienceRow, outcome: Outcome, reason: str) -> list[RowOutcome]:
+        """Like `_settle_row`, for the row's pairs that have no outcome yet."""
+        ended = []
+        for t in self._targets:
+            pair = (row.row, t.id)
+            if pair not in self._outcomes and pair not in self._done:
+                out = self._settle(row.row, t, outcome, reason)
+                if out is not None:
+                    ended.append(out)
+        return ended
 
     def _settle(self, row: int, target: Target, outcome: Outcome, reason: str) -> RowOutcome | None:
         """Give one pair its outcome. None for a pair this run does not own (done in an earlier run)."""
@@ -438,6 +599,15 @@ class Runner:
             state=self._state,
             people_done=self._people_done,
             people_total=self.people,
+            resolved=self._resolved,
+            resolve_total=self._resolve_total,
+            resolve_unit=self.resolution.unit if self.resolution is not None else "",
+            resolve_per_second=self._resolve_throughput.rows_per_second(),
+            resolve_seconds_left=(
+                self._resolve_throughput.seconds_left(self._resolve_total - self._resolved)
+                if self._resolve_total is not None
+                else None
+            ),
         )
 
     def _record(self, call: Callable[[JobRecorder], None]) -> None:

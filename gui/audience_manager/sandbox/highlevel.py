@@ -11,14 +11,21 @@ Choices where the sources are silent (../shared/notes/highlevel-api.md):
 - `succeded` / `succeeded` are true when the request was processed, even if some rows failed;
   `errorCount` says how many did.
 - No bulk size limit is documented; `SandboxLimits.highlevel_bulk_max` (None = none) can set one.
+- `POST /contacts/search`: `pageLimit` 1..500; `page` reaches at most the first 10,000 records
+  (`SEARCH_PAGE_CAP`, a 422 beyond), `searchAfter` (each returned contact carries its own cursor,
+  `searchAfter: [position, id]`) reaches the rest and may not be sent with `page`. Filters may be a
+  list, a `{group, filters}` object, or a list holding such groups (both readings of the docs);
+  `search_groups = False` on the live object refuses groups with a 422, like a HighLevel that
+  does not take the batched form. Contacts come in the order they were added.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from bisect import bisect_right
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -32,6 +39,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 VERSION = "2021-07-28"
 CONTACT_ID = re.compile(r"^[A-Za-z0-9]{20}$")
 NO_ACCESS = "The token does not have access to this location."
+SEARCH_PAGE_CAP = 10_000  # records page-based search paging reaches; searchAfter goes beyond
 
 
 def trace_id() -> str:
@@ -66,6 +74,9 @@ class HighLevel:
     daily: DailyBudget
     enforce_limits: Callable[[], bool]
     bulk_max: Callable[[], int | None]
+    search_groups: bool = True  # False: refuse `{group, filters}` in a search, as a stricter API might
+    search_group_max: int | None = None  # refuse a group of more filters than this (None: any number)
+    _ordered: dict[str, tuple[int, list[Contact], dict[str, int]]] = field(default_factory=dict)
 
     def routes(self) -> list[tuple[str, list[str], Handler]]:
         return [
@@ -217,24 +228,67 @@ class HighLevel:
                     if isinstance(limit, int)
                     else "pageLimit must be a number conforming to the specified constraints"
                 )
-            matcher = _filters(body.get("filters", []))
+            raw_filters = body.get("filters", [])
+            if not self.search_groups and _has_group(raw_filters):
+                problems.append("filters.group is not supported")
+            asked = _emails_asked(raw_filters)
+            if self.search_group_max is not None and asked is not None and len(asked) > self.search_group_max:
+                problems.append(f"filters must contain no more than {self.search_group_max} elements")
+            matcher = _filters(raw_filters)
             if isinstance(matcher, str):
                 problems.append(matcher)
+            page = body.get("page", 1)
+            page = page if isinstance(page, int) and page >= 1 else 1
+            after = body.get("searchAfter")
+            if after is not None and "page" in body:
+                problems.append("searchAfter cannot be used together with page")
+            if after is not None and not (isinstance(after, list) and after):
+                problems.append("searchAfter must be an array")
+            if isinstance(limit, int) and page * limit > SEARCH_PAGE_CAP:
+                problems.append(
+                    f"page-based search returns at most {SEARCH_PAGE_CAP} records; use searchAfter"
+                )
             if problems:
                 return unprocessable(*problems)
             if (denied := self._own_location(caller, body["locationId"])) is not None:
                 return denied
             assert not isinstance(matcher, str) and isinstance(limit, int)
-            page = body.get("page", 1)
-            page = page if isinstance(page, int) and page >= 1 else 1
             loc = caller.location.id
-            found = [
-                c for c in self.hl.contacts.values() if c.location_id == loc and not c.deleted and matcher(c)
-            ]
-            chosen = found[(page - 1) * limit : page * limit]
-            return hl_json({"contacts": [c.to_json() for c in chosen], "total": len(found)})
+            ordered, position = self._contacts_in_order(loc)
+            emails = asked
+            if emails is not None:  # an index lookup rather than a scan, as a search engine would
+                ids = {self.hl.by_email.get((loc, e)) for e in emails}
+                found = sorted(
+                    (self.hl.contacts[i] for i in ids if i is not None and not self.hl.contacts[i].deleted),
+                    key=lambda c: position[c.id],
+                )
+            elif raw_filters in (None, []):
+                found = ordered
+            else:
+                found = [c for c in ordered if matcher(c)]
+            if after is not None:
+                start = position.get(str(after[-1]))
+                if start is None:
+                    return unprocessable("searchAfter does not point at a contact")
+                first = bisect_right(found, start, key=lambda c: position[c.id])
+                chosen = found[first : first + limit]
+            else:
+                chosen = found[(page - 1) * limit : page * limit]
+            contacts = [{**c.to_json(), "searchAfter": [position[c.id], c.id]} for c in chosen]
+            return hl_json({"contacts": contacts, "total": len(found)})
 
         return await self._run(request, work)
+
+    def _contacts_in_order(self, location_id: str) -> tuple[list[Contact], dict[str, int]]:
+        """The location's live contacts in the order they were added, and every contact's position
+        (its `searchAfter`); the order is rebuilt only when contacts were added since."""
+        stamp = len(self.hl.contacts)
+        cached = self._ordered.get(location_id)
+        if cached is None or cached[0] != stamp:
+            everyone = [c for c in self.hl.contacts.values() if c.location_id == location_id]
+            cached = (stamp, everyone, {c.id: n for n, c in enumerate(everyone)})
+            self._ordered[location_id] = cached
+        return [c for c in cached[1] if not c.deleted], cached[2]
 
     async def duplicate(self, request: Request) -> Response:
         async def work(caller: Caller) -> Response:
@@ -325,6 +379,31 @@ class HighLevel:
             "tagsAdded": added,
             "tagsRemoved": removed,
         }
+
+
+def _has_group(raw: object) -> bool:
+    if isinstance(raw, dict):
+        return True
+    return isinstance(raw, list) and any(isinstance(f, dict) and "filters" in f for f in raw)
+
+
+def _emails_asked(raw: object) -> set[str] | None:
+    """The emails of a filter that is only `email eq` conditions (alone, or any of them in an `OR`
+    group, in either reading), or None for any other filter."""
+    items = raw.get("filters") if isinstance(raw, dict) else raw
+    group = raw.get("group", "AND") if isinstance(raw, dict) else "AND"
+    if not isinstance(items, list) or not items:
+        return None
+    if len(items) == 1 and isinstance(items[0], dict) and "filters" in items[0]:
+        return _emails_asked(items[0])
+    if len(items) > 1 and group != "OR":
+        return None
+    out: set[str] = set()
+    for item in items:
+        if not (isinstance(item, dict) and item.get("field") == "email" and item.get("operator") == "eq"):
+            return None
+        out.add(str(item.get("value") or "").strip().lower())
+    return out
 
 
 def _filters(raw: object) -> Callable[[Contact], bool] | str:

@@ -206,11 +206,14 @@ class KitV4:
             values = list(self.kit.subscribers.values())  # ascending ids: ids only ever grow
             candidates = reversed(values) if descending else values
         lo, hi = q.get("created_after", ""), q.get("created_before", "")
-        chosen = [
-            s
-            for s in candidates
-            if keep(s) and (not lo or s.created_at[:10] >= lo) and (not hi or s.created_at[:10] <= hi)
-        ]
+        if q.get("status") == "all" and not lo and not hi:  # every subscriber: no filtering pass
+            chosen = list(candidates)
+        else:
+            chosen = [
+                s
+                for s in candidates
+                if keep(s) and (not lo or s.created_at[:10] >= lo) and (not hi or s.created_at[:10] <= hi)
+            ]
         return self._page(request, "subscribers", chosen, lambda s: s.id, lambda s: s.to_json(), descending)
 
     async def get_subscriber(self, request: Request) -> Response:

@@ -288,6 +288,7 @@ class MainWindow(QMainWindow):
             self.tr("&Refresh catalog"), self.catalog_panel.refresh_action, "F5", "refresh"
         )
         self.new_tag_action = act(self.tr("&New tag…"), self.catalog_panel.new_tag_action, None, "add")
+        self.forget_looked_up_action = act(self.tr("&Forget looked-up emails"), self.forget_emails_action)
         self.paste_shortcut = act(
             self.tr("&Paste into the audience"), self.paste_action, QKeySequence.StandardKey.Paste, "paste"
         )
@@ -308,6 +309,7 @@ class MainWindow(QMainWindow):
         account_menu.addAction(self.accounts_action)
         account_menu.addAction(self.refresh_action)
         account_menu.addAction(self.new_tag_action)
+        account_menu.addAction(self.forget_looked_up_action)
         job_menu = menu.addMenu(self.tr("&Job"))
         job_menu.addAction(self.preview_job_action)
         job_menu.addAction(self.run_job_action)
@@ -750,6 +752,19 @@ class MainWindow(QMainWindow):
         if job is not None and not job.running and (job.job_id in ids or not ids):
             self.session.update(job=None)
             self.results_panel.clear_results()
+
+    def forget_emails_action(self) -> asyncio.Task[None]:
+        """Account › Forget looked-up emails: the current account's answers (off the GUI thread)."""
+        return self._spawn(self._forget_emails())
+
+    async def _forget_emails(self) -> None:
+        from audience_manager.jobs.directory import clear_directory
+
+        journal, entry = self.workspace.journal(), self.workspace.current
+        if journal is not None and entry is not None:
+            loop = asyncio.get_running_loop()
+            count = await loop.run_in_executor(None, clear_directory, journal, entry.account)
+            self.statusBar().showMessage(self.tr("Forgot {0} looked-up emails.").format(count), 8000)
 
     def _tab_changed(self, _index: int) -> None:
         if self.bottom_tabs.currentWidget() is self.history_panel:
