@@ -668,6 +668,8 @@ class KitV4:
     ) -> list[ItemResult]:
         tags = action in (Action.TAG, Action.UNTAG)
         before = await self._members_before(items) if tags else {}
+        if action == Action.SET_FIELD:
+            await self._fields_before(items)
         if tags:
             path = "/v4/bulk/tags/subscribers"
             payload: dict[str, Any] = {
@@ -686,7 +688,7 @@ class KitV4:
                     {
                         "subscriber_id": int(i.subject),
                         "subscriber_custom_field_id": int(i.target.id),
-                        "value": value or "",
+                        "value": (i.value if i.value is not None else value) or "",
                     }
                     for i in items
                 ],
@@ -739,6 +741,8 @@ class KitV4:
         ]
         if tags:
             results = self._judge_membership(action, results, before)
+        if action == Action.SET_FIELD:
+            results = self._judge_fields(results, value)
         if action == Action.TAG:
             # Tags too long to read: judge who already had it by `tagged_at`, as Kit's answer shows.
             unread = [k for k, r in enumerate(results) if (r.item.target.id, r.item.subject) not in before]
@@ -747,6 +751,31 @@ class KitV4:
                 for k, r in zip(unread, judged, strict=True):
                     results[k] = r
         return results
+
+    async def _fields_before(self, items: Sequence[WorkItem]) -> None:
+        """Each subscriber's fields before a bulk write (so its undo restores them): known from the
+        listing or lookup that resolved it, else read (one paced request a subscriber)."""
+        unknown = sorted({i.subject for i in items if i.subject not in self._fields})
+        if unknown:
+            await bounded(self._subscriber, unknown, LOOKUP_CONCURRENCY)
+
+    def _judge_fields(self, results: list[ItemResult], value: str | None) -> list[ItemResult]:
+        """The previous value of each written field (from `_fields_before`), and unchanged when the
+        field already held the value; the cache then holds the new value."""
+        out: list[ItemResult] = []
+        for r in results:
+            item = r.item
+            written = (item.value if item.value is not None else value) or ""
+            fields = self._fields.get(item.subject)
+            if r.outcome is not Outcome.SUCCEEDED or fields is None:
+                out.append(r)
+                continue
+            before = fields.get(item.target.key)
+            previous = "" if before is None else str(before)
+            fields[item.target.key] = written
+            outcome = Outcome.UNCHANGED if previous == written else Outcome.SUCCEEDED
+            out.append(replace(r, outcome=outcome, previous=previous))
+        return out
 
     async def _absent_subjects(self, items: Sequence[WorkItem], failures: Sequence[BulkFailure]) -> set[str]:
         """Which subscribers do not exist, when a list-only-failures reply nulled their ids ambiguously.
@@ -866,7 +895,7 @@ class KitV4:
                     "POST", f"/v4/forms/{tag_or_form}/subscribers/{item.subject}", json={}
                 )
                 return _created_or_unchanged(item, reply)
-            return await self._set_field(item, value or "")
+            return await self._set_field(item, (item.value if item.value is not None else value) or "")
         except NotFoundError as exc:
             return ItemResult(item, Outcome.FAILED, _not_found(exc, item), subject_missing=True)
         except AuthenticationError:
@@ -891,7 +920,8 @@ class KitV4:
             email = str(subscriber.get("email_address", ""))
             fields = self._fields.get(item.subject, {})
         before = fields.get(key)
-        previous = None if before is None else str(before)
+        # A field Kit lists as null is empty (restoring "" clears it); one it does not list is unknown.
+        previous = ("" if key in fields else None) if before is None else str(before)
         body = {"email_address": email, "fields": {key: value}}
         reply = await self._http.request("PUT", f"/v4/subscribers/{item.subject}", json=body)
         updated = (reply.body or {}).get("subscriber") if isinstance(reply.body, dict) else None

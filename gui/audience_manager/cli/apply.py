@@ -31,7 +31,7 @@ from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience
 from audience_manager.core.audience_file import read_audience
 from audience_manager.core.identifiers import IdentifierKind
-from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.job_spec import BlankCells, JobSpec
 from audience_manager.core.platforms import Capabilities, PlatformKind
 from audience_manager.jobs.preview import preview
 
@@ -46,10 +46,21 @@ def add_command(commands: Subcommands) -> None:
         description="Apply one action to every identifier in INPUT and report every row's outcome.",
     )
     apply.add_argument("--action", required=True, choices=[a.value for a in Action])
+    apply.add_argument("--target", action="append", metavar="NAME_OR_ID", help="repeat for several")
+    apply.add_argument("--value", help="set-field: the value to write (the same for every row)")
     apply.add_argument(
-        "--target", required=True, action="append", metavar="NAME_OR_ID", help="repeat for several"
+        "--field",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="set-field: write each row's own cell of the file's COLUMN to FIELD (repeat for several)",
     )
-    apply.add_argument("--value", help="set-field: the value to write")
+    apply.add_argument(
+        "--blank",
+        choices=[b.value for b in BlankCells],
+        default=BlankCells.SKIP.value,
+        help="set-field with --field: a blank cell leaves the field as it is (skip, default) or clears it",
+    )
     apply.add_argument("--column", metavar="NAME_OR_INDEX", help="the file's column with the identifiers")
     apply.add_argument("--report", metavar="PATH", help="write every row's outcome as CSV (- for stdout)")
     apply.add_argument(
@@ -69,8 +80,22 @@ def handle(args: argparse.Namespace, streams: Streams) -> int:
 
 async def apply(args: argparse.Namespace, connection: Connection, streams: Streams) -> int:
     action = Action(args.action)
-    if action is Action.SET_FIELD and args.value is None:
-        raise UsageError("--action set-field needs --value TEXT")
+    mapping = parse_fields(args.field)
+    if mapping and action is not Action.SET_FIELD:
+        raise UsageError(f"--field is only for --action set-field, not {action}")
+    if mapping and (args.value is not None or args.target):
+        raise UsageError(
+            "--field FIELD=COLUMN sets each row's own value: use it without --target and --value"
+        )
+    if not mapping and not args.target:
+        raise UsageError(
+            "choose at least one --target"
+            + (" (or --field FIELD=COLUMN)" if action is Action.SET_FIELD else "")
+        )
+    if action is Action.SET_FIELD and args.value is None and not mapping:
+        raise UsageError(
+            "--action set-field needs --value TEXT, or --field FIELD=COLUMN for each row's own value"
+        )
     if action is not Action.SET_FIELD and args.value is not None:
         raise UsageError(f"--value is only for --action set-field, not {action}")
     stdout, stderr = streams.stdout, streams.stderr
@@ -81,10 +106,22 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
         if args.report:
             check_report_path(args.report)
         accepted = frozenset(capabilities.identifiers | {IdentifierKind.EMAIL})
-        audience = read_input(args.input, args.column, accepted)
+        columns = [column for _name, column in mapping]
+        audience = read_input(args.input, args.column, accepted, columns)
         available = await platform.list_targets(action.target_kind)
-        targets = match_targets(args.target, available, action.target_kind)
-        spec = JobSpec(connection.account.name, action, targets, audience, value=args.value)
+        targets = match_targets(args.target or [name for name, _c in mapping], available, action.target_kind)
+        fields = (
+            tuple((t.id, column) for t, (_n, column) in zip(targets, mapping, strict=True)) if mapping else ()
+        )
+        spec = JobSpec(
+            connection.account.name,
+            action,
+            targets,
+            audience,
+            value=args.value,
+            fields=fields,
+            blank=BlankCells(args.blank),
+        )
         for note in audience.notes:
             stderr.write(f"note: {note}\n")
         if args.dry_run:  # nothing is written to the platform or the journal
@@ -100,6 +137,19 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
     finally:
         await platform.aclose()
     return finish(result, args.report, result.outcomes, streams)
+
+
+def parse_fields(texts: Sequence[str]) -> list[tuple[str, str]]:
+    """`--field "Company=company"`: (field name or id, file column) pairs, each field once."""
+    pairs: list[tuple[str, str]] = []
+    for text in texts:
+        name, equals, column = text.partition("=")
+        if not equals or not name.strip() or not column.strip():
+            raise UsageError(f'--field {text!r}: write it as FIELD=COLUMN, e.g. --field "Company=company"')
+        if any(name.strip().casefold() == n.casefold() for n, _c in pairs):
+            raise UsageError(f"--field {name.strip()!r} is given twice")
+        pairs.append((name.strip(), column.strip()))
+    return pairs
 
 
 def check_action(action: Action, capabilities: Capabilities, platform: PlatformKind) -> None:
@@ -139,18 +189,20 @@ def match_targets(wanted: Sequence[str], available: Sequence[Target], kind: Targ
     return tuple(found)
 
 
-def read_input(source: str, column: str | None, accepted: frozenset[IdentifierKind]) -> Audience:
+def read_input(
+    source: str, column: str | None, accepted: frozenset[IdentifierKind], values: Sequence[str] = ()
+) -> Audience:
     from audience_manager.core.paste import parse_text
 
     if source == "-":
         data = sys.stdin.buffer.read()
-        if column is None:
+        if column is None and not values:
             return parse_text(_decode(data), accepted, source="standard input")
-        return _read_file_bytes(data, column, accepted)
+        return _read_file_bytes(data, column, accepted, values)
     path = Path(source)
     if not path.is_file():
         raise UsageError(f"INPUT {source}: no such file")
-    return read_audience(path, column, accepted=accepted)
+    return read_audience(path, column, accepted=accepted, value_columns=values)
 
 
 def _decode(data: bytes) -> str:
@@ -160,11 +212,13 @@ def _decode(data: bytes) -> str:
     return data.decode("cp1252", errors="replace")
 
 
-def _read_file_bytes(data: bytes, column: str, accepted: frozenset[IdentifierKind]) -> Audience:
+def _read_file_bytes(
+    data: bytes, column: str | None, accepted: frozenset[IdentifierKind], values: Sequence[str] = ()
+) -> Audience:
     """A table on stdin: spooled to a private temporary file so it is read exactly like a file."""
     with tempfile.TemporaryDirectory(prefix="audience-manager-") as folder:
         path = Path(folder) / "stdin.csv"
         path.write_bytes(data)
-        audience = read_audience(path, column, accepted=accepted)
-    audience.source = f"standard input, column {column}"
+        audience = read_audience(path, column, accepted=accepted, value_columns=values)
+    audience.source = f"standard input, column {column}" if column else "standard input"
     return audience

@@ -101,7 +101,13 @@ def iter_batches(
     size = max(1, capabilities.items_per_request)
     for target in job_targets(spec):
         items = (
-            WorkItem(row=row.row, identifier=row.identifier, subject=subject, target=target)
+            WorkItem(
+                row=row.row,
+                identifier=row.identifier,
+                subject=subject,
+                target=target,
+                value=spec.value_for(row, target) if spec.fields else None,
+            )
             for row in spec.audience.rows
             if (row.row, target.id) not in done
             and (subject := _subject(row, capabilities, spec.action, found)) is not None

@@ -16,6 +16,7 @@ class WorkItem:
     identifier: str
     subject: str
     target: Target
+    value: str | None = None  # the row's own value for the target (set field from a file column)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ from audience_manager.core.accounts import Account
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow, Problem
 from audience_manager.core.identifiers import IdentifierKind
-from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.job_spec import BlankCells, FieldMapping, JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.core.planning import job_targets
 from audience_manager.core.platforms import AuthKind, PlatformKind
@@ -129,6 +129,17 @@ CREATE TABLE IF NOT EXISTS results(
     lines TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_by_job ON results(job_id, id);
+CREATE TABLE IF NOT EXISTS job_fields(
+    job_id TEXT PRIMARY KEY,
+    fields TEXT NOT NULL,
+    blank TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS row_values(
+    job_id TEXT NOT NULL,
+    row INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY(job_id, row)
+) WITHOUT ROWID;
 """
 
 # Enum lookups by value, without Enum.__call__ (which is most of the time of reading 100,000 rows).
@@ -425,7 +436,22 @@ class Journal:
                     *((job_id, p.row, p.text, "duplicate", p.reason) for p in audience.duplicates),
                 ),
             )
+            if spec.fields:  # set field from the file's columns: the mapping and each row's cells
+                db.execute(
+                    "INSERT INTO job_fields(job_id, fields, blank) VALUES(?,?,?)",
+                    (job_id, json.dumps([list(f) for f in spec.fields]), str(spec.blank)),
+                )
+                db.executemany(
+                    "INSERT INTO row_values(job_id, row, data) VALUES(?,?,?)",
+                    ((job_id, r.row, json.dumps(r.values)) for r in audience.rows if r.values),
+                )
         return job_id
+
+    def _fields(self, job_id: str) -> tuple[FieldMapping, BlankCells]:
+        row = self._db().execute("SELECT fields, blank FROM job_fields WHERE job_id=?", (job_id,)).fetchone()
+        if row is None:
+            return (), BlankCells.SKIP
+        return tuple((str(t), str(c)) for t, c in json.loads(row[0])), BlankCells(row[1])
 
     # ------------------------------------------------------------ JobRecorder
 
@@ -625,6 +651,7 @@ class Journal:
         if row is None:
             raise UnknownJobError(f"No job {job_id} in the journal")
         account, action, targets, value, remove_all, source, notes = row
+        fields, blank = self._fields(job_id)
         return JobSpec(
             account=account,
             action=Action(action),
@@ -632,6 +659,8 @@ class Journal:
             audience=Audience(source=source, notes=list(json.loads(notes))),
             value=value,
             remove_all_tags=bool(remove_all),
+            fields=fields,
+            blank=blank,
         )
 
     def spec(self, job_id: str) -> JobSpec:
@@ -645,12 +674,19 @@ class Journal:
             raise UnknownJobError(f"No job {job_id} in the journal")
         account, action, targets, value, remove_all, source, notes = row
         audience = Audience(source=source, notes=list(json.loads(notes)))
+        fields, blank = self._fields(job_id)
+        values: dict[int, tuple[tuple[str, str], ...]] = {}
+        if fields:
+            values = {
+                r: tuple((str(c), str(v)) for c, v in json.loads(data))
+                for r, data in db.execute("SELECT row, data FROM row_values WHERE job_id=?", (job_id,))
+            }
         for r, identifier, kind, problem, reason in db.execute(
             "SELECT row, identifier, kind, problem, reason FROM audience WHERE job_id=? ORDER BY row",
             (job_id,),
         ):
             if problem is None:
-                audience.rows.append(AudienceRow(r, identifier, _KINDS[kind]))
+                audience.rows.append(AudienceRow(r, identifier, _KINDS[kind], values.get(r, ())))
             elif problem == "invalid":
                 audience.invalid.append(Problem(r, identifier, reason))
             else:
@@ -662,6 +698,8 @@ class Journal:
             audience=audience,
             value=value,
             remove_all_tags=bool(remove_all),
+            fields=fields,
+            blank=blank,
         )
 
     def outcome_records(self, job_id: str) -> dict[tuple[int, str], OutcomeRecord]:
@@ -756,7 +794,7 @@ class Journal:
         """Forget jobs and everything recorded about them. Running jobs are kept."""
         ids = [j for j in job_ids if (self._key, j) not in _RUNNING_HERE]
         with self._write() as db:
-            for table in ("results", "batches", "audience"):
+            for table in ("results", "batches", "audience", "job_fields", "row_values"):
                 db.executemany(f"DELETE FROM {table} WHERE job_id=?", ((j,) for j in ids))
             before = db.total_changes
             db.executemany("DELETE FROM jobs WHERE id=?", ((j,) for j in ids))

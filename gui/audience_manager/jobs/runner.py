@@ -44,7 +44,7 @@ from audience_manager.api.platform import Platform
 from audience_manager.api.resolution import ResolutionMethod, ResolutionPlan, lookups
 from audience_manager.core.actions import Target
 from audience_manager.core.audience import AudienceRow
-from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.job_spec import BLANK_CELL_REASON, JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.core.planning import iter_batches, job_targets, needs_resolving, target_label
 from audience_manager.core.platforms import Capabilities
@@ -444,7 +444,7 @@ class Runner:
                     again.append(replace(r.item, subject=subject))
             if again:
                 self._record(lambda rec: rec.batch_sent(self.job_id, again))
-                for r in await self._platform.apply(self._spec.action, again, self._spec.value):
+                for r in await self._apply(again):
                     replaced[(r.item.row, r.item.target.id)] = r
         except asyncio.CancelledError:
             raise
@@ -456,7 +456,7 @@ class Runner:
     async def _send_batch(self, batch: tuple[WorkItem, ...]) -> None:
         self._record(lambda r: r.batch_sent(self.job_id, batch))
         try:
-            results = await self._platform.apply(self._spec.action, batch, self._spec.value)
+            results = await self._apply(batch)
         except asyncio.CancelledError:
             self._fail_batch(batch, CANCELLED_IN_FLIGHT)
             raise
@@ -490,6 +490,19 @@ class Runner:
         self._take_results(batch, results)
 
     # ---------------------------------------------------------------- helpers
+
+    async def _apply(self, batch: Sequence[WorkItem]) -> list[ItemResult]:
+        """One request's items through the platform; a blank mapped cell the job leaves as it is
+        (`JobSpec.blank` is skip) is never sent and ends unchanged, saying so."""
+        spec = self._spec
+        if not spec.fields:
+            return await self._platform.apply(spec.action, batch, spec.value)
+        left = [i for i in batch if spec.leaves_blank(i.value, i.target)]
+        if not left:
+            return await self._platform.apply(spec.action, batch, spec.value)
+        sent = [i for i in batch if not spec.leaves_blank(i.value, i.target)]
+        results = await self._platform.apply(spec.action, sent, spec.value) if sent else []
+        return [*results, *(ItemResult(i, Outcome.UNCHANGED, BLANK_CELL_REASON) for i in left)]
 
     def _take_results(self, batch: Sequence[WorkItem], results: Sequence[ItemResult]) -> None:
         by_pair: dict[Pair, ItemResult] = {}

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 
 from audience_manager.core.actions import Action, Target
 from audience_manager.core.audience import Audience, AudienceRow
-from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.job_spec import BlankCells, JobSpec
 from audience_manager.core.outcomes import Outcome
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.journal import KIND_UNDO, LIVE_STATES, Journal
@@ -69,7 +69,11 @@ class UndoPlan:
         lines = [f"Undo of job {self.job_id}: {self.rows_to_revert} row changes to revert."]
         for spec in self.specs:
             targets = ", ".join(str(t) for t in spec.targets)
-            value = f" = {spec.value!r}" if spec.action is Action.SET_FIELD else ""
+            value = (
+                (" to each row's previous value" if spec.fields else f" = {spec.value!r}")
+                if spec.action is Action.SET_FIELD
+                else ""
+            )
             lines.append(f"  {spec.action.label} {targets}{value}: {len(spec.audience.rows)} rows")
         lines += [f"  {n}" for n in self.notes]
         return "\n".join(lines)
@@ -95,6 +99,7 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
         lambda: defaultdict(list)
     )
     kept_already = unknown = failed = unsure = ambiguous = 0
+    restore: dict[int, dict[str, str]] = defaultdict(dict)  # row -> field target id -> previous value
     # Pairs sent twice were in flight when an earlier start of the job was killed: if the first send
     # landed, the second one found the change already made and says "unchanged".
     resent = {pair for pair, n in journal.sends(job_id).items() if n > 1}
@@ -128,8 +133,11 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
             if previous is None:
                 unknown += 1
                 continue
-            if previous == original.value:
+            if previous == original.value_for(audience_row, targets[target_id]):
                 kept_already += 1
+                continue
+            if original.fields:  # each row's own previous value, all in one job
+                restore[row][target_id] = previous
                 continue
             groups[(Action.SET_FIELD, previous)][target_id].append(audience_row)
 
@@ -156,8 +164,11 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
                     audience=audience,
                     value=value,
                     remove_all_tags=False,
+                    fields=(),
                 )
             )
+
+    specs += _restore_values(original, job_id, rows, targets, restore)
 
     notes: list[str] = []
     if kept_already:
@@ -191,3 +202,34 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
             notes=tuple(notes),
         )
     return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted)
+
+
+def _restore_values(
+    original: JobSpec,
+    job_id: str,
+    rows: dict[int, AudienceRow],
+    targets: dict[str, Target],
+    restore: dict[int, dict[str, str]],
+) -> list[JobSpec]:
+    """The undo of a job that set fields from a file's columns: each row writes back its own
+    previous values (a blank one clears the field again), one job for rows restoring the same fields."""
+    order = {t.id: k for k, t in enumerate(original.targets)}
+    by_fields: dict[tuple[str, ...], list[AudienceRow]] = defaultdict(list)
+    for row, previous in sorted(restore.items()):
+        ids = tuple(sorted(previous, key=lambda t: order[t]))
+        values = tuple((f"before: {t}", previous[t]) for t in ids)
+        by_fields[ids].append(replace(rows[row], values=values))
+    return [
+        replace(
+            original,
+            targets=tuple(targets[t] for t in ids),
+            audience=Audience(
+                rows=audience_rows, source=f"undo of job {job_id} ({original.audience.source})"
+            ),
+            value=None,
+            remove_all_tags=False,
+            fields=tuple((t, f"before: {t}") for t in ids),
+            blank=BlankCells.CLEAR,
+        )
+        for ids, audience_rows in by_fields.items()
+    ]

@@ -1,0 +1,114 @@
+"""Set custom field from the file's columns: each row's own Company and Plan, blanks left alone,
+<= 100 values a request over OAuth, and an undo that restores each previous value."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from audience_manager import cli
+from audience_manager.sandbox import Sandbox
+from audience_manager.sandbox.server import serve
+
+from .conftest import TOKEN_VAR
+
+BULK = "/v4/bulk/custom_fields/subscribers"
+
+
+def run(argv: list[str], token: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.main(argv, stdout=out, stderr=err, environ={TOKEN_VAR: token})
+    return code, out.getvalue(), err.getvalue()
+
+
+def outcomes(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f))
+
+
+def write_rows(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["email", "first_name", "company", "plan"])
+        writer.writerows(rows)
+    return path
+
+
+def _fields_of(sb: Sandbox, email: str) -> dict[str, str | None]:
+    sub = sb.state.kit.find_email(email)
+    assert sub is not None
+    return dict(sub.fields)
+
+
+@pytest.mark.parametrize("auth", ["oauth", "api-key"])
+def test_each_row_sets_its_own_company_and_plan_blanks_left_and_undo_restores(
+    tmp_path: Path, auth: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sb = Sandbox(subscribers=2_000, contacts=10)
+    emails = sb.known_emails(250 if auth == "oauth" else 12, state=None)
+    before = {e: _fields_of(sb, e) for e in emails}
+    rows = [
+        (e, "Ann", "" if n % 10 == 0 else f"Company {n}", "" if n % 7 == 0 else ("Pro" if n % 2 else "Free"))
+        for n, e in enumerate(emails)
+    ]
+    source = write_rows(tmp_path / "people.csv", rows)
+    token = sb.credentials.kit_oauth_token if auth == "oauth" else sb.credentials.kit_api_key
+    with serve(sb) as base_url:
+        conn = ["--platform", "kit-v4", "--auth", auth, "--base-url", base_url, "--token-env", TOKEN_VAR]
+        report = tmp_path / "report.csv"
+        code, _, err = run(
+            [
+                "apply",
+                *conn,
+                "--action",
+                "set-field",
+                "--field",
+                "Company=company",
+                "--field",
+                "Plan=plan",
+                "--column",
+                "email",
+                "--report",
+                str(report),
+                str(source),
+            ],
+            token,
+        )
+        assert code == 0, err
+        got = outcomes(report)
+        assert len(got) == 2 * len(emails)  # one outcome a row and field
+        blanks = [r for r in got if r["reason"] == "blank cell: left as it was"]
+        assert all(r["outcome"] == "unchanged" for r in blanks)
+        assert len(blanks) == sum(1 for r in rows if not r[2]) + sum(1 for r in rows if not r[3])
+        for email, _first, company, plan in rows:
+            now = _fields_of(sb, email)
+            assert now["company"] == (company or before[email]["company"])
+            assert now["plan"] == (plan or before[email]["plan"])
+        if auth == "oauth":
+            assert sb.stats.count(BULK) == 6  # 225 companies and 214 plans, 100 a request
+
+        monkeypatch.setenv(TOKEN_VAR, token)  # the undo reads the token the job's way
+        job_id = re.search(r"job (\w+)", err)
+        assert job_id is not None
+        code, out, err = run(["jobs", "undo", job_id.group(1), "--token-env", TOKEN_VAR], token)
+        assert code == 0, err + out
+        for email in emails:
+            now = _fields_of(sb, email)
+            assert now["company"] == before[email]["company"] and now["plan"] == before[email]["plan"]
+
+
+def test_field_mapping_usage_errors(tmp_path: Path) -> None:
+    source = write_rows(tmp_path / "p.csv", [("a@example.com", "A", "X", "Y")])
+    base = ["apply", "--platform", "kit-v4", "--auth", "oauth", "--token-env", TOKEN_VAR]
+    code, _, err = run([*base, "--action", "set-field", "--field", "Company", str(source)], "t")
+    assert code == 2 and "FIELD=COLUMN" in err
+    code, _, err = run([*base, "--action", "tag", "--field", "Company=company", str(source)], "t")
+    assert code == 2 and "only for --action set-field" in err
+    code, _, err = run(
+        [*base, "--action", "set-field", "--field", "Company=company", "--value", "x", str(source)], "t"
+    )
+    assert code == 2 and "without --target and --value" in err
