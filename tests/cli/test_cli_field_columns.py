@@ -112,3 +112,79 @@ def test_field_mapping_usage_errors(tmp_path: Path) -> None:
         [*base, "--action", "set-field", "--field", "Company=company", "--value", "x", str(source)], "t"
     )
     assert code == 2 and "without --target and --value" in err
+
+
+def test_done_when_500_rows_two_fields_40_new_people_created_and_tagged_then_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's shape over OAuth: 500 rows (40 new), Company and Plan with some blanks: fields set
+    in <= 100-value requests, the 40 created with their first names, no existing first name changed,
+    all 500 tagged; each undo restores what it changed and says the created people stay."""
+    sb = Sandbox(subscribers=3_000, contacts=10)
+    known = sb.known_emails(460, state=None)
+    new = [f"lead{n}@webinar.example" for n in range(40)]
+    emails = known[:200] + new + known[200:]
+    firsts = {e: sb.state.kit.find_email(e).first_name for e in known}  # type: ignore[union-attr]
+    before = {e: _fields_of(sb, e) for e in known}
+    rows = [
+        (e, f"New{n}", "" if n % 9 == 0 else f"Co {n}", "" if n % 5 == 0 else "Pro")
+        for n, e in enumerate(emails)
+    ]
+    source = write_rows(tmp_path / "webinar.csv", rows)
+    sb.state.kit.create_tag("Webinar Dec")
+    token = sb.credentials.kit_oauth_token
+    monkeypatch.setenv(TOKEN_VAR, token)
+    with serve(sb) as base_url:
+        conn = ["--platform", "kit-v4", "--auth", "oauth", "--base-url", base_url, "--token-env", TOKEN_VAR]
+        report = tmp_path / "tag.csv"
+        code, _, err = run(
+            [
+                "apply", *conn, "--action", "tag", "--target", "Webinar Dec", "--create-missing",
+                "--first-name-column", "first_name", "--column", "email",
+                "--report", str(report), str(source),
+            ],
+            token,
+        )  # fmt: skip
+        assert code == 0, err
+        got = outcomes(report)
+        assert len(got) == 500 and all(r["outcome"] == "succeeded" for r in got)
+        assert sum(r["reason"] == "created and tagged" for r in got) == 40
+        assert sb.stats.count("/v4/bulk/subscribers") == 1
+        for n, e in enumerate(emails):
+            sub = sb.state.kit.find_email(e)
+            assert sub is not None
+            assert sub.first_name == (f"New{n}" if e in new else firsts[e])  # no existing name changed
+        tag = sb.state.kit.find_tag_by_name("Webinar Dec")
+        assert tag is not None and len(sb.state.kit.taggings[tag.id]) == 500
+        tag_job = re.search(r"job (\w+)", err)
+        assert tag_job is not None
+
+        sb.stats.reset()
+        report = tmp_path / "fields.csv"
+        code, _, err = run(
+            [
+                "apply", *conn, "--action", "set-field", "--field", "Company=company", "--field", "Plan=plan",
+                "--column", "email", "--report", str(report), str(source),
+            ],
+            token,
+        )  # fmt: skip
+        assert code == 0, err
+        writes = sb.stats.count(BULK)
+        assert writes <= 10  # 444 companies and 400 plans, 100 values a request
+        for email, _f, company, plan in rows:
+            now = _fields_of(sb, email)
+            was = before.get(email, {"company": None, "plan": None})
+            assert now["company"] == (company or was["company"]) and now["plan"] == (plan or was["plan"])
+        field_job = re.search(r"job (\w+)", err)
+        assert field_job is not None
+
+        code, out, err = run(["jobs", "undo", field_job.group(1), "--token-env", TOKEN_VAR], token)
+        assert code == 0, err + out
+        for e in known:
+            now = _fields_of(sb, e)
+            assert (now["company"], now["plan"]) == (before[e]["company"], before[e]["plan"])
+        code, out, err = run(["jobs", "undo", tag_job.group(1), "--token-env", TOKEN_VAR], token)
+        assert code == 0, err + out
+        assert "40 people this job created stay" in out + err
+        assert len(sb.state.kit.taggings[tag.id]) == 0
+        assert all(sb.state.kit.find_email(e) is not None for e in new)

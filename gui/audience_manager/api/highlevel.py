@@ -67,7 +67,7 @@ from audience_manager.core.identifiers import CONTACT_ID_RE, EMAIL_RE, Identifie
 from audience_manager.core.outcomes import Outcome
 from audience_manager.core.planning import ALL_TAGS
 from audience_manager.core.platforms import Capabilities, PlatformKind, RateLimit
-from audience_manager.core.work import ItemResult, WorkItem
+from audience_manager.core.work import Created, ItemResult, NewPerson, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -626,6 +626,11 @@ class HighLevel:
         if contact.get("email") and normalise_email(str(contact["email"])) != email:
             return None  # matched on something else (a phone number); not this email's contact
         return str(contact["id"])
+
+    async def create(self, people: Sequence[NewPerson]) -> list[Created]:
+        """Not offered yet with this client (`capabilities.creates_per_request` is 0)."""
+        reason = self.capabilities.cannot_create
+        return [Created(p.email, None, reason) for p in people]
 
     async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         """Does each row's contact have its tag now: "yes"/"no", from `GET /contacts/{id}`.

@@ -65,7 +65,7 @@ from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.identifiers import IdentifierKind, normalise_email
 from audience_manager.core.outcomes import Outcome
 from audience_manager.core.platforms import AuthKind, Capabilities, PlatformKind, RateLimit
-from audience_manager.core.work import ItemResult, WorkItem
+from audience_manager.core.work import Created, ItemResult, NewPerson, WorkItem
 
 BULK_LIMIT = 100  # Kit answers bulk requests synchronously only up to 100 items
 PAGE_SIZE = 1000  # Kit's largest page
@@ -100,6 +100,7 @@ def kit_v4_capabilities(auth: AuthKind) -> Capabilities:
         can_create_tags=True,
         can_remove_all_tags=False,
         can_read_membership=True,
+        creates_per_request=BULK_LIMIT if bulk else 1,
     )
 
 
@@ -662,6 +663,75 @@ class KitV4:
             item = originals[id(r.item)]
             results[id(item)] = r if r.item is item else replace(r, item=item)
         return [results[id(i)] for i in items]
+
+    async def create(self, people: Sequence[NewPerson]) -> list[Created]:
+        """OAuth: `POST /v4/bulk/subscribers`, 100 a request, per-item failures ("Email address is
+        invalid"); API key: `POST /v4/subscribers`, one each. Both upsert (an existing subscriber's
+        first name is overwritten): only emails not found are sent here."""
+        if not people:
+            return []
+        if self._caps.creates_per_request > 1:
+            out: list[Created] = []
+            for start in range(0, len(people), BULK_LIMIT):
+                out += await self._create_bulk(people[start : start + BULK_LIMIT])
+            return out
+        return await bounded(self._create_one, list(people), LOOKUP_CONCURRENCY)
+
+    @staticmethod
+    def _new_subscriber(person: NewPerson) -> dict[str, Any]:
+        body: dict[str, Any] = {"email_address": person.email, "state": "active"}
+        if person.first_name:
+            body["first_name"] = person.first_name
+        return body
+
+    async def _create_bulk(self, people: Sequence[NewPerson]) -> list[Created]:
+        payload = {"subscribers": [self._new_subscriber(p) for p in people], "callback_url": None}
+        try:
+            reply = await self._http.request("POST", "/v4/bulk/subscribers", json=payload)
+        except AuthenticationError:
+            raise
+        except GaveUpError:
+            raise
+        except ApiError as exc:
+            reason = _reason(exc.messages) or str(exc)
+            return [Created(p.email, None, reason) for p in people]
+        if reply.status == 202:
+            reason = "Kit queued the creation for background processing; retry the row."
+            return [Created(p.email, None, reason) for p in people]
+        body = reply.body if isinstance(reply.body, dict) else {}
+        made: dict[str, str] = {}
+        for sub in body.get("subscribers") or []:
+            if isinstance(sub, dict) and sub.get("email_address") and sub.get("id") is not None:
+                self._remember(sub)
+                made[normalise_email(str(sub["email_address"]))] = str(sub["id"])
+        failed = [f for f in body.get("failures") or [] if isinstance(f, dict)]
+        reason = _reason(failed[0].get("errors")) if len(failed) == 1 else ""
+        out: list[Created] = []
+        for p in people:
+            subject = made.get(normalise_email(p.email))
+            if subject is not None:
+                out.append(Created(p.email, subject))
+            else:
+                why = reason or (
+                    "; ".join(sorted({_reason(f.get("errors")) for f in failed})) or "Kit did not create it"
+                )
+                out.append(Created(p.email, None, why))
+        return out
+
+    async def _create_one(self, person: NewPerson) -> Created:
+        try:
+            reply = await self._http.request("POST", "/v4/subscribers", json=self._new_subscriber(person))
+        except AuthenticationError:
+            raise
+        except GaveUpError:
+            raise
+        except ApiError as exc:
+            return Created(person.email, None, _reason(exc.messages) or str(exc))
+        sub = (reply.body or {}).get("subscriber") if isinstance(reply.body, dict) else None
+        if not isinstance(sub, dict) or sub.get("id") is None:
+            return Created(person.email, None, "Kit did not say the new subscriber's id")
+        self._remember(sub)
+        return Created(person.email, str(sub["id"]))
 
     async def _apply_bulk(
         self, action: Action, items: Sequence[WorkItem], value: str | None

@@ -114,7 +114,8 @@ class LoopbackReceiver:
             data = body.encode()
             writer.write(
                 f"HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\n"
-                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                + data
             )
             await writer.drain()
             if parsed.path == "/callback" and not self._result.done():
@@ -182,15 +183,19 @@ async def sign_in(
     receiver = LoopbackReceiver(config.redirect_port)
     await receiver.start()
     try:
-        url = config.authorize_url + "?" + urllib.parse.urlencode(
-            {
-                "client_id": config.client_id,
-                "response_type": "code",
-                "redirect_uri": receiver.redirect_uri,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-                "state": state,
-            }
+        url = (
+            config.authorize_url
+            + "?"
+            + urllib.parse.urlencode(
+                {
+                    "client_id": config.client_id,
+                    "response_type": "code",
+                    "redirect_uri": receiver.redirect_uri,
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                    "state": state,
+                }
+            )
         )
         open_browser(url)
         try:

@@ -354,8 +354,7 @@ class Transport:
             # The exception's class name is for the log (a user cannot act on "RemoteProtocolError").
             log.info("%s connection problem: %s", name, type(exc).__name__ if exc is not None else "?")
             text = (
-                f"The connection to {name} failed or dropped ({count} tries). "
-                "Check your internet connection."
+                f"The connection to {name} failed or dropped ({count} tries). Check your internet connection."
             )
         else:
             assert response is not None

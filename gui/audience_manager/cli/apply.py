@@ -61,6 +61,16 @@ def add_command(commands: Subcommands) -> None:
         default=BlankCells.SKIP.value,
         help="set-field with --field: a blank cell leaves the field as it is (skip, default) or clears it",
     )
+    apply.add_argument(
+        "--create-missing",
+        action="store_true",
+        help="tag, add-to-form, set-field with emails: create the people who are not there yet, then apply",
+    )
+    apply.add_argument(
+        "--first-name-column",
+        metavar="COLUMN",
+        help="with --create-missing: the file's column with the first names of the people created",
+    )
     apply.add_argument("--column", metavar="NAME_OR_INDEX", help="the file's column with the identifiers")
     apply.add_argument("--report", metavar="PATH", help="write every row's outcome as CSV (- for stdout)")
     apply.add_argument(
@@ -98,15 +108,27 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
         )
     if action is not Action.SET_FIELD and args.value is not None:
         raise UsageError(f"--value is only for --action set-field, not {action}")
+    if args.create_missing and action is Action.UNTAG:
+        raise UsageError("--create-missing is for tag, add-to-form and set-field (untag creates no one)")
+    if args.first_name_column and not args.create_missing:
+        raise UsageError(
+            "--first-name-column names the first names of the people created: add --create-missing"
+        )
     stdout, stderr = streams.stdout, streams.stderr
     platform = connection.open()
     try:
         capabilities = platform.capabilities
         check_action(action, capabilities, connection.account.platform)
+        if args.create_missing and not capabilities.can_create:
+            raise UsageError(
+                f"{connection.account.platform.label} cannot create people: {capabilities.cannot_create}"
+            )
         if args.report:
             check_report_path(args.report)
         accepted = frozenset(capabilities.identifiers | {IdentifierKind.EMAIL})
         columns = [column for _name, column in mapping]
+        if args.first_name_column and args.first_name_column not in columns:
+            columns.append(args.first_name_column)
         audience = read_input(args.input, args.column, accepted, columns)
         available = await platform.list_targets(action.target_kind)
         targets = match_targets(args.target or [name for name, _c in mapping], available, action.target_kind)
@@ -121,6 +143,8 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
             value=args.value,
             fields=fields,
             blank=BlankCells(args.blank),
+            create_missing=bool(args.create_missing),
+            first_name_column=args.first_name_column,
         )
         for note in audience.notes:
             stderr.write(f"note: {note}\n")

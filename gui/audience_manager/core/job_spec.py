@@ -34,6 +34,9 @@ class JobSpec:
     # SET_FIELD from a file: each mapped field takes each row's own cell of its column.
     fields: FieldMapping = ()
     blank: BlankCells = BlankCells.SKIP
+    # Emails not on the platform yet are created first (opt-in), their first name from this column.
+    create_missing: bool = False
+    first_name_column: str | None = None
 
     @property
     def row_target_pairs(self) -> int:

@@ -79,6 +79,14 @@ class Capabilities:
     # action the runner first looks emails up with `Platform.resolve` and writes by id; `identifiers`
     # says what a user may paste, not what the write endpoints take.
     writes_by_email: frozenset[Action] = frozenset()
+    # Creating the people an email audience names who are not there yet (`Platform.create`): how
+    # many one request creates (0: this platform cannot, and `cannot_create` says why).
+    creates_per_request: int = 0
+    cannot_create: str = "This platform does not offer creating people here."
+
+    @property
+    def can_create(self) -> bool:
+        return self.creates_per_request > 0
 
     @property
     def ceiling_rows_per_second(self) -> float:

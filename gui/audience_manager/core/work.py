@@ -34,3 +34,20 @@ class ItemResult:
     reason: str = ""
     previous: str | None = None
     subject_missing: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewPerson:
+    """Someone to create: the email as the audience has it, and a first name from the file."""
+
+    email: str
+    first_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What the platform said about creating one person: its new id, or why not (`reason`)."""
+
+    email: str
+    subject: str | None
+    reason: str = ""

@@ -41,6 +41,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from audience_manager.core.accounts import Account
 from audience_manager.core.actions import Action, Target, TargetKind
@@ -132,7 +133,15 @@ CREATE INDEX IF NOT EXISTS results_by_job ON results(job_id, id);
 CREATE TABLE IF NOT EXISTS job_fields(
     job_id TEXT PRIMARY KEY,
     fields TEXT NOT NULL,
-    blank TEXT NOT NULL
+    blank TEXT NOT NULL,
+    create_missing INTEGER NOT NULL DEFAULT 0,
+    first_name_column TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS created(
+    job_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    PRIMARY KEY(job_id, email)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS row_values(
     job_id TEXT NOT NULL,
@@ -436,10 +445,17 @@ class Journal:
                     *((job_id, p.row, p.text, "duplicate", p.reason) for p in audience.duplicates),
                 ),
             )
-            if spec.fields:  # set field from the file's columns: the mapping and each row's cells
+            if spec.fields or spec.create_missing:  # the file's columns: the mapping and each row's cells
                 db.execute(
-                    "INSERT INTO job_fields(job_id, fields, blank) VALUES(?,?,?)",
-                    (job_id, json.dumps([list(f) for f in spec.fields]), str(spec.blank)),
+                    "INSERT INTO job_fields(job_id, fields, blank, create_missing, first_name_column)"
+                    " VALUES(?,?,?,?,?)",
+                    (
+                        job_id,
+                        json.dumps([list(f) for f in spec.fields]),
+                        str(spec.blank),
+                        int(spec.create_missing),
+                        spec.first_name_column,
+                    ),
                 )
                 db.executemany(
                     "INSERT INTO row_values(job_id, row, data) VALUES(?,?,?)",
@@ -447,11 +463,40 @@ class Journal:
                 )
         return job_id
 
-    def _fields(self, job_id: str) -> tuple[FieldMapping, BlankCells]:
-        row = self._db().execute("SELECT fields, blank FROM job_fields WHERE job_id=?", (job_id,)).fetchone()
+    def _fields(self, job_id: str) -> dict[str, Any]:
+        """The JobSpec options of a job that read the file's columns (none for other jobs)."""
+        row = (
+            self._db()
+            .execute(
+                "SELECT fields, blank, create_missing, first_name_column FROM job_fields WHERE job_id=?",
+                (job_id,),
+            )
+            .fetchone()
+        )
         if row is None:
-            return (), BlankCells.SKIP
-        return tuple((str(t), str(c)) for t, c in json.loads(row[0])), BlankCells(row[1])
+            return {}
+        fields: FieldMapping = tuple((str(t), str(c)) for t, c in json.loads(row[0]))
+        return {
+            "fields": fields,
+            "blank": BlankCells(row[1]),
+            "create_missing": bool(row[2]),
+            "first_name_column": row[3],
+        }
+
+    def people_created(self, job_id: str, made: Mapping[str, str]) -> None:
+        """The people a job created (email -> new id), so its undo can say who stays."""
+        with self._write() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO created(job_id, email, subject) VALUES(?,?,?)",
+                ((job_id, email, subject) for email, subject in made.items()),
+            )
+
+    def created_people(self, job_id: str) -> dict[str, str]:
+        """email -> id of everyone `job_id` created."""
+        rows = self._db().execute(
+            "SELECT email, subject FROM created WHERE job_id=? ORDER BY email", (job_id,)
+        )
+        return {str(e): str(s) for e, s in rows}
 
     # ------------------------------------------------------------ JobRecorder
 
@@ -504,8 +549,7 @@ class Journal:
             if not self._unsent and not self._held:
                 self._held_since = time.monotonic()
             self._unsent.extend(
-                (job_id, [o.row, o.target_id, None, o.outcome.value, o.reason, None])
-                for o in outcomes
+                (job_id, [o.row, o.target_id, None, o.outcome.value, o.reason, None]) for o in outcomes
             )
         self._flush()
 
@@ -651,7 +695,7 @@ class Journal:
         if row is None:
             raise UnknownJobError(f"No job {job_id} in the journal")
         account, action, targets, value, remove_all, source, notes = row
-        fields, blank = self._fields(job_id)
+        options = self._fields(job_id)
         return JobSpec(
             account=account,
             action=Action(action),
@@ -659,8 +703,7 @@ class Journal:
             audience=Audience(source=source, notes=list(json.loads(notes))),
             value=value,
             remove_all_tags=bool(remove_all),
-            fields=fields,
-            blank=blank,
+            **options,
         )
 
     def spec(self, job_id: str) -> JobSpec:
@@ -674,9 +717,9 @@ class Journal:
             raise UnknownJobError(f"No job {job_id} in the journal")
         account, action, targets, value, remove_all, source, notes = row
         audience = Audience(source=source, notes=list(json.loads(notes)))
-        fields, blank = self._fields(job_id)
+        options = self._fields(job_id)
         values: dict[int, tuple[tuple[str, str], ...]] = {}
-        if fields:
+        if options:
             values = {
                 r: tuple((str(c), str(v)) for c, v in json.loads(data))
                 for r, data in db.execute("SELECT row, data FROM row_values WHERE job_id=?", (job_id,))
@@ -698,8 +741,7 @@ class Journal:
             audience=audience,
             value=value,
             remove_all_tags=bool(remove_all),
-            fields=fields,
-            blank=blank,
+            **options,
         )
 
     def outcome_records(self, job_id: str) -> dict[tuple[int, str], OutcomeRecord]:
@@ -794,7 +836,7 @@ class Journal:
         """Forget jobs and everything recorded about them. Running jobs are kept."""
         ids = [j for j in job_ids if (self._key, j) not in _RUNNING_HERE]
         with self._write() as db:
-            for table in ("results", "batches", "audience", "job_fields", "row_values"):
+            for table in ("results", "batches", "audience", "job_fields", "row_values", "created"):
                 db.executemany(f"DELETE FROM {table} WHERE job_id=?", ((j,) for j in ids))
             before = db.total_changes
             db.executemany("DELETE FROM jobs WHERE id=?", ((j,) for j in ids))

@@ -56,6 +56,7 @@ class UndoPlan:
     notes: tuple[str, ...] = ()
     rows_to_revert: int = 0
     kind: str = field(default=KIND_UNDO)
+    created: tuple[str, ...] = ()  # emails of the people the job created: they stay
 
     @property
     def possible(self) -> bool:
@@ -165,6 +166,7 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
                     value=value,
                     remove_all_tags=False,
                     fields=(),
+                    create_missing=False,
                 )
             )
 
@@ -194,6 +196,13 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
         )
     if unknown:
         notes.append(f"{unknown} rows cannot be restored: the platform did not report their previous value.")
+    created = tuple(journal.created_people(job_id))
+    if created:
+        shown = ", ".join(created[:10]) + (f" and {len(created) - 10:,} more" if len(created) > 10 else "")
+        notes.append(
+            f"The {len(created):,} people this job created stay (undo does not delete anyone): {shown}."
+            " The report lists them all."
+        )
     reverted = sum(len(s.audience.rows) * len(s.targets) for s in specs)
     if not specs and unknown and action is Action.SET_FIELD:
         return UndoPlan(
@@ -201,7 +210,7 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
             impossible_reason="The previous values of this field were not recorded; they cannot be restored.",
             notes=tuple(notes),
         )
-    return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted)
+    return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted, created=created)
 
 
 def _restore_values(
@@ -230,6 +239,7 @@ def _restore_values(
             remove_all_tags=False,
             fields=tuple((t, f"before: {t}") for t in ids),
             blank=BlankCells.CLEAR,
+            create_missing=False,
         )
         for ids, audience_rows in by_fields.items()
     ]

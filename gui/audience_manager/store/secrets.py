@@ -138,7 +138,7 @@ class KeyringSecrets:
 
 
 class SessionSecrets:
-    """"Use for this session only": kept in this process's memory, gone when the app quits."""
+    """ "Use for this session only": kept in this process's memory, gone when the app quits."""
 
     def __init__(self) -> None:
         self._values: dict[str, Credentials] = {}

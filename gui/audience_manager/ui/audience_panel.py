@@ -401,8 +401,7 @@ class AudiencePanel(QWidget):
 
     async def _open_file(self, path: Path, generation: int) -> None:
         try:
-            info = await in_worker(functools.partial(inspect_file, path, accepted=self.accepted)
-            )
+            info = await in_worker(functools.partial(inspect_file, path, accepted=self.accepted))
         except Exception as exc:  # bad files get a message, never a crash
             if generation == self._generation:
                 self._file_failed(path, exc)
@@ -432,7 +431,8 @@ class AudiencePanel(QWidget):
 
         self._set_progress_visible(True)
         try:
-            audience = await in_worker(without_collector,
+            audience = await in_worker(
+                without_collector,
                 functools.partial(
                     read_audience,
                     path,
