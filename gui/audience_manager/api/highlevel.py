@@ -37,7 +37,7 @@ from typing import Any
 import httpx
 
 from audience_manager.api.concurrency import bounded
-from audience_manager.api.errors import ApiError, AuthenticationError, NotFoundError
+from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpError, NotFoundError
 from audience_manager.api.pacing import RateLimiter, limiter_for
 from audience_manager.api.platform import AccountInfo, RateBudget, StateKey, state_key
 from audience_manager.api.resolution import (
@@ -99,7 +99,6 @@ MISSING = {
         "HighLevel has no forms to add contacts to through its API; use a tag, and a workflow "
         "triggered by that tag, instead."
     ),
-    Action.SET_FIELD: "Setting custom fields on HighLevel contacts is not supported yet; only tags are.",
 }
 
 # HighLevel error bodies: {"statusCode", "message": "..." | ["...", ...], "error"}.
@@ -108,7 +107,7 @@ highlevel_messages = json_messages(("message", "error"))
 
 def highlevel_capabilities(items_per_request: int = DEFAULT_BATCH) -> Capabilities:
     return Capabilities(
-        actions=frozenset({Action.TAG, Action.UNTAG}),
+        actions=frozenset({Action.TAG, Action.UNTAG, Action.SET_FIELD}),
         identifiers=frozenset({IdentifierKind.CONTACT_ID, IdentifierKind.EMAIL}),
         items_per_request=max(1, items_per_request),
         rate=RATE,
@@ -356,8 +355,21 @@ class HighLevel:
         return AccountInfo(name=str(location.get("name") or self.location_id), detail=detail)
 
     async def list_targets(self, kind: TargetKind) -> list[Target]:
+        if kind is TargetKind.FIELD:
+            body = await self._request("GET", f"/locations/{self.location_id}/customFields")
+            fields = (body or {}).get("customFields") or []
+            return [
+                Target(
+                    TargetKind.FIELD,
+                    str(f["id"]),
+                    str(f.get("name") or f["id"]),
+                    key=str(f.get("fieldKey") or ""),
+                )
+                for f in fields
+                if isinstance(f, dict) and f.get("id") and f.get("model", "contact") == "contact"
+            ]
         if kind is not TargetKind.TAG:
-            return []  # no forms, no custom fields through this client (see `capabilities.missing`)
+            return []  # no forms through this client (see `capabilities.missing`)
         body = await self._request("GET", f"/locations/{self.location_id}/tags")
         tags = (body or {}).get("tags") or []
         return [_tag_target(t) for t in tags if isinstance(t, dict) and t.get("name")]
@@ -683,6 +695,8 @@ class HighLevel:
         """
         if not items:
             return []
+        if action is Action.SET_FIELD:
+            return await self._set_fields(items, value)
         if action not in (Action.TAG, Action.UNTAG):
             reason = self._caps.why_not(action) or "HighLevel does not offer this action."
             return [ItemResult(i, Outcome.FAILED, reason) for i in items]
@@ -710,6 +724,43 @@ class HighLevel:
             for chunk in chunks:
                 for r in await self._bulk(action, chunk, tag, everything):
                     results[(r.item.row, r.item.target.id)] = r
+        return [results[(i.row, i.target.id)] for i in items]
+
+    async def _set_fields(self, items: Sequence[WorkItem], value: str | None) -> list[ItemResult]:
+        """Custom fields: one `PUT /contacts/{id}` per contact with `customFields`, after reading the
+        contact (`GET /contacts/{id}`) so the undo can put each previous value back."""
+        results: dict[tuple[int, str], ItemResult] = {}
+        ready = await self._with_contact_ids(items, results)
+
+        async def one(item: WorkItem) -> ItemResult:
+            written = (item.value if item.value is not None else value) or ""
+            try:
+                body = await self._request("GET", f"/contacts/{item.subject}")
+                contact = (body or {}).get("contact") or {}
+                now = {
+                    str(f.get("id")): f.get("value")
+                    for f in contact.get("customFields") or []
+                    if isinstance(f, dict)
+                }
+                before = now.get(item.target.id)
+                previous = "" if before is None else str(before)
+                if previous == written:
+                    return ItemResult(item, Outcome.UNCHANGED, previous=previous)
+                await self._request(
+                    "PUT",
+                    f"/contacts/{item.subject}",
+                    json={"customFields": [{"id": item.target.id, "field_value": written}]},
+                )
+            except AuthenticationError:
+                raise
+            except GaveUpError:
+                raise
+            except ApiError as exc:
+                return ItemResult(item, Outcome.FAILED, _with_note(_body_messages(exc), item.subject))
+            return ItemResult(item, Outcome.SUCCEEDED, previous=previous)
+
+        for r in await bounded(one, ready, LOOKUP_CONCURRENCY):
+            results[(r.item.row, r.item.target.id)] = r
         return [results[(i.row, i.target.id)] for i in items]
 
     async def remove_all_tags(self, items: Sequence[WorkItem]) -> list[ItemResult]:
