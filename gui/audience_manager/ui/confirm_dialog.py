@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from audience_manager.core.actions import Action
-from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.job_spec import BlankCells, JobSpec
 from audience_manager.jobs.preview import PreviewReport
 from audience_manager.ui.icons import icon
 
@@ -44,6 +44,9 @@ class JobSummary:
     preview: PreviewReport | None = None
     notes: tuple[str, ...] = ()
     remaining: int | None = None  # resume: row x target pairs left to send
+    create_missing: bool = False  # emails not on the platform yet are created first
+    from_columns: tuple[str, ...] = ()  # set field from the file: "Company ← company"
+    blank_clears: bool = False
 
     @property
     def retry(self) -> bool:
@@ -85,6 +88,11 @@ class JobSummary:
             preview=preview,
             notes=notes,
             remaining=remaining,
+            create_missing=spec.create_missing,
+            from_columns=tuple(
+                f"{t} ← column {spec.column_of(t)}" for t in spec.targets if spec.column_of(t) is not None
+            ),
+            blank_clears=spec.blank is BlankCells.CLEAR,
         )
 
     def rows_lines(self) -> list[str]:
@@ -109,7 +117,19 @@ class JobSummary:
             )
         else:
             lines.append(f"{_people(self.rows)} will be sent{each}; anyone already so is reported unchanged")
-        if self.not_found:
+        if self.from_columns:
+            blank = "a blank cell clears the field" if self.blank_clears else "a blank cell is left as it was"
+            lines.append(f"Each row's own value: {', '.join(self.from_columns)}; {blank}")
+        if self.not_found and self.create_missing:
+            lines.append(
+                f"{_people(self.not_found)} not on {self.platform} yet will be created first"
+                f" (first name from the file), then {self.action.label.lower()}"
+            )
+        elif self.create_missing:
+            lines.append(
+                "Anyone not on the platform yet will be created first, then the action applies to them"
+            )
+        elif self.not_found:
             lines.append(f"{_people(self.not_found)} not found by the preview: not sent, reported skipped")
         if preview is not None and preview.resolution_text:  # "Resolving 3,050 emails: 21 requests (…)"
             lines.append(preview.resolution_text)

@@ -37,13 +37,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from audience_manager.core.actions import Action, Target
+from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.jobs import workflows
 from audience_manager.jobs.preview import PreviewReport
 from audience_manager.jobs.resume import CannotResumeError, ResumePlan
-from audience_manager.jobs.session import Controls, Session, SessionState, ShownJob, controls
+from audience_manager.jobs.session import (
+    Controls,
+    Session,
+    SessionState,
+    ShownJob,
+    can_create_missing,
+    controls,
+    spec_of,
+)
 from audience_manager.jobs.undo import UndoPlan
 from audience_manager.ui.about_dialog import AboutDialog
 from audience_manager.ui.accounts_dialog import (
@@ -321,7 +329,7 @@ class MainWindow(QMainWindow):
         ws = self.workspace
         ws.account_switched.connect(self._account_switched)
         ws.accounts_changed.connect(self._accounts_changed)
-        ws.catalog_loaded.connect(self._sync)
+        ws.catalog_loaded.connect(self._catalog_loaded)
         ws.catalog_started.connect(self._sync)
         ws.catalog_failed.connect(self._sync)
         ws.job_running_changed.connect(self._job_running_changed)
@@ -338,6 +346,7 @@ class MainWindow(QMainWindow):
         self.action_bar.run_requested.connect(self.run_action)
         self.audience_panel.audience_changed.connect(self._sync)
         self.audience_panel.parse_started.connect(self._sync)
+        self.audience_panel.mapping_changed.connect(self._sync)
         adapter = ws.job
         panel = self.results_panel
         adapter.job_started.connect(panel.job_started_event)
@@ -429,16 +438,7 @@ class MainWindow(QMainWindow):
 
     def current_spec(self) -> JobSpec | None:
         """The job the window is set up for now, from the session state; None until it can run."""
-        state = self.session.state
-        if not state.account or state.audience is None:
-            return None
-        return JobSpec(
-            account=state.account,
-            action=state.action,
-            targets=state.targets,
-            audience=state.audience,
-            value=state.value,
-        )
+        return spec_of(self.session.state)
 
     def run_blocker(self) -> str | None:
         """Why Run cannot be pressed now, in the user's words; None when it can."""
@@ -799,6 +799,10 @@ class MainWindow(QMainWindow):
         self._sync()
         self._show_status()
 
+    def _catalog_loaded(self) -> None:
+        self.audience_panel.set_fields(list(self.workspace.catalog.get(TargetKind.FIELD, [])))
+        self._sync()
+
     def _account_switched(self) -> None:
         caps = self.workspace.capabilities
         self.action_bar.set_capabilities(caps)
@@ -820,6 +824,8 @@ class MainWindow(QMainWindow):
         ws = self.workspace
         entry = ws.current
         open_ = entry is not None and ws.platform is not None
+        panel = self.audience_panel
+        fields, field_targets = panel.mapping()
         self.session.update(
             account=entry.account.name if open_ and entry else "",
             account_label=entry.label if entry else "",
@@ -833,6 +839,11 @@ class MainWindow(QMainWindow):
             targets=tuple(self._targets()),
             value=self.action_bar.value(),
             busy=ws.job_running,
+            fields=fields,
+            field_targets=field_targets,
+            blank=panel.blank(),
+            create_missing=panel.create_missing(),
+            first_name_column=panel.first_name_column(),
         )
 
     def _render(self, state: SessionState) -> None:
@@ -846,6 +857,9 @@ class MainWindow(QMainWindow):
         self.catalog_panel.account_box.setEnabled(c.can_switch_account)
         self.accounts_action.setEnabled(c.can_switch_account)
         self.banner.setVisible(state.demo)
+        creatable, create_hint = can_create_missing(state)
+        self.audience_panel.create_missing_box.setEnabled(creatable)
+        self.audience_panel.create_missing_box.setToolTip(self.tr(create_hint))
         # About the saved accounts' tokens: not shown while a demo account is open.
         self.keyring_banner.show_problem(None if state.demo else state.keyring_problem)
         self.results_panel.show_state(state.job, c)
