@@ -49,12 +49,8 @@ def test_columns_guessed_to_fields_each_row_written_blanks_left(
         now = sandbox.state.kit.find_email(e).fields
         assert now["company"] == (c or before[e]["company"])
         assert now["plan"] == before[e]["plan"]
-    reasons = (
-        [o.reason for o in window.workspace.job.outcomes()]
-        if hasattr(window.workspace.job, "outcomes")
-        else []
-    )
-    assert not reasons or reasons.count("blank cell: left as it was") == 2
+    reasons = [o.reason for o in window.results_panel.model.outcomes()]
+    assert len(reasons) == 6 and reasons.count("blank cell: left as it was") == 2
 
 
 def test_create_missing_creates_and_tags_in_the_window(window: MainWindow, qtbot, sandbox, tmp_path) -> None:
@@ -79,3 +75,5 @@ def test_create_missing_creates_and_tags_in_the_window(window: MainWindow, qtbot
         assert sub is not None and sub.first_name == f"New{n}"
         assert int(tag.id) in sandbox.state.kit.tags_of.get(sub.id, {})
     assert [sandbox.state.kit.find_email(e).first_name for e in known] == firsts
+    reasons = [o.reason for o in window.results_panel.model.outcomes()]
+    assert reasons.count("created and tagged") == 2
