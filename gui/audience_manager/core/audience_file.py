@@ -496,7 +496,7 @@ def _read_planned(
     value_columns: Sequence[str | int] = (),
 ) -> Audience:
     preview = plan.preview
-    if column is None and preview.guessed_by == "list" and not value_columns:
+    if column is None and preview.guessed_by == "list":  # a plain list: no other columns to read
         if cancel is not None and cancel():
             raise ReadCancelled()
         try:

@@ -376,7 +376,7 @@ class AudiencePanel(QWidget):
 
     def _value_columns(self) -> list[str]:
         info = self.file_info
-        if info is None or len(info.columns) < 2:
+        if info is None or len(info.columns) < 2 or info.guessed_by == "list":
             return []
         chosen = self.column_box.currentIndex()
         return [c for i, c in enumerate(info.columns) if i != chosen and c][:MAX_VALUE_COLUMNS]
