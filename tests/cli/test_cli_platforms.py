@@ -155,3 +155,25 @@ def test_highlevel_sets_a_contact_custom_field_from_a_column_and_undo_restores_i
     )
     assert undo.code == 0, undo.stderr + undo.stdout
     assert [c.custom.get(company) for c in contacts] == [None, None, None, "Old Co"]
+
+
+def test_highlevel_creates_the_contacts_not_there_yet_then_tags_them(served: Served, tmp_path: Path) -> None:
+    hl = served.sb.state.highlevel
+    contacts = [c for c in hl.contacts.values() if not c.deleted][:2]
+    names = [c.first_name for c in contacts]
+    path = tmp_path / "webinar.csv"
+    rows = [(c.email, "Changed") for c in contacts] + [("brand.new@webinar.example", "Neve")]
+    path.write_text("email,first_name\n" + "".join(f"{e},{f}\n" for e, f in rows), encoding="utf-8")
+    report = tmp_path / "report.csv"
+    run = served.run(
+        ["apply", *served.highlevel_args(), "--action", "tag", "--target", "vip", "--create-missing",
+         "--first-name-column", "first_name", "--column", "email", "--report", str(report), str(path)],
+        environ=served.highlevel_env(),
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert served.sb.stats.count("/contacts/upsert") == 1
+    lines = report.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[3].endswith("succeeded,created and tagged")
+    new = next(c for c in hl.contacts.values() if c.email == "brand.new@webinar.example")
+    assert new.first_name == "Neve" and "vip" in new.tags
+    assert [c.first_name for c in contacts] == names  # existing contacts were never upserted

@@ -115,6 +115,7 @@ def highlevel_capabilities(items_per_request: int = DEFAULT_BATCH) -> Capabiliti
         can_create_tags=True,
         can_remove_all_tags=True,
         can_read_membership=True,
+        creates_per_request=1,
     )
 
 
@@ -640,9 +641,28 @@ class HighLevel:
         return str(contact["id"])
 
     async def create(self, people: Sequence[NewPerson]) -> list[Created]:
-        """Not offered yet with this client (`capabilities.creates_per_request` is 0)."""
-        reason = self.capabilities.cannot_create
-        return [Created(p.email, None, reason) for p in people]
+        """`POST /contacts/upsert`, one contact a request, with the first name. HighLevel's
+        duplicate settings decide whether an email that matches another contact updates it; only
+        emails the search did not find are sent here, so no existing contact is overwritten."""
+
+        async def one(person: NewPerson) -> Created:
+            body: dict[str, Any] = {"locationId": self.location_id, "email": person.email}
+            if person.first_name:
+                body["firstName"] = person.first_name
+            try:
+                answer = await self._request("POST", "/contacts/upsert", json=body)
+            except AuthenticationError:
+                raise
+            except GaveUpError:
+                raise
+            except ApiError as exc:
+                return Created(person.email, None, _body_messages(exc))
+            contact = (answer or {}).get("contact") if isinstance(answer, dict) else None
+            if not isinstance(contact, dict) or not contact.get("id"):
+                return Created(person.email, None, "HighLevel did not say the new contact's id")
+            return Created(person.email, str(contact["id"]))
+
+        return await bounded(one, list(people), LOOKUP_CONCURRENCY)
 
     async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         """Does each row's contact have its tag now: "yes"/"no", from `GET /contacts/{id}`.

@@ -33,7 +33,9 @@ from starlette.responses import JSONResponse, Response
 
 from audience_manager.sandbox.limits import DailyBudget, RollingWindow
 from audience_manager.sandbox.responses import BadBody, json_body
-from audience_manager.sandbox.state import Contact, HighLevelState, HLTag, Location
+from audience_manager.sandbox.state import Contact, HighLevelState, HLTag, Location, now_iso
+
+ID_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 Handler = Callable[[Request], Awaitable[Response]]
 VERSION = "2021-07-28"
@@ -88,6 +90,7 @@ class HighLevel:
             ("/contacts/bulk/tags/update/{type}", ["POST"], self.bulk_tags),
             ("/contacts/{contact_id}", ["GET"], self.get_contact),
             ("/contacts/{contact_id}", ["PUT"], self.update_contact),
+            ("/contacts/upsert", ["POST"], self.upsert_contact),
             ("/locations/{location_id}/customFields", ["GET"], self.list_custom_fields),
         ]
 
@@ -243,6 +246,34 @@ class HighLevel:
                 else:
                     contact.custom[fid] = str(value)
             return hl_json({"succeded": True, "contact": contact.to_json()})
+
+        return await self._run(request, work)
+
+    async def upsert_contact(self, request: Request) -> Response:
+        """`POST /contacts/upsert`: a contact with this email in the location is updated (its first
+        name overwritten), else one is created; answers `{new, contact, traceId}`."""
+
+        async def work(caller: Caller) -> Response:
+            body = await self._body(request)
+            if isinstance(body, Response):
+                return body
+            email = body.get("email")
+            if body.get("locationId") != caller.location.id:
+                return hl_error(403, NO_ACCESS)
+            if not isinstance(email, str) or "@" not in email or " " in email.strip():
+                return hl_error(422, "email must be an email")
+            key = (caller.location.id, email.strip().lower())
+            first = str(body["firstName"]) if isinstance(body.get("firstName"), str) else ""
+            existing = self.hl.by_email.get(key)
+            if existing is not None and not self.hl.contacts[existing].deleted:
+                contact = self.hl.contacts[existing]
+                contact.first_name = first
+                return hl_json({"new": False, "contact": contact.to_json()})
+            cid = "".join(secrets.choice(ID_LETTERS) for _ in range(20))
+            contact = Contact(cid, caller.location.id, first, "", email.strip().lower(), now_iso())
+            self.hl.contacts[cid] = contact
+            self.hl.by_email[key] = cid
+            return hl_json({"new": True, "contact": contact.to_json()}, 201)
 
         return await self._run(request, work)
 
