@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,7 @@ def test_done_when_500_rows_two_fields_40_new_people_created_and_tagged_then_und
     with serve(sb) as base_url:
         conn = ["--platform", "kit-v4", "--auth", "oauth", "--base-url", base_url, "--token-env", TOKEN_VAR]
         report = tmp_path / "tag.csv"
+        started = time.monotonic()
         code, _, err = run(
             [
                 "apply", *conn, "--action", "tag", "--target", "Webinar Dec", "--create-missing",
@@ -146,6 +148,7 @@ def test_done_when_500_rows_two_fields_40_new_people_created_and_tagged_then_und
             token,
         )  # fmt: skip
         assert code == 0, err
+        print(f"\ntag + create: {sb.stats.total} requests, {time.monotonic() - started:.1f} s")
         got = outcomes(report)
         assert len(got) == 500 and all(r["outcome"] == "succeeded" for r in got)
         assert sum(r["reason"] == "created and tagged" for r in got) == 40
@@ -161,6 +164,7 @@ def test_done_when_500_rows_two_fields_40_new_people_created_and_tagged_then_und
 
         sb.stats.reset()
         report = tmp_path / "fields.csv"
+        started = time.monotonic()
         code, _, err = run(
             [
                 "apply", *conn, "--action", "set-field", "--field", "Company=company", "--field", "Plan=plan",
@@ -170,6 +174,8 @@ def test_done_when_500_rows_two_fields_40_new_people_created_and_tagged_then_und
         )  # fmt: skip
         assert code == 0, err
         writes = sb.stats.count(BULK)
+        seconds = time.monotonic() - started
+        print(f"set 2 fields: {sb.stats.total} requests ({writes} bulk writes), {seconds:.1f} s")
         assert writes <= 10  # 444 companies and 400 plans, 100 values a request
         for email, _f, company, plan in rows:
             now = _fields_of(sb, email)
@@ -178,8 +184,11 @@ def test_done_when_500_rows_two_fields_40_new_people_created_and_tagged_then_und
         field_job = re.search(r"job (\w+)", err)
         assert field_job is not None
 
+        sb.stats.reset()
+        started = time.monotonic()
         code, out, err = run(["jobs", "undo", field_job.group(1), "--token-env", TOKEN_VAR], token)
         assert code == 0, err + out
+        print(f"undo of the fields: {sb.stats.total} requests, {time.monotonic() - started:.1f} s")
         for e in known:
             now = _fields_of(sb, e)
             assert (now["company"], now["plan"]) == (before[e]["company"], before[e]["plan"])

@@ -109,8 +109,17 @@ def test_highlevel_mixed_ids_and_emails_unknown_ones_said_before_any_write(
     path.write_text("contact\n" + "\n".join(rows) + "\n", encoding="utf-8")
     report = tmp_path / "report.csv"
     run = served.run(
-        ["apply", *served.highlevel_args(), "--action", "tag", "--target", "vip", "--report", str(report),
-         str(path)],
+        [
+            "apply",
+            *served.highlevel_args(),
+            "--action",
+            "tag",
+            "--target",
+            "vip",
+            "--report",
+            str(report),
+            str(path),
+        ],
         environ=served.highlevel_env(),
     )
     assert run.code == 1, run.stderr

@@ -101,6 +101,7 @@ def kit_v4_capabilities(auth: AuthKind) -> Capabilities:
         can_remove_all_tags=False,
         can_read_membership=True,
         creates_per_request=BULK_LIMIT if bulk else 1,
+        state_with_resolution=frozenset({Action.SET_FIELD}),
     )
 
 

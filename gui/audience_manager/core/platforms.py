@@ -82,6 +82,10 @@ class Capabilities:
     # Creating the people an email audience names who are not there yet (`Platform.create`): how
     # many one request creates (0: this platform cannot, and `cannot_create` says why).
     creates_per_request: int = 0
+    # Actions whose before-state arrives with resolving (Kit v4 set field: a looked-up or listed
+    # subscriber comes with its fields). The directory cache is not used for them: an id from it
+    # would cost one read per person to learn the value the undo restores.
+    state_with_resolution: frozenset[Action] = frozenset()
     cannot_create: str = "This platform does not offer creating people here."
 
     @property

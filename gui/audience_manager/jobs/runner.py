@@ -326,7 +326,8 @@ class Runner:
                 self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
             return new
 
-        if self._directory is not None:
+        cached = self._directory is not None and self._spec.action not in self._caps.state_with_resolution
+        if self._directory is not None and cached:
             kept = await asyncio.to_thread(self._directory.get, emails)
             self._from_cache = {e for e, subject in kept.items() if subject is not None}
             take(kept)
