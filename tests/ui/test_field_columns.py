@@ -69,7 +69,14 @@ def test_create_missing_creates_and_tags_in_the_window(window: MainWindow, qtbot
     qtbot.waitUntil(lambda: window.run_blocker() is None, timeout=3000)
     spec = window.current_spec()
     assert spec is not None and spec.create_missing and spec.first_name_column == "first_name"
-    run_confirmed(window, qtbot)
+    with qtbot.waitSignal(window.preview_shown, timeout=5000):
+        window.preview_action()
+    dialog = window.run_action()
+    assert dialog is not None
+    lines = " ".join(dialog.summary.rows_lines())
+    assert "not on" in lines and "will be created first" in lines, lines
+    with qtbot.waitSignal(window.job_finished, timeout=5000):
+        dialog.run_button.click()
     for n, e in enumerate(new, start=3):
         sub = sandbox.state.kit.find_email(e)
         assert sub is not None and sub.first_name == f"New{n}"

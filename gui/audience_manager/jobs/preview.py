@@ -66,6 +66,7 @@ class PreviewReport:
     not_found_rows: frozenset[int] = frozenset()
     not_found_reason: str = ""
     resolution: ResolutionPlan | None = None  # how the run resolves its emails, and the cost
+    create_missing: bool = False  # the emails not found will be created, then written
 
     @property
     def sendable(self) -> int:
@@ -98,6 +99,9 @@ class PreviewReport:
         partial = self.checked_rows < self.rows
         scope = f" (first {self.checked_rows} of {self.rows} rows checked)" if partial else ""
         lines.append(f"Found: {self.found}, not found: {self.not_found}{scope}.")
+        if self.create_missing and self.not_found:
+            then = self.action.label.lower()
+            lines.append(f"To create: {self.not_found:,} people not there yet, then {then}.")
         for t in self.targets:
             if self.can_read_state:
                 lines.append(
@@ -222,6 +226,7 @@ async def preview(
             " (found by the preview; not sent)"
         ),
         resolution=resolution,
+        create_missing=spec.create_missing and caps.can_create,
     )
 
 

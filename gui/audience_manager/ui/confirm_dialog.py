@@ -133,7 +133,7 @@ class JobSummary:
             lines.append(f"{_people(self.not_found)} not found by the preview: not sent, reported skipped")
         if preview is not None and preview.resolution_text:  # "Resolving 3,050 emails: 21 requests (…)"
             lines.append(preview.resolution_text)
-        not_sent = self.invalid + self.duplicates - self.not_found
+        not_sent = self.invalid + self.duplicates - (0 if self.create_missing else self.not_found)
         if not_sent:
             lines.append(f"{not_sent:,} rows are not sent (invalid or duplicate) and are reported as skipped")
         return [*lines, *self.notes]
