@@ -108,6 +108,10 @@ def kit_v3_capabilities() -> Capabilities:
         can_create_tags=True,
         can_remove_all_tags=False,
         can_read_membership=True,
+        cannot_create=(
+            "Creating subscribers is not offered with Kit API v3 yet; connect the account with "
+            "Kit API v4 (OAuth or API key) to create the people who are not there yet."
+        ),
     )
 
 
