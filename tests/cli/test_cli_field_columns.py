@@ -137,6 +137,13 @@ def test_done_when_500_rows_two_fields_40_new_people_created_and_tagged_then_und
     monkeypatch.setenv(TOKEN_VAR, token)
     with serve(sb) as base_url:
         conn = ["--platform", "kit-v4", "--auth", "oauth", "--base-url", base_url, "--token-env", TOKEN_VAR]
+        code, out, err = run(
+            ["apply", *conn, "--action", "tag", "--target", "Webinar Dec", "--create-missing",
+             "--column", "email", "--dry-run", str(source)],
+            token,
+        )  # fmt: skip
+        assert code == 0, err
+        assert "To create: 40 people not there yet, then tag." in out, out
         report = tmp_path / "tag.csv"
         started = time.monotonic()
         code, _, err = run(

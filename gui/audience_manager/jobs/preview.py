@@ -91,7 +91,9 @@ class PreviewReport:
 
     def summary(self) -> str:
         """The preview in plain text, for the CLI and the Preview dialog."""
-        value = f" = {self.value!r}" if self.action is Action.SET_FIELD else ""
+        value = ""
+        if self.action is Action.SET_FIELD:
+            value = " from each row's own value" if self.value is None else f" = {self.value!r}"
         lines = [
             f"Preview: {self.action.label}{value}; no change was made.",
             f"Rows: {self.rows} to send, {self.invalid} invalid, {_plural(self.duplicates, 'duplicate')}.",
@@ -266,12 +268,13 @@ def _count(
         now = state[state_key(item)]
         if spec.action is Action.SET_FIELD:
             current = now or ""
-            if current == (spec.value or ""):
-                already += 1
+            wanted = (item.value if item.value is not None else spec.value) or ""
+            if current == wanted or spec.leaves_blank(item.value, item.target):
+                already += 1  # already so, or a blank cell left as it was
             else:
                 change += 1
                 if len(examples) < 5:
-                    examples.append(f"row {item.row}: {current!r} -> {spec.value or ''!r}")
+                    examples.append(f"row {item.row}: {current!r} -> {wanted!r}")
             continue
         if now not in (YES, NO):
             unknown += 1

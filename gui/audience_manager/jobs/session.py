@@ -28,7 +28,9 @@ def job_title(spec: JobSpec, kind: str, parent_id: str | None) -> str:
     targets = job_targets(spec)
     names = ", ".join(str(t) for t in targets) or "all tags"
     what = f"{spec.action.label}: {names}"
-    if spec.action is Action.SET_FIELD:
+    if spec.action is Action.SET_FIELD and spec.fields:
+        what += " = each row's own value"
+    elif spec.action is Action.SET_FIELD:
         what += f" = {spec.value or ''!r}"
     if parent_id and kind == KIND_UNDO:
         return f"Undo of job {parent_id}: {what}"

@@ -198,10 +198,10 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
         notes.append(f"{unknown} rows cannot be restored: the platform did not report their previous value.")
     created = tuple(journal.created_people(job_id))
     if created:
-        shown = ", ".join(created[:10]) + (f" and {len(created) - 10:,} more" if len(created) > 10 else "")
         notes.append(
-            f"The {len(created):,} people this job created stay (undo does not delete anyone): {shown}."
-            " The report lists them all."
+            f"The {len(created):,} people this job created stay (undo does not delete anyone): "
+            + ", ".join(created)
+            + "."
         )
     reverted = sum(len(s.audience.rows) * len(s.targets) for s in specs)
     if not specs and unknown and action is Action.SET_FIELD:
