@@ -91,6 +91,8 @@ def test_each_row_sets_its_own_company_and_plan_blanks_left_and_undo_restores(
             assert now["plan"] == (plan or before[email]["plan"])
         if auth == "oauth":
             assert sb.stats.count(BULK) == 6  # 225 companies and 214 plans, 100 a request
+        else:  # one PUT a subscriber with both fields (none for a row whose two cells are blank)
+            assert sb.stats.count("/v4/subscribers/{id}") == sum(1 for r in rows if r[2] or r[3])
 
         monkeypatch.setenv(TOKEN_VAR, token)  # the undo reads the token the job's way
         job_id = re.search(r"job (\w+)", err)

@@ -102,6 +102,7 @@ def kit_v4_capabilities(auth: AuthKind) -> Capabilities:
         can_read_membership=True,
         creates_per_request=BULK_LIMIT if bulk else 1,
         state_with_resolution=frozenset({Action.SET_FIELD}),
+        fields_in_one_request=not bulk,
     )
 
 
@@ -658,6 +659,8 @@ class KitV4:
         if sendable and self._caps.items_per_request > 1:
             for start in range(0, len(sendable), BULK_LIMIT):
                 written += await self._apply_bulk(action, sendable[start : start + BULK_LIMIT], value)
+        elif sendable and action == Action.SET_FIELD and len({i.subject for i in sendable}) < len(sendable):
+            written = await self._set_fields_together(sendable, value)  # one PUT a subscriber
         elif sendable:
             written = await bounded(lambda i: self._apply_one(action, i, value), sendable, LOOKUP_CONCURRENCY)
         for r in written:
@@ -979,6 +982,60 @@ class KitV4:
             if action in (Action.TAG, Action.UNTAG):
                 self._forget_members([item])
             return ItemResult(item, Outcome.FAILED, _reason(exc.messages) if exc.messages else str(exc))
+
+    async def _set_fields_together(self, items: Sequence[WorkItem], value: str | None) -> list[ItemResult]:
+        """API key: each subscriber's fields in one `PUT /v4/subscribers/{id}` (`fields: {key: value}`)."""
+        by_subject: dict[str, list[WorkItem]] = defaultdict(list)
+        for item in items:
+            by_subject[item.subject].append(item)
+
+        async def one(group: list[WorkItem]) -> list[ItemResult]:
+            subject = group[0].subject
+            try:
+                email = self._emails.get(subject)
+                fields = self._fields.get(subject)
+                if email is None or fields is None:
+                    subscriber = await self._subscriber(subject)
+                    if subscriber is None:
+                        return [ItemResult(i, Outcome.FAILED, _not_found(None, i)) for i in group]
+                    email = str(subscriber.get("email_address", ""))
+                    fields = self._fields.get(subject, {})
+                wanted = {i.target.key: (i.value if i.value is not None else value) or "" for i in group}
+                previous = {
+                    k: (("" if k in fields else None) if fields.get(k) is None else str(fields.get(k)))
+                    for k in wanted
+                }
+                body = {"email_address": email, "fields": wanted}
+                reply = await self._http.request("PUT", f"/v4/subscribers/{subject}", json=body)
+            except NotFoundError as exc:
+                return [
+                    ItemResult(i, Outcome.FAILED, _not_found(exc, i), subject_missing=True) for i in group
+                ]
+            except AuthenticationError:
+                raise
+            except GaveUpError:
+                raise
+            except ApiError as exc:
+                reason = _reason(exc.messages) if exc.messages else str(exc)
+                return [ItemResult(i, Outcome.FAILED, reason) for i in group]
+            updated = (reply.body or {}).get("subscriber") if isinstance(reply.body, dict) else None
+            if isinstance(updated, dict):
+                self._remember(updated)
+            else:
+                self._fields.setdefault(subject, {}).update(wanted)
+            return [
+                ItemResult(
+                    i,
+                    Outcome.UNCHANGED
+                    if previous[i.target.key] == wanted[i.target.key]
+                    else Outcome.SUCCEEDED,
+                    previous=previous[i.target.key],
+                )
+                for i in group
+            ]
+
+        groups = await bounded(one, list(by_subject.values()), LOOKUP_CONCURRENCY)
+        return [r for group in groups for r in group]
 
     async def _set_field(self, item: WorkItem, value: str) -> ItemResult:
         key = item.target.key

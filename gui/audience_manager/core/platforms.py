@@ -86,6 +86,9 @@ class Capabilities:
     # subscriber comes with its fields). The directory cache is not used for them: an id from it
     # would cost one read per person to learn the value the undo restores.
     state_with_resolution: frozenset[Action] = frozenset()
+    # A per-row endpoint that writes several fields of one person at once (Kit's PUT
+    # /v4/subscribers/{id}): a job setting fields from the file sends one request a person.
+    fields_in_one_request: bool = False
     cannot_create: str = "This platform does not offer creating people here."
 
     @property
