@@ -35,6 +35,9 @@ AM_ICON_DIR="$OUT/icons" AM_NOTICES="$OUT/THIRD-PARTY-NOTICES.txt" AM_VERSION="$
     --distpath "$OUT/dist" --workpath "$OUT/work" packaging/audience-manager.spec
 BUNDLE="$OUT/dist/audience-manager"
 
+# PyInstaller links top-level names to the Qt libraries, also to the EGLFS ones the spec dropped.
+find "$BUNDLE" -xtype l -print -delete | sed 's/^/dropped dangling link: /'
+
 # Runtime search paths: the build machine's Python links its extension modules with a RUNPATH into
 # its own prefix (e.g. ~/.pyenv/versions/X/lib). Keep only $ORIGIN-relative entries (Qt's own).
 while IFS= read -r -d '' f; do
@@ -53,10 +56,9 @@ find "$BUNDLE/_internal" -type f \( -name '*.so' -o -name '*.so.*' \) -print0 \
     | xargs -0 strip --strip-unneeded --remove-section=.comment 2>/dev/null || true
 
 # No copy of a library every distribution has: the Depends line brings the system's.
-if find "$BUNDLE" \( -name 'libstdc++.so*' -o -name 'libgtk-3.so*' -o -name 'libgcc_s.so*' \
-        -o -name 'libglib-2.0.so*' -o -name 'libqgtk3.so' \) | grep .; then
-    echo "FAIL: the bundle holds system libraries"; exit 1
-fi
+SYSTEM_COPIES=$(find "$BUNDLE" \( -name 'libstdc++.so*' -o -name 'libgtk-3.so*' -o -name 'libgcc_s.so*' \
+    -o -name 'libglib-2.0.so*' -o -name 'libqgtk3.so' \))
+[ -z "$SYSTEM_COPIES" ] || { echo "FAIL: the bundle holds system libraries: $SYSTEM_COPIES"; exit 1; }
 bash packaging/linux/glibc-floor.sh "$BUNDLE" > "$OUT/glibc-floor.txt"
 FLOOR=$(head -1 "$OUT/glibc-floor.txt")
 echo "glibc floor of the bundle: $FLOOR"

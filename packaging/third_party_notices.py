@@ -30,6 +30,12 @@ ROOT_DIST = "audience-manager"
 QT_DISTS = {"pyside6-essentials", "shiboken6", "pyside6", "pyside6-addons"}
 QT_TEXTS = (HERE / "licenses" / "LGPL-3.0.txt", HERE / "licenses" / "GPL-3.0.txt")
 RULE = "=" * 78
+# Libraries that a wheel carries inside it without a licence file of their own, found by file name:
+# (file name prefix, component, licence, where its licence text is published).
+EMBEDDED = (
+    ("libicu", "ICU (International Components for Unicode)", "Unicode-3.0",
+     "https://github.com/unicode-org/icu/blob/main/LICENSE"),
+)  # fmt: skip
 
 
 def normalize(name: str) -> str:
@@ -88,6 +94,9 @@ def licence_texts(dist: Distribution) -> Iterator[tuple[str, str]]:
         for path in sorted({f for f in dist.files or [] if _looks_like_licence(str(f))}, key=str):
             found = True
             yield str(path), Path(str(dist.locate_file(path))).read_text(encoding="utf-8", errors="replace")
+    components = embedded_components(dist)
+    if components:
+        yield "libraries inside it, which it ships no licence file for", "\n".join(components)
     if normalize(dist.metadata["Name"]) in QT_DISTS:
         for path in QT_TEXTS:
             yield path.name.replace(".txt", ""), path.read_text(encoding="utf-8")
@@ -95,6 +104,19 @@ def licence_texts(dist: Distribution) -> Iterator[tuple[str, str]]:
         text = (dist.metadata.get("License") or "").strip()
         if "\n" in text:
             yield "License (from the metadata)", text
+
+
+def embedded_components(dist: Distribution) -> list[str]:
+    """The libraries from EMBEDDED that this distribution's files include, with their versions."""
+    found: dict[str, str] = {}
+    for file in dist.files or []:
+        name = str(file).rsplit("/", 1)[-1]
+        for prefix, component, licence, url in EMBEDDED:
+            match = re.match(re.escape(prefix) + r"[a-z0-9]*?(?:\.so\.(\d+)|(\d+)\.dll|\.(\d+)\.dylib)", name)
+            if match:
+                major = next(g for g in match.groups() if g)
+                found[component] = f"{component} {major}: {licence}, {url}"
+    return sorted(found.values())
 
 
 def _info_dir(dist: Distribution) -> str:

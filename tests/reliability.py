@@ -40,9 +40,11 @@ SECTIONS: dict[str, Section] = {
     "faults": Section(
         "Faults: platform × action × fault (real Runner, sandbox on 127.0.0.1)",
         "Each job ends with every row × target in exactly one outcome, nothing lost; reasons are plain "
-        "words with no traceback and no token; DEBUG logs hold no token.",
+        "words with no traceback and no token; DEBUG logs hold no token. When the answer is lost after "
+        "the platform applied the write, the job and its retry are undone as one and the platform is "
+        "compared with its state before the job.",
         ("platform", "action", "fault", "rows", "job ended", "rows ended"),
-        ("tests/faults/test_fault_matrix.py",),
+        ("tests/faults/test_fault_matrix.py", "tests/faults/test_lost_answers.py"),
     ),
     "cli-corpus": Section(
         "Bad input through the CLI (`audience-manager apply --dry-run FILE`)",

@@ -99,6 +99,23 @@ def open_given_files(window: Any, paths: Sequence[str]) -> asyncio.Task[None] | 
     return task
 
 
+def file_open_filter(window: Any) -> Any:
+    """macOS hands files opened from Finder or dropped on the Dock icon to the app as FileOpen
+    events (not as arguments): they go the same way as files on the command line."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtGui import QFileOpenEvent
+
+    class FileOpenFilter(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.FileOpen and isinstance(event, QFileOpenEvent):
+                if event.file():
+                    open_given_files(window, [event.file()])
+                return True
+            return False
+
+    return FileOpenFilter(window)
+
+
 def make_application(argv: Sequence[str]) -> Any:
     from PySide6.QtWidgets import QApplication
 
@@ -335,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.quit_after_show:
             return 0
         given = open_given_files(window, args.files)
+        app.installEventFilter(file_open_filter(window))
         closed = asyncio.Event()
         app.lastWindowClosed.connect(closed.set)
         work = asyncio.ensure_future(session(closed, given))
@@ -349,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return work.result()
 
     async def session(closed: asyncio.Event, given: asyncio.Task[None] | None) -> int:
-        await open_accounts(workspace, demo=args.demo or driven)
+        await open_accounts(workspace, demo=args.demo or harness.wants_demo(args))
         if driven:
             code = await harness.run(window, args, given)
             window.close()

@@ -8,7 +8,7 @@ window knows nothing of them.
 - `--resume-interrupted`: take the resume offer at start exactly as the banner's Resume button does,
   then exit 0 once the job has an outcome for every row.
 - `--report-audience`: print what the audience panel read from the file given on the command line
-  and exit (the package's smoke test checks that a file given to the app opens).
+  and exit (the package's smoke test uses it).
 """
 
 from __future__ import annotations
@@ -35,9 +35,15 @@ def wanted(args: argparse.Namespace) -> bool:
     return bool(args.smoke or args.smoke_rows > 0 or args.resume_interrupted or args.report_audience)
 
 
+def wants_demo(args: argparse.Namespace) -> bool:
+    """Whether this run opens the demo workspace even if accounts are saved (a resume takes the
+    accounts the user has, like any start)."""
+    return bool(args.smoke or args.smoke_rows > 0 or args.report_audience)
+
+
 async def run(window: Any, args: argparse.Namespace, given: asyncio.Task[None] | None = None) -> int:
-    """The harness's part of this run; the window is open on the demo workspace. `given` reads the
-    file from the command line, if one was given."""
+    """The harness's part of this run; the window is open on the demo workspace. `given` is the
+    loading of the file named on the command line, if any."""
     if args.report_audience:
         return await report_audience(window, given)
     if args.resume_interrupted:

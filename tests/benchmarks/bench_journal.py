@@ -126,8 +126,8 @@ class TimedJournal:
     def job_started(self, job_id: str) -> None:
         self._timed("job_started", lambda: self.journal.job_started(job_id))
 
-    def batch_sent(self, job_id: str, items: Sequence[WorkItem]) -> None:
-        self._timed("batch_sent", lambda: self.journal.batch_sent(job_id, items))
+    def batch_sent(self, job_id: str, items: Sequence[WorkItem], before: Any = None) -> None:
+        self._timed("batch_sent", lambda: self.journal.batch_sent(job_id, items, before))
 
     def results_received(self, job_id: str, results: Sequence[ItemResult]) -> None:
         self._timed("results_received", lambda: self.journal.results_received(job_id, results))

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from audience_manager.core.outcomes import REPORT_HEADER
+from audience_manager.jobs.runner import CANCELLED_IN_FLIGHT
 
 from .conftest import TOKEN_VAR, Served
 
@@ -447,7 +448,13 @@ def test_ctrl_c_cancels_cleanly_and_still_writes_the_report(served: Served, tmp_
     by = {o: sum(r["outcome"] == o for r in rows) for o in ("succeeded", "unchanged", "cancelled", "failed")}
     assert by["succeeded"] + by["unchanged"] >= 20 and by["cancelled"] > 100
     assert sum(by.values()) == 400
-    assert {r["reason"] for r in rows if r["outcome"] == "cancelled"} == {"Cancelled before sending"}
+    # Rows whose request was on its way are cancelled too (not failed): they may have been applied,
+    # and the reason says a resume settles them.
+    assert {r["reason"] for r in rows if r["outcome"] == "cancelled"} <= {
+        "Cancelled before sending",
+        CANCELLED_IN_FLIGHT,
+    }
+    assert by["failed"] == 0
 
 
 def test_token_refused_mid_job_stops_with_exit_2_and_a_complete_report(
@@ -505,3 +512,66 @@ def test_flaky_platform_still_gives_every_row_one_outcome(served: Served, tmp_pa
     assert {r["identifier"] for r in rows if r["reason"] == "Subscriber does not exist"} <= set(
         map(str, ids[600:])
     )
+
+
+def test_random_binary_on_stdin_is_refused_and_nothing_is_written(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import random
+    import sys
+
+    data = random.Random(16).randbytes(100_000)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    run = served.run(["apply", *served.kit_args(), "--action", "tag", "--target", "VIP", "-"])
+    assert run.code == 2, run.stderr
+    assert "binary" in run.stderr and "standard input" in run.stderr
+    assert served.sb.stats.count(BULK_TAG) == 0 and served.sb.stats.count(ROW_TAG) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_cancel_like_ctrl_c_with_a_report_and_the_job_marked(
+    served: Served, tmp_path: Path, sig: signal.Signals
+) -> None:
+    from audience_manager.jobs.journal import Journal
+
+    ids = served.sb.known_subscriber_ids(400)  # one row a request with an API key: it cannot finish
+    report = tmp_path / "r.csv"
+    home = tmp_path / "home"
+    env = {
+        **os.environ,
+        TOKEN_VAR: served.env("api-key")[TOKEN_VAR],
+        "PYTHONUNBUFFERED": "1",
+        "AUDIENCE_MANAGER_HOME": str(home),
+    }
+    args = [
+        "apply",
+        *served.kit_args("api-key"),
+        "--action",
+        "tag",
+        "--target",
+        "VIP",
+        "--report",
+        str(report),
+    ]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "audience_manager", *args, str(write_ids(tmp_path / "ids.txt", ids))],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while served.sb.stats.count(ROW_TAG) < 20 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=30)
+    served.outputs += [out, err]
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err and "Cancelling" in err and sig.name in err
+    rows = read_report(report)
+    assert len(rows) == 400 and {r["outcome"] for r in rows} <= {"succeeded", "unchanged", "cancelled"}
+    with Journal(home / "journal.sqlite3") as journal:
+        (job,) = [journal.job(j) for (j,) in journal.read().execute("SELECT id FROM jobs")]
+    assert job.state.value == "cancelled" and job.done == 400 and job.succeeded + job.unchanged >= 20

@@ -114,7 +114,8 @@ def test_targets_match_by_id_name_or_key_case_insensitively() -> None:
 
 
 def _progress(done: int, state: JobState = JobState.RUNNING) -> Progress:
-    return Progress(done, 1000, done, 0, 3, 0, 50.0, (1000 - done) / 50, state)
+    # One target: people and row x target outcomes count the same.
+    return Progress(done, 1000, done, 0, 3, 0, 50.0, (1000 - done) / 50, state, done, 1000)
 
 
 class _Clock:
@@ -133,8 +134,8 @@ def test_progress_line_every_few_seconds_when_not_a_terminal() -> None:
         line.update(_progress(second * 50))
     lines = out.getvalue().splitlines()
     assert lines == [
-        "250/1,000 rows (3 failed, 0 skipped), 50 rows/s, 15 s left",
-        "500/1,000 rows (3 failed, 0 skipped), 50 rows/s, 10 s left",
+        "250 of 1,000 people (3 failed, 0 skipped), 50 rows/s, 15 s left",
+        "500 of 1,000 people (3 failed, 0 skipped), 50 rows/s, 10 s left",
     ]
 
 
@@ -151,7 +152,7 @@ def test_progress_line_is_rewritten_in_place_on_a_terminal() -> None:
     line.close()
     text = out.getvalue()
     assert "\n" not in text and text.count("\r") == 4
-    assert "looking up emails: 30/1,000 rows" in text
+    assert "looking up emails: 30 of 1,000 people" in text
 
 
 def test_durations_read_like_a_person_would_say_them() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,9 +79,14 @@ class DyingRecorder:
     def job_started(self, job_id: str) -> None:
         self.journal.job_started(job_id)
 
-    def batch_sent(self, job_id: str, items: Sequence[WorkItem]) -> None:
+    def batch_sent(
+        self,
+        job_id: str,
+        items: Sequence[WorkItem],
+        before: Mapping[tuple[int, str], str | None] | None = None,
+    ) -> None:
         if not self.platform.dead:
-            self.journal.batch_sent(job_id, items)
+            self.journal.batch_sent(job_id, items, before)
 
     def results_received(self, job_id: str, results: Sequence[ItemResult]) -> None:
         if not self.platform.dead:

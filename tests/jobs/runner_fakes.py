@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from audience_manager.api.errors import AuthenticationError, ConnectionFailedError, GaveUpError
@@ -188,7 +188,12 @@ class ListRecorder:
     def job_started(self, job_id: str) -> None:
         self.calls.append(("job_started", job_id))
 
-    def batch_sent(self, job_id: str, items: Sequence[WorkItem]) -> None:
+    def batch_sent(
+        self,
+        job_id: str,
+        items: Sequence[WorkItem],
+        before: Mapping[tuple[int, str], str | None] | None = None,
+    ) -> None:
         self.sent |= {(i.row, i.target.id) for i in items}
         self.calls.append(("batch_sent", list(items)))
 

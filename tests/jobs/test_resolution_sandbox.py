@@ -46,7 +46,12 @@ class Counting(httpx.AsyncBaseTransport):
     statuses: Counter[int] = field(default_factory=Counter)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append((request.method, request.url.path, request.url.query.decode()))
+        # A HighLevel search on a tag reads its members before the first write (for an exact
+        # undo); only searches on emails resolve them.
+        query = request.url.query.decode()
+        if request.url.path == "/contacts/search" and b'"field":"tags"' in request.content.replace(b" ", b""):
+            query = "members of a tag"
+        self.requests.append((request.method, request.url.path, query))
         response = await self.inner.handle_async_request(request)
         self.statuses[response.status_code] += 1
         return response
@@ -56,7 +61,11 @@ class Counting(httpx.AsyncBaseTransport):
 
     def lookups(self) -> list[tuple[str, str, str]]:
         """Requests spent resolving emails (Kit's subscriber list, HighLevel's search)."""
-        return [r for r in self.requests if r[1] in ("/v4/subscribers", "/contacts/search")]
+        return [
+            r
+            for r in self.requests
+            if r[1] in ("/v4/subscribers", "/contacts/search") and r[2] != "members of a tag"
+        ]
 
 
 def email_rows(emails: list[str]) -> list[AudienceRow]:

@@ -77,10 +77,11 @@ def test_a_job_killed_mid_run_resumes_with_nothing_lost_and_only_in_flight_rows_
     assert all(
         by_row[r] is Outcome.UNCHANGED for r in range(1, 4001, 5) if platform.applied[(str(r), "1")] == 1
     )
-    # Undo cannot tell whether a re-sent row's first send landed, and says so.
+    # This platform cannot read the state before a write: undo cannot tell whether a re-sent
+    # row's first send landed, and says so.
     notes = " ".join(undo_spec(journal, job_id).notes)
     if twice:  # their first send landed, so the resume found them tagged
-        assert "rows were in flight when the job was interrupted" in notes
+        assert "state before the job is unknown" in notes
     journal.close()
 
 
@@ -116,3 +117,33 @@ def test_a_cancelled_job_resumes_its_cancelled_rows(tmp_path: Path) -> None:
         record = journal.job(job_id)
         assert record.state is JobState.FINISHED and record.starts == 2
         assert (record.done, record.cancelled) == (2000, 0)
+
+
+def test_rows_in_flight_at_cancel_are_cancelled_not_failed_and_a_resume_settles_them(tmp_path: Path) -> None:
+    """Ctrl+C while requests are on their way: those rows may have been applied, so they are not
+    failed; they stay sent-without-answer for the journal and the resume sends them again."""
+    from audience_manager.jobs.runner import CANCELLED_IN_FLIGHT
+
+    platform = CountingPlatform(subscribers=100, latency=30)
+    job = spec(id_audience(range(1, 101)))
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        job_id = journal.create_job(job, ACCOUNT)
+        runner = Runner(platform, job, recorder=journal, job_id=job_id, concurrency=2, cancel_grace=0.05)
+
+        async def cancel_soon() -> None:
+            task = asyncio.ensure_future(runner.run())
+            await asyncio.sleep(0.05)
+            runner.cancel()
+            await task
+
+        asyncio.run(cancel_soon())
+        records = journal.outcome_records(job_id).values()
+        assert {r.outcome for r in records} == {Outcome.CANCELLED}
+        in_flight = [r for r in records if r.reason == CANCELLED_IN_FLIGHT]
+        assert in_flight and all(not r.answered for r in in_flight)
+        plan = resume_plan(journal, job_id)
+        # Cancelled rows are not done: all go again, those that were on their way counted as in flight.
+        assert plan.remaining == 100 and plan.in_flight == len(in_flight)
+        platform.latency = 0
+        asyncio.run(Runner(platform, plan.spec, recorder=journal, job_id=job_id, done=plan.done).run())
+        assert {r.outcome for r in journal.outcome_records(job_id).values()} == {Outcome.SUCCEEDED}

@@ -165,3 +165,27 @@ def test_history_counts_people_once_over_several_targets(tmp_path: Path) -> None
     assert counts[Outcome.SUCCEEDED] == 30 and counts[Outcome.FAILED] == 10 and counts[Outcome.SKIPPED] == 1
     assert sum(counts.values()) == 41
     assert record.succeeded + record.unchanged == 60  # the pairs: 2 targets x 30 known people
+
+
+def test_progress_counts_people_and_stops_estimating_once_cancelled() -> None:
+    from audience_manager.jobs.events import Progress
+
+    platform = CountingPlatform(subscribers=2000, latency=0.01)
+    job = spec(id_audience(range(1, 2001)), tag(1), tag(2))
+    run = workflows.start_job(None, platform, ACCOUNT, job, concurrency=1, flush_interval=0.01)
+
+    async def watch() -> list[Progress]:
+        seen: list[Progress] = []
+        async for event in run.events():
+            if isinstance(event, Progress):
+                seen.append(event)
+                if event.people_done >= 100 and not run.runner._cancel_requested:
+                    run.cancel()
+        return seen
+
+    seen = asyncio.run(watch())
+    assert all(p.people_total == 2000 and p.total == 4000 for p in seen)
+    assert all(p.people_done <= p.done // 2 + 1 for p in seen)  # a person is done with both targets
+    cancelled_at = next(i for i, p in enumerate(seen) if p.people_done >= 100)
+    assert all(p.seconds_left is None for p in seen[cancelled_at + 1 :])
+    assert run.state is JobState.CANCELLED

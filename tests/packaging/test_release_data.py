@@ -113,6 +113,7 @@ def test_third_party_notices_come_from_the_installed_distributions() -> None:
     assert "PySide6_Essentials" in text or "PySide6-Essentials" in text
     assert "GNU LESSER GENERAL PUBLIC LICENSE" in text and "Version 3, 29 June 2007" in text
     assert "httpx" in text and "BSD-3-Clause" in text
+    assert "ICU (International Components for Unicode)" in text  # inside the Qt wheel, no licence file
 
 
 def test_pyproject_has_the_spdx_licence_and_a_setuptools_that_reads_it() -> None:

@@ -338,3 +338,20 @@ def test_oauth_tokens_from_the_environment_are_saved_with_their_refresh_token(
         capsys,
     )
     assert code == 2 and "only for kit-v4" in out
+
+
+@pytest.mark.parametrize("option", ["--token-url", "--authorize-url", "--base-url"])
+def test_accounts_add_refuses_a_plain_http_url_a_secret_would_go_to(
+    option: str, capsys: pytest.CaptureFixture[str], backend: MemoryKeyring
+) -> None:
+    code, out = run(
+        [
+            "accounts", "add", "--platform", "kit-v4", "--name", "Http", "--auth", "oauth",
+            "--token-env", "AT", "--secret-env", "RT", option, "http://auth.example.com/oauth/x",
+        ],
+        capsys,
+        {"AT": "access-token-123456", "RT": "refresh-token-123456"},
+    )  # fmt: skip
+    assert code == 2 and "use an https:// address" in out, out
+    assert "auth.example.com" in out and "refresh-token-123456" not in out
+    assert not backend.entries

@@ -103,3 +103,52 @@ def test_the_app_reports_the_file_it_was_given(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert f"audience: 2 rows to send, 1 invalid, 1 duplicate from {csv}" in done.stdout
+
+
+def test_the_window_layout_moves_from_qts_own_place_to_the_config_folder(
+    qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QSettings, QStandardPaths
+
+    from audience_manager.store import paths
+
+    formats = (QSettings.Format.NativeFormat, QSettings.Format.IniFormat)
+    default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
+    for kind in formats:  # Qt's own place (~/.config/<organization>/...), in tmp
+        QSettings.setPath(kind, QSettings.Scope.UserScope, str(tmp_path / "qt-native"))
+    try:
+        old = QSettings(app.ORGANIZATION, app.APPLICATION)
+        old.setValue("window/geometry", "saved-geometry")
+        old.sync()
+        config = tmp_path / "config"
+        monkeypatch.delenv(paths.HOME_VARIABLE)
+        here = paths.Places(config, tmp_path / "data", tmp_path / "logs")
+        monkeypatch.setattr(paths, "places", lambda: here)
+
+        moved = app.settings()
+        assert moved.fileName() == str(config / "window.ini")
+        assert moved.value("window/geometry") == "saved-geometry"
+        moved.setValue("window/geometry", "newer")
+        moved.sync()
+        assert app.settings().value("window/geometry") == "newer"  # copied once, never again
+    finally:
+        for kind in formats:
+            QSettings.setPath(kind, QSettings.Scope.UserScope, default)
+
+
+def test_a_file_opened_from_finder_or_the_dock_opens_in_the_audience_panel(
+    window: MainWindow, qtbot, qapp: QApplication, tmp_path: Path
+) -> None:
+    from PySide6.QtGui import QFileOpenEvent
+
+    csv = tmp_path / "from-finder.csv"
+    csv.write_text(CSV)
+    handler = app.file_open_filter(window)
+    qapp.installEventFilter(handler)
+    try:
+        QApplication.sendEvent(qapp, QFileOpenEvent(str(csv)))
+        panel = window.audience_panel
+        qtbot.waitUntil(lambda: panel.file_path == csv and not panel.busy and panel.audience is not None)
+        assert len(panel.audience.rows) == 2
+    finally:
+        qapp.removeEventFilter(handler)

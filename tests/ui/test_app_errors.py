@@ -4,7 +4,6 @@ traceback (secrets masked) and shown in a dialog that does not block and says wh
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 import threading
 from collections.abc import Iterator
@@ -25,10 +24,7 @@ def log_path() -> Iterator[Path]:
     path = setup_logging(False)
     assert path is not None
     yield path
-    root = logging.getLogger()
-    for handler in [h for h in root.handlers if getattr(h, "baseFilename", None) == str(path)]:
-        root.removeHandler(handler)
-        handler.close()
+    setup_logging(False, to_file=False)  # closes and removes the file handler
 
 
 @pytest.mark.qt_no_exception_capture

@@ -253,3 +253,22 @@ def test_history_is_readable_at_the_default_size(window: MainWindow, qtbot, sand
     for column in range(history.model.columnCount()):
         text = history.model.headerData(column, header.orientation())
         assert header.sectionSize(column) >= metrics.horizontalAdvance(text), f"header {text!r} is cut"
+
+
+def test_the_confirmation_says_how_emails_are_looked_up_and_what_it_costs(
+    window: MainWindow, qtbot, sandbox, tmp_path
+) -> None:
+    emails = [*sandbox.known_emails(30), "nobody-here@example.com"]
+    _drop_and_wait(window, qtbot, _csv(tmp_path, emails), 31)
+    window.catalog_panel.set_checked(TargetKind.TAG, {_first_tag(window).id})
+    dialog = window.run_action()
+    assert dialog is not None
+    qtbot.waitUntil(lambda: "Resolving 31 emails:" in dialog.rows_label.text(), timeout=5000)
+    assert "request" in dialog.rows_label.text()
+    assert "Working out" not in dialog.rows_label.text()
+    with qtbot.waitSignal(window.job_finished, timeout=10000):
+        dialog.run_button.click()
+    counts = window.results_panel.model.counts()
+    assert counts[Outcome.SKIPPED] == 1 and counts[Outcome.SUCCEEDED] + counts[Outcome.UNCHANGED] == 30
+    skipped = [o for o in window.results_panel.model.outcomes() if o.outcome is Outcome.SKIPPED]
+    assert "not found" in skipped[0].reason.lower()

@@ -13,11 +13,12 @@ from PySide6.QtWidgets import QFileDialog
 
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience
+from audience_manager.core.durations import format_duration as duration_text
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.jobs.events import JobState, Progress
 from audience_manager.jobs.session import SessionState, ShownJob, controls
-from audience_manager.ui.results_panel import ResultsPanel, duration_text, outcomes_as_tsv
+from audience_manager.ui.results_panel import ResultsPanel, outcomes_as_tsv
 
 SPEC = JobSpec("shop", Action.TAG, (Target(TargetKind.TAG, "1", "VIP"),), Audience())
 
@@ -80,7 +81,7 @@ def test_a_running_job_shows_progress_and_can_be_cancelled(panel: ResultsPanel, 
     assert not panel.retry_button.isEnabled()  # but no retry while the job runs
     assert panel.progress_bar.value() == 10 and panel.progress_bar.maximum() == 20
     assert "10 of 20 people" in panel.progress_bar.text() and "2 failed" in panel.progress_bar.text()
-    assert panel.rate_label.text() == "12 rows/s · about 5 s left"
+    assert panel.rate_label.text() == "12 rows/s, 5 s left"  # the CLI's words (jobs.progress_text)
     assert "up to 5 s" in panel.cancel_button.toolTip()  # says how long cancelling may wait
     with qtbot.waitSignal(panel.cancel_requested, timeout=1000):
         qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
@@ -108,7 +109,7 @@ def test_big_counts_are_grouped(panel: ResultsPanel) -> None:
     )
     panel.job_finished_event("job-8", "finished", "")
     assert panel.summary_label.text().startswith("9,900 succeeded · 100 failed · 0 skipped in ")
-    assert duration_text(12.2) == "12 s" and duration_text(184) == "3 min 4 s"
+    assert duration_text(12.2) == "12 s" and duration_text(184) == "3 min 04 s"
 
 
 def test_filter_by_outcome_and_by_reason(panel: ResultsPanel) -> None:

@@ -38,6 +38,7 @@ import httpx
 
 from audience_manager.api.concurrency import bounded
 from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpError, NotFoundError
+from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
 from audience_manager.api.platform import AccountInfo, RateBudget, StateKey, state_key
 from audience_manager.api.resolution import (
@@ -82,6 +83,11 @@ SEARCH_BATCH = 500
 SMALLEST_BATCH = 10
 SEARCH_PAGE = 500  # `pageLimit`'s documented maximum
 SEARCH_PAGE_CAP = 10_000  # records page-based search reaches; `searchAfter` goes beyond
+# A tag's members are read before its first write (for undo: see `state_before`) with the contact
+# search, `MEMBERS_PAGE` a page; numbered pages reach 10,000 records (beyond needs a cursor), so a
+# longer tag is not read and its rows' state before stays unknown.
+MEMBERS_PAGE = 500
+MEMBERS_CAP = 10_000
 
 NO_ANSWER = (
     "HighLevel gave no answer for this contact; it may or may not have changed. Retry failed to be sure."
@@ -308,6 +314,7 @@ class HighLevel:
         self._batch_refused = False  # a search for many emails at once was refused: one per email
         self._search_batch = SEARCH_BATCH  # halved each time HighLevel refuses a batch this big
         self._group_shape = 0  # which reading of the `OR` group HighLevel took (see `_group_bodies`)
+        self._tag_members = Memberships(self._list_tag_members)  # by lower-cased tag name
 
     @property
     def capabilities(self) -> Capabilities:
@@ -683,6 +690,60 @@ class HighLevel:
                 state[state_key(item)] = "yes" if _has(tags, item.target.name or item.target.id) else "no"
         return state
 
+    async def state_before(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
+        """Before a write (`ReadsStateBeforeWrite`): "yes"/"no" for each contact id's tag, from the
+        tag's members read once with the contact search (`MEMBERS_PAGE` a request) and kept current
+        by our own writes. Search lags a few seconds behind changes made elsewhere; our own are noted
+        as they happen."""
+        if action not in (Action.TAG, Action.UNTAG):
+            return {}
+        state: dict[StateKey, str | None] = {}
+        for name in dict.fromkeys(_tag_key(i.target) for i in items if i.target != ALL_TAGS):
+            members = await self._tag_members.members(name)
+            if members is None:
+                continue
+            for item in items:
+                if (
+                    item.target != ALL_TAGS
+                    and _tag_key(item.target) == name
+                    and CONTACT_ID_RE.match(item.subject)
+                ):
+                    state[state_key(item)] = "yes" if item.subject in members else "no"
+        return state
+
+    async def _list_tag_members(self, name: str) -> set[str] | None:
+        """The ids of the contacts that have the tag; None when there are more than `MEMBERS_CAP` or
+        the search cannot be used."""
+        ids: set[str] = set()
+        page = 1
+        try:
+            while True:
+                body = await self._request(
+                    "POST",
+                    "/contacts/search",
+                    json={
+                        "locationId": self.location_id,
+                        "pageLimit": MEMBERS_PAGE,
+                        "page": page,
+                        "filters": [{"field": "tags", "operator": "contains", "value": name}],
+                    },
+                )
+                contacts = [c for c in ((body or {}).get("contacts") or []) if isinstance(c, dict)]
+                for c in contacts:
+                    tags = c.get("tags")
+                    if c.get("id") and (not isinstance(tags, list) or _has(map(str, tags), name)):
+                        ids.add(str(c["id"]))
+                total = (body or {}).get("total")
+                if len(ids) > MEMBERS_CAP or (isinstance(total, int) and total > MEMBERS_CAP):
+                    return None
+                if len(contacts) < MEMBERS_PAGE:
+                    return ids
+                page += 1
+        except AuthenticationError:
+            raise
+        except (ApiError, GaveUpError):
+            return None
+
     async def _contact_tags(self, contact_id: str) -> list[str] | None:
         try:
             body = await self._request("GET", f"/contacts/{contact_id}")
@@ -825,10 +886,29 @@ class HighLevel:
             answer = await self._request("POST", f"/contacts/bulk/tags/update/{kind}", json=body)
         except AuthenticationError:
             raise
+        except GaveUpError:
+            self._forget_members(items)  # the write may have landed before the answer was lost
+            raise
         except ApiError as exc:  # 400, 404, 422: the whole request was refused; say so on every row
             reason = _body_messages(exc)
             return [ItemResult(i, Outcome.FAILED, _with_note(reason, i.subject)) for i in items]
-        return map_bulk_tag_results(action, items, answer, tag=tag, remove_all=remove_all)
+        results = map_bulk_tag_results(action, items, answer, tag=tag, remove_all=remove_all)
+        if remove_all:
+            self._forget_members(items)
+        else:
+            for r in results:
+                if r.outcome in (Outcome.SUCCEEDED, Outcome.UNCHANGED):
+                    self._tag_members.note(_tag_key(r.item.target), r.item.subject, has=action is Action.TAG)
+        return results
+
+    def _forget_members(self, items: Sequence[WorkItem]) -> None:
+        for name in {_tag_key(i.target) for i in items}:
+            self._tag_members.forget(name)
+
+
+def _tag_key(target: Target) -> str:
+    """A tag's name as HighLevel keeps it (lower-cased), the key of its member list."""
+    return (target.name or target.id).strip().lower()
 
 
 def _contacts(answer: Any) -> list[dict[str, Any]]:

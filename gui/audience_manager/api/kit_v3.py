@@ -389,6 +389,13 @@ class KitV3:
             state[state_key(item)] = _yes_no(by_target.get(item.target.id), item.subject)
         return state
 
+    async def state_before(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
+        """Before a write (`ReadsStateBeforeWrite`): "yes"/"no" from the tag's member list, the one
+        the write reads anyway (a short tag is listed once, then kept current by our writes)."""
+        if action not in (Action.TAG, Action.UNTAG):
+            return {}
+        return {state_key(i): await self._state_before(i.target.id, i.subject.strip()) for i in items}
+
     def _known_missing(self, subject: str) -> bool:
         """A lookup already showed no subscriber has this id or email (costs no request)."""
         if _is_id(subject):

@@ -532,6 +532,30 @@ class KitV4:
             state[state_key(i)] = None if value is None else str(value)
         return state
 
+    async def state_before(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
+        """Before a write (`ReadsStateBeforeWrite`): tag membership from the member lists the write
+        reads anyway (one listing per tag, kept current by our writes); a field's value from the
+        subscriber the per-row write reads anyway. Not for bulk set-field: that would cost a read per
+        row for a write of a hundred."""
+        if action in (Action.TAG, Action.UNTAG):
+            before = await self._members_before([i for i in items if i.subject.isdigit()])
+            return {
+                state_key(i): _yes(before[(i.target.id, i.subject)])
+                for i in items
+                if (i.target.id, i.subject) in before
+            }
+        if action != Action.SET_FIELD or self._caps.items_per_request > 1:
+            return {}
+        state: dict[StateKey, str | None] = {}
+        for item in items:
+            if not item.subject.isdigit():
+                continue
+            if item.subject not in self._fields and await self._subscriber(item.subject) is None:
+                continue
+            value = self._fields.get(item.subject, {}).get(item.target.key)
+            state[state_key(item)] = "" if value is None else str(value)  # read: empty is known
+        return state
+
     async def _subscriber_tags(self, subject: str) -> set[str] | None:
         try:
             return {str(t["id"]) async for t in self._pages(f"/v4/subscribers/{subject}/tags", "tags")}

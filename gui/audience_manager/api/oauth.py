@@ -26,6 +26,7 @@ import httpx
 from audience_manager.api.errors import AuthenticationError
 from audience_manager.api.redaction import register_secret
 from audience_manager.core.accounts import Account, Credentials
+from audience_manager.core.urls import require_safe_url
 
 REFRESH_MARGIN_S = 120.0  # refresh this long before the access token expires
 EXPIRED_MESSAGE = "The access token expired"
@@ -46,6 +47,12 @@ class OAuthConfig:
     authorize_url: str
     token_url: str
     redirect_port: int = 0  # 0: any free port on 127.0.0.1
+    in_process: bool = False  # the demo's in-process sandbox
+
+    def __post_init__(self) -> None:
+        # The refresh token goes to the token URL, the sign-in starts at the authorize URL.
+        require_safe_url(self.token_url, "the refresh token (OAuth token URL)", in_process=self.in_process)
+        require_safe_url(self.authorize_url, "the sign-in (OAuth authorize URL)", in_process=self.in_process)
 
     @classmethod
     def for_account(cls, account: Account) -> OAuthConfig:
@@ -54,6 +61,7 @@ class OAuthConfig:
             account.oauth_authorize_url,
             account.oauth_token_url,
             account.oauth_redirect_port,
+            in_process=account.demo,
         )
 
 

@@ -106,3 +106,16 @@ class Platform(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ReadsStateBeforeWrite(Protocol):
+    """A platform that can say what each item's target is before a write, cheaply enough to ask
+    before every batch (from the member lists a client reads anyway to judge its writes).
+
+    The runner journals the answer with the batch *before* the write goes out, so an undo knows
+    what to restore even when the write's answer is lost. Keyed like `Platform.read_state`; items
+    it cannot tell are left out or None.
+    """
+
+    async def state_before(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]: ...

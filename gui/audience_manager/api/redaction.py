@@ -49,10 +49,30 @@ def known_secrets() -> frozenset[str]:
         return frozenset(_registry)
 
 
+# httpx quotes a header value it refuses; whatever it quotes is masked, known secret or not.
+_ILLEGAL_HEADER = re.compile(
+    r"(?P<pre>Illegal header value\s+)(?P<val>b?(['\"]).*?\3)", re.IGNORECASE | re.DOTALL
+)
+
+
+def _pieces(secret: str) -> list[str]:
+    """The secret and, when it has line breaks or other whitespace inside, each long-enough piece:
+    an error may quote one line of it."""
+    parts = [p for p in re.split(r"[\s\x00-\x1f\x7f]+", secret) if len(p) >= MIN_SECRET_LENGTH]
+    return [secret, *parts] if len(parts) > 1 or (parts and parts[0] != secret) else [secret]
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """`text` with every known secret and every secret-named value replaced by a mask."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+    """`text` with every known secret (and every piece of one) and every secret-named value masked."""
+    pieces = {piece for s in secrets if s for piece in _pieces(s)}
+    for secret in sorted(pieces, key=len, reverse=True):
         text = text.replace(secret, MASK)
+    for form in sorted(
+        {repr(p.encode("utf-8", "replace"))[2:-1] for p in pieces} - pieces, key=len, reverse=True
+    ):
+        if len(form) >= MIN_SECRET_LENGTH:
+            text = text.replace(form, MASK)  # the escaped form (`\\n` for a line break) in a bytes repr
+    text = _ILLEGAL_HEADER.sub(lambda m: m.group("pre") + MASK, text)
     text = _FIELD_IN_TEXT.sub(lambda m: m.group("pre") + MASK, text)
     return _BEARER.sub(lambda m: m.group("pre") + MASK, text)
 

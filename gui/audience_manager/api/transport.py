@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import ipaddress
 import json
 import logging
 import random
@@ -27,7 +26,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -47,6 +45,8 @@ from audience_manager.api.redaction import (
     redact_url,
     register_secret,
 )
+from audience_manager.core.urls import InsecureURLError as InsecureURLError  # re-exported
+from audience_manager.core.urls import require_safe_url
 
 log = logging.getLogger(__name__)
 
@@ -55,35 +55,12 @@ HintReader = Callable[[httpx.Response], ServerHint | None]
 
 # The demo workspace's host (served in-process, never on the network) and the reserved `.invalid`
 # top-level domain, which can never resolve: with an in-process transport plain http is safe there.
-IN_PROCESS_HOSTS = frozenset({"demo.sandbox"})
-IN_PROCESS_SUFFIX = ".invalid"
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-
-
-class InsecureURLError(ValueError):
-    """The base URL would send a credential in clear text over the network."""
 
 
 def check_base_url(base_url: str, *, in_process: bool = False) -> None:
     """Refuse http:// except to this machine (loopback) or an in-process demo host."""
-    parts = urlsplit(base_url)
-    if parts.scheme == "https":
-        return
-    host = (parts.hostname or "").lower()
-    if parts.scheme == "http":
-        if host == "localhost" or (
-            in_process and (host in IN_PROCESS_HOSTS or host.endswith(IN_PROCESS_SUFFIX))
-        ):
-            return
-        try:
-            if ipaddress.ip_address(host).is_loopback:
-                return
-        except ValueError:
-            pass
-    raise InsecureURLError(
-        f"Refusing to send credentials to {parts.scheme or 'a URL without a scheme'}://{host or '?'}: "
-        "use an https:// address (plain http is allowed only to this computer)."
-    )
+    require_safe_url(base_url, "credentials", in_process=in_process)
 
 
 @dataclass(frozen=True)

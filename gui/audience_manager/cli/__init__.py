@@ -106,7 +106,8 @@ def main(
     except (UsageError, AudienceFileError) as exc:
         _fail(streams.stderr, str(exc))
     except AuthenticationError as exc:
-        _fail(streams.stderr, f"the platform refused the credential: {exc}. Check --token-env and --auth")
+        refused = str(exc).rstrip(".")
+        _fail(streams.stderr, f"the platform refused the credential: {refused}. Check --token-env and --auth")
     except GaveUpError as exc:
         _fail(streams.stderr, exc.reason)
     except ApiError as exc:

@@ -28,8 +28,8 @@ from audience_manager.cli.common import (
     Subcommands,
     UsageError,
     load_secret,
+    saved_account,
     secret_from,
-    unknown_account,
     verbose_option,
 )
 from audience_manager.core.accounts import KIT_OAUTH_AUTHORIZE_URL, KIT_OAUTH_TOKEN_URL, Account, Credentials
@@ -42,6 +42,7 @@ from audience_manager.core.platforms import (
     account_kind,
     kinds_of,
 )
+from audience_manager.core.urls import require_safe_account_urls
 from audience_manager.store.accounts import AccountBook
 from audience_manager.store.connections import ConnectionCheckError, check_account
 from audience_manager.store.paths import settings_path
@@ -194,7 +195,7 @@ def _account_from(args: argparse.Namespace, platform: PlatformKind) -> Account:
         raise UsageError(
             f"--auth {kind.auth} needs --client-id ID (your Kit app's) to sign in in the browser"
         )
-    return Account(
+    account = Account(
         name=name,
         platform=platform,
         auth=kind.auth,
@@ -205,6 +206,8 @@ def _account_from(args: argparse.Namespace, platform: PlatformKind) -> Account:
         oauth_token_url=args.token_url,
         oauth_redirect_port=args.redirect_port if kind.signs_in else 0,
     )
+    require_safe_account_urls(account)  # https, or http only to this computer
+    return account
 
 
 def _credentials_from(
@@ -281,10 +284,7 @@ def _list(args: argparse.Namespace, streams: Streams) -> int:
 
 def _test(args: argparse.Namespace, streams: Streams) -> int:
     out = streams.stdout
-    book = AccountBook(settings_path())
-    account = book.get(args.name)
-    if account is None:
-        raise UsageError(unknown_account(args.name, book))
+    account = saved_account(args.name, AccountBook(settings_path()))
     secrets = shared_secrets()
     credentials = load_secret(secrets, account)  # masked in every log line from now on
     try:
@@ -298,9 +298,7 @@ def _test(args: argparse.Namespace, streams: Streams) -> int:
 def _remove(args: argparse.Namespace, streams: Streams) -> int:
     out = streams.stdout
     book = AccountBook(settings_path())
-    account = book.get(args.name)
-    if account is None:
-        raise UsageError(unknown_account(args.name, book))
+    account = saved_account(args.name, book)
     secrets = shared_secrets()
     try:
         asyncio.run(secrets.delete_async(account.name))

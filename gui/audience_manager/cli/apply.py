@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import difflib
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,7 +31,7 @@ from audience_manager.core.audience_file import read_audience
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.job_spec import BlankCells, JobSpec
 from audience_manager.core.platforms import Capabilities, PlatformKind
-from audience_manager.jobs.preview import preview
+from audience_manager.jobs import workflows
 
 TARGET_WORDS = {TargetKind.TAG: "tag", TargetKind.FORM: "form", TargetKind.FIELD: "custom field"}
 
@@ -148,8 +146,10 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
         )
         for note in audience.notes:
             stderr.write(f"note: {note}\n")
-        if args.dry_run:  # nothing is written to the platform or the journal
-            stdout.write((await preview(platform, spec)).summary() + "\n")
+        if args.dry_run:  # nothing is written to the platform, and no job to the journal
+            with open_journal() as journal:  # its directory of looked-up emails prices as the run will
+                report = await workflows.preview_job(journal, platform, connection.account, spec)
+            stdout.write(report.summary() + "\n")
             return EXIT_OK
         with open_journal() as journal:
             for record in journal.interrupted_jobs()[:3]:
@@ -216,33 +216,8 @@ def match_targets(wanted: Sequence[str], available: Sequence[Target], kind: Targ
 def read_input(
     source: str, column: str | None, accepted: frozenset[IdentifierKind], values: Sequence[str] = ()
 ) -> Audience:
-    from audience_manager.core.paste import parse_text
+    from audience_manager.core.audience_file import read_audience_stream
 
-    if source == "-":
-        data = sys.stdin.buffer.read()
-        if column is None and not values:
-            return parse_text(_decode(data), accepted, source="standard input")
-        return _read_file_bytes(data, column, accepted, values)
-    path = Path(source)
-    if not path.is_file():
-        raise UsageError(f"INPUT {source}: no such file")
-    return read_audience(path, column, accepted=accepted, value_columns=values)
-
-
-def _decode(data: bytes) -> str:
-    for encoding in ("utf-8-sig", "utf-16") if data[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
-        with contextlib.suppress(UnicodeDecodeError):
-            return data.decode(encoding)
-    return data.decode("cp1252", errors="replace")
-
-
-def _read_file_bytes(
-    data: bytes, column: str | None, accepted: frozenset[IdentifierKind], values: Sequence[str] = ()
-) -> Audience:
-    """A table on stdin: spooled to a private temporary file so it is read exactly like a file."""
-    with tempfile.TemporaryDirectory(prefix="audience-manager-") as folder:
-        path = Path(folder) / "stdin.csv"
-        path.write_bytes(data)
-        audience = read_audience(path, column, accepted=accepted, value_columns=values)
-    audience.source = f"standard input, column {column}" if column else "standard input"
-    return audience
+    if source == "-":  # the same checks as a file (binary, encodings, size): core reads both
+        return read_audience_stream(sys.stdin.buffer, column, accepted=accepted, value_columns=values)
+    return read_audience(Path(source), column, accepted=accepted, value_columns=values)

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, NoReturn, TextIO, TypeAlias, cast
 from audience_manager.api.clients import open_platform
 from audience_manager.api.redaction import register_secret
 from audience_manager.core.accounts import Account, Credentials
+from audience_manager.core.durations import format_duration as format_duration
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.core.platforms import (
     AuthKind,
@@ -34,8 +34,8 @@ from audience_manager.core.report import write_report
 from audience_manager.jobs.events import JobFinished, JobState, Progress
 from audience_manager.jobs.journal import Journal
 from audience_manager.jobs.progress_text import describe_progress
-from audience_manager.jobs.progress_text import format_duration as format_duration
 from audience_manager.jobs.runner import Runner
+from audience_manager.jobs.signals import cancel_on_stop_signals
 from audience_manager.jobs.workflows import JobRun, start_job
 from audience_manager.logs import stream_handler
 from audience_manager.store.accounts import AccountBook
@@ -183,10 +183,7 @@ def connection_for_account(
     name: str, *, secrets: Secrets | None = None, book: AccountBook | None = None
 ) -> Connection:
     """The saved account `name` with its secret from the keyring, opened with refreshing OAuth."""
-    book = book or AccountBook(settings_path())
-    account = book.get(name)
-    if account is None:
-        raise UsageError(unknown_account(name, book))
+    account = saved_account(name, book or AccountBook(settings_path()))
     secrets = secrets or shared_secrets()
     credentials = load_secret(secrets, account)
 
@@ -210,6 +207,14 @@ def load_secret(secrets: Secrets, account: Account) -> Credentials:
         )
     register_secret(*credentials.secrets())
     return credentials
+
+
+def saved_account(name: str, book: AccountBook) -> Account:
+    """The saved account called `name`; a usage error naming the saved ones when there is none."""
+    account = book.get(name)
+    if account is None:
+        raise UsageError(unknown_account(name, book))
+    return account
 
 
 def unknown_account(name: str, book: AccountBook) -> str:
@@ -350,30 +355,14 @@ async def render_run(run: JobRun, stderr: IO[str], *, describe: str = "") -> tup
 
 @contextlib.contextmanager
 def _cancel_on_interrupt(run: JobRun | Runner, stderr: IO[str]) -> Iterator[None]:
-    loop = asyncio.get_running_loop()
-    signals = (signal.SIGINT, signal.SIGTERM)
-
-    def interrupted() -> None:
-        stderr.write("\nCancelling: requests in flight finish, the rest are reported as cancelled...\n")
+    def say(what: str) -> None:
+        stderr.write(
+            f"\nCancelling ({what}): requests in flight finish, the rest are reported as cancelled...\n"
+        )
         stderr.flush()
-        run.cancel()
-        for number in signals:  # a second Ctrl+C stops at once
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(number)
 
-    installed = []
-    for number in signals:
-        try:
-            loop.add_signal_handler(number, interrupted)
-            installed.append(number)
-        except (NotImplementedError, RuntimeError, ValueError):  # Windows, or not the main thread
-            pass
-    try:
+    with cancel_on_stop_signals(run.cancel, say):  # Ctrl+C, SIGTERM, SIGHUP
         yield
-    finally:
-        for number in installed:
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(number)
 
 
 def exit_code(result: JobResult) -> int:

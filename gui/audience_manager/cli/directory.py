@@ -28,8 +28,7 @@ def add_command(commands: Subcommands) -> None:
 
 
 def _clear(args: argparse.Namespace, streams: Streams) -> int:
-    out = streams.stdout
     forgotten = clear_directory(journal_path(), args.account)
     whose = f"account {args.account!r}" if args.account else "every account"
-    out.write(f"Forgot {forgotten:,} looked-up emails of {whose}.\n")
+    streams.stdout.write(f"Forgot {forgotten:,} looked-up emails of {whose}.\n")
     return EXIT_OK

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from audience_manager.core.platforms import AccountKind, AuthKind, PlatformKind, account_kind
+from audience_manager.core.secret_text import clean_secret
 
 # The official Kit SDK's pair, the one in production use (the docs and the spec disagree).
 KIT_OAUTH_AUTHORIZE_URL = "https://app.kit.com/oauth/authorize"
@@ -52,6 +53,15 @@ class Credentials:
     secret: str = field(default="", repr=False)  # Kit v3 api_secret
     refresh_token: str = field(default="", repr=False)  # OAuth
     expires_at: float = 0.0  # OAuth access token expiry, epoch seconds; 0 = unknown/never
+
+    def __post_init__(self) -> None:
+        # Checked where every secret is read (environment, keyring, form, refresh): see core.secret_text.
+        for name, what in (
+            ("token", "The token"),
+            ("secret", "The API secret"),
+            ("refresh_token", "The refresh token"),
+        ):
+            object.__setattr__(self, name, clean_secret(getattr(self, name), what))
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret string, for redaction and for leak scans."""

@@ -49,7 +49,10 @@ from audience_manager.core.workbook import Workbook, WorkbookError
 
 MAX_FILE_BYTES = 1_000_000_000
 MAX_ROWS = 2_000_000
-MAX_LIST_BYTES = 200_000_000  # a list on long lines is parsed in memory, like pasted text
+# A list with several identifiers on a line is parsed in memory, like pasted text (about 35 times its
+# size): bounded so a 50 MB single line is refused at once instead of taking gigabytes. One id per
+# line (or a table) is streamed and has no such limit.
+MAX_LIST_BYTES = 8_000_000
 PREVIEW_ROWS = 20
 _EXCEL_SEP_RE = re.compile(r"sep=([^\r\n\"])[ \t]*(?:\r\n|\r|\n)", re.IGNORECASE)
 _LIST_SEPARATORS_RE = re.compile(r"[,;\s|]+")
@@ -124,6 +127,12 @@ def _check_size(path: Path) -> int:
             raise _fail(path, "{name} does not exist (it may have been moved or renamed).")
         if path.is_dir():
             raise _fail(path, "{name} is a folder; drop a CSV or .xlsx file instead.")
+        if not path.is_file():
+            raise _fail(
+                path,
+                "{name} is not a regular file (a pipe, a socket or a device). Save the list to a file and"
+                " load that; on the command line, INPUT - reads a list piped to standard input.",
+            )
         size = path.stat().st_size
     except OSError as exc:
         raise _fail(path, f"{{name}} cannot be opened: {exc.strerror or exc}.") from exc
@@ -169,9 +178,20 @@ def _open_text(path: Path, encoding: TextEncoding) -> Iterator[tuple[TextIO, _Co
 
 def _csv_records(text: TextIO, delimiter: str, path: Path) -> Iterator[list[str]]:
     reader = csv.reader(text, delimiter=delimiter)
+    ended_at = 0  # the line the last whole record ended on
     try:
-        yield from reader
+        for record in reader:
+            ended_at = reader.line_num
+            yield record
     except csv.Error as exc:
+        # A cell over the limit on one line is a very long line; over several, an open quote.
+        if "field larger than field limit" in str(exc) and reader.line_num - ended_at <= 1:
+            raise _fail(
+                path,
+                f"{{name}} has a cell of more than {csv.field_size_limit():,} characters near line"
+                f" {reader.line_num}: one very long line. An id or email is a few dozen characters: check"
+                " that this is the exported list, or save it again from your spreadsheet app as CSV UTF-8.",
+            ) from exc
         raise _fail(
             path,
             f'{{name}} could not be read near line {reader.line_num}: a quote (") is probably never '
@@ -213,17 +233,19 @@ def _is_identifier_list(rows: list[list[str]], accepted: frozenset[IdentifierKin
     return len(kinds) == 1 and widest >= 2
 
 
+_LONG_LIST = (
+    "{name} lists several identifiers on a line, and is "
+    f"bigger than {MAX_LIST_BYTES // 1_000_000} MB. Put one identifier per line and load it again."
+)
+
+
 def _read_list(
     path: Path, plan: _Plan, accepted: frozenset[IdentifierKind], progress: Progress | None
 ) -> Audience:
     """Every cell of an identifier list, read with the pasted-text rules (see `core.paste`)."""
     preview = plan.preview
     if preview.size > MAX_LIST_BYTES:
-        raise _fail(
-            path,
-            "{name} lists several identifiers on a line, and is "
-            f"bigger than {MAX_LIST_BYTES // 1_000_000} MB. Put one identifier per line and load it again.",
-        )
+        raise _fail(path, _LONG_LIST)
     assert plan.text_encoding is not None
     with _open_text(path, plan.text_encoding) as (text, _):
         content = text.read()
@@ -389,6 +411,8 @@ def _plan(
             sample = text.read(SAMPLE_BYTES)
         if looks_binary(sample[:SAMPLE_BYTES]):
             raise NotAList(BINARY)
+        if size > MAX_LIST_BYTES and "\n" not in sample and "\r" not in sample:
+            raise _fail(path, _LONG_LIST)  # before csv splits a huge first line into millions of cells
         # Excel writes (and honours) a first line `sep=;` naming the separator.
         separator_line = _EXCEL_SEP_RE.match(sample)
         if separator_line:
@@ -620,6 +644,57 @@ def _feed(
 
 def _blank_note(count: int) -> str:
     return f"{count} blank row{'s were' if count != 1 else ' was'} skipped."
+
+
+STDIN_NAME = "standard input"
+
+
+def read_audience_stream(
+    stream: BinaryIO,
+    column: str | int | None = None,
+    *,
+    accepted: frozenset[IdentifierKind] = ALL_KINDS,
+    name: str = STDIN_NAME,
+    value_columns: Sequence[str | int] = (),
+) -> Audience:
+    """An audience from a byte stream (standard input), read exactly as a file is: the same checks
+    for binary data, encodings, size and columns. The bytes are copied to a private temporary file
+    as they arrive (at most `MAX_FILE_BYTES`), so memory does not grow with the input."""
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="audience-manager-") as folder:
+        path = Path(folder) / name
+        with path.open("wb") as out:
+            shutil.copyfileobj(_Limited(stream, MAX_FILE_BYTES + 1), out)
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise _fail(
+                path,
+                f"{{name}} sent more than {MAX_FILE_BYTES / 1e9:.0f} GB; keep only the id or email column, or"
+                " split the list.",
+            )
+        audience = read_audience(path, column, accepted=accepted, value_columns=value_columns)
+    audience.source = name if column is None else f"{name}, column {column}"
+    return audience
+
+
+class _Limited(io.RawIOBase):
+    """At most `limit` bytes of `stream`."""
+
+    def __init__(self, stream: BinaryIO, limit: int) -> None:
+        self._stream = stream
+        self._left = limit
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if self._left <= 0:
+            return b""
+        want = self._left if size < 0 else min(size, self._left)
+        data = self._stream.read(want) or b""
+        self._left -= len(data)
+        return data
 
 
 def parse_source(

@@ -177,6 +177,12 @@ class CellReader:
         )
 
     def _unusual(self, text: str, first: bool) -> Verdict:
+        if any(c.isdigit() and not c.isascii() for c in text):
+            return Verdict(
+                text,
+                reason="Has digits that are not 0-9 (Arabic-Indic, full-width or another script); "
+                "type the id with the digits 0-9, or export the column again.",
+            )
         if _SCIENTIFIC_RE.match(text):
             return Verdict(
                 text,

@@ -27,6 +27,8 @@ class ItemResult:
     whether the tag was already there): the journal keeps it so a job can be undone exactly.
     `subject_missing` says the platform refused the row because the subscriber/contact id does not
     exist (the runner then looks an email whose id it had cached up afresh, once).
+    `answered` is False when no answer for the item came back (the connection dropped, the retries
+    ran out, the job was cancelled while the request was on its way): the write may have landed.
     """
 
     item: WorkItem
@@ -34,6 +36,7 @@ class ItemResult:
     reason: str = ""
     previous: str | None = None
     subject_missing: bool = False
+    answered: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,42 @@ from typing import Any
 # Excel keeps 15 significant digits; a number above this may have lost its last digits.
 _EXACT_LIMIT = 10**15
 
+# Checked in the zip's directory before openpyxl inflates anything (a 1.4 MB "zip bomb" would take
+# gigabytes): openpyxl streams a sheet but holds the shared strings, styles and the rest in memory.
+MAX_SHEET_BYTES = 2_000_000_000  # a sheet's XML, streamed (2,000,000 rows of a few cells)
+MAX_OTHER_BYTES = 150_000_000  # any other part: loaded whole
+MAX_RATIO = 200  # uncompressed / compressed for a part over `RATIO_FROM` bytes; real sheets are ~10
+RATIO_FROM = 20_000_000
+
+
+def check_zip_sizes(path: Path) -> None:
+    """Refuse a workbook whose parts would inflate past what can be read safely (`WorkbookError`)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise WorkbookError(
+            f"{path.name} could not be opened as an Excel workbook ({type(exc).__name__}). "
+            "Open it in Excel and save it again as .xlsx or CSV UTF-8."
+        ) from exc
+    sheets = 0
+    for part in parts:
+        size, packed = part.file_size, max(1, part.compress_size)
+        is_sheet = part.filename.startswith("xl/worksheets/")
+        sheets += size if is_sheet else 0
+        if (
+            (not is_sheet and size > MAX_OTHER_BYTES)
+            or sheets > MAX_SHEET_BYTES
+            or (size > RATIO_FROM and size / packed > MAX_RATIO)
+        ):
+            raise WorkbookError(
+                f"{path.name} would take {size / 1e6:,.0f} MB once unpacked ({part.filename}, from"
+                f" {packed / 1e6:,.1f} MB): too big or not a real workbook. Save the list as CSV UTF-8,"
+                " or keep only the id or email column, and load that."
+            )
+
 
 class WorkbookError(Exception):
     """The workbook could not be opened or read; the message is for the user."""
@@ -47,6 +83,7 @@ class Workbook:
 
         # A handle rather than the path: openpyxl refuses names not ending in .xlsx, and a workbook
         # saved as "contacts.csv" is still a workbook.
+        check_zip_sizes(path)
         self._handle = path.open("rb")
         try:
             self._book = openpyxl.load_workbook(self._handle, read_only=True, data_only=True)

@@ -4,7 +4,9 @@ It records a job before it runs (its account's non-secret data, action, targets,
 audience rows themselves, so it can be resumed, retried or undone without the original file), then
 implements `JobRecorder` for the runner:
 
-- `batch_sent` commits a mark for the batch *before* its request goes out;
+- `batch_sent` commits a mark for the batch *before* its request goes out, with each item's state
+  before the write when the platform could read it (`batches.before`): what undo restores, known
+  even when the answer to the write is lost;
 - `results_received` keeps the outcomes in memory until the next commit, which is at the latest the
   same worker's next `batch_sent` (the runner's workers send one batch at a time). So at any moment
   the rows that went out without a committed outcome are at most one batch per worker: exactly the
@@ -54,7 +56,10 @@ from audience_manager.core.platforms import AuthKind, PlatformKind
 from audience_manager.core.work import ItemResult, WorkItem
 from audience_manager.jobs.events import JobState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# Version 3 added `batches.before` (the state of each item before its first write); journals of
+# version 2 gain the column when opened (their batches have no before-state: undo then relies on the
+# recorded outcomes, as it did).
 
 # A job is a first run, or was made from an earlier job (its parent). A resume continues the same
 # job (its outcomes stay in one report); each start is counted in `jobs.starts`.
@@ -121,6 +126,7 @@ CREATE TABLE IF NOT EXISTS batches(
     seq INTEGER NOT NULL,
     sent_at REAL NOT NULL,
     items TEXT NOT NULL,
+    before TEXT,
     PRIMARY KEY(job_id, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS results(
@@ -155,7 +161,8 @@ CREATE TABLE IF NOT EXISTS row_values(
 _OUTCOMES = {o.value: o for o in Outcome}
 _KINDS = {k.value: k for k in IdentifierKind}
 
-# One outcome as stored: [row, target id, subject or null, outcome, reason, previous or null].
+# One outcome as stored: [row, target id, subject or null, outcome, reason, previous or null], and a
+# seventh element 0 when the platform's answer never came (journals before version 3 have six).
 _Line = list[object]
 
 
@@ -169,6 +176,7 @@ class OutcomeRecord:
     outcome: Outcome
     reason: str
     previous: str | None
+    answered: bool = True  # False: the write's answer was lost; it may have been applied
 
 
 def _count_values(counts: Mapping[str, int]) -> tuple[int, int, int, int, int]:
@@ -185,6 +193,14 @@ def _count_values(counts: Mapping[str, int]) -> tuple[int, int, int, int, int]:
 # Jobs running in this process, by (journal file, job id), whichever `Journal` object runs them: a
 # second Journal on the same file (a History view, a test) must not take them for interrupted.
 _RUNNING_HERE: set[tuple[str, str]] = set()
+
+
+class JobLockedError(ValueError):
+    """The job runs in another process (or another window of this one) right now."""
+
+
+class JournalError(ValueError):
+    """The journal file cannot be used (damaged, not a journal); the message names the file."""
 
 
 class UnknownJobError(KeyError):
@@ -300,9 +316,28 @@ class Journal:
         self._checkpointer: threading.Thread | None = None
         self._stop_checkpoints = threading.Event()
         self._closed = False
-        self._db().executescript(_SCHEMA)  # its own transaction; every statement is IF NOT EXISTS
-        with self._write() as db:
-            db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('schema', ?)", (str(SCHEMA_VERSION),))
+        try:
+            self._db().executescript(_SCHEMA)  # its own transaction; every statement is IF NOT EXISTS
+            with self._write() as db:
+                self._migrate(db)
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise JournalError(
+                f"The journal {self.path} cannot be read ({exc}). It is damaged or not a journal: move it"
+                " away (the app then starts a new one) or restore it from a backup."
+            ) from exc
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Bring an older journal to this version, in the caller's transaction."""
+        columns = {row[1] for row in db.execute("PRAGMA table_info(batches)")}
+        if "before" not in columns:
+            db.execute("ALTER TABLE batches ADD COLUMN before TEXT")
+        db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('schema', ?)", (str(SCHEMA_VERSION),))
+        db.execute(
+            "UPDATE meta SET value=? WHERE key='schema' AND CAST(value AS INTEGER) < ?",
+            (str(SCHEMA_VERSION), SCHEMA_VERSION),
+        )
 
     # ------------------------------------------------------------ connections
 
@@ -341,7 +376,8 @@ class Journal:
         """Commit what is held, stop the checkpoint thread, close every connection."""
         if self._closed:
             return
-        self._flush(everything=True)
+        with suppress(sqlite3.DatabaseError):  # a damaged file: there is nothing to commit to
+            self._flush(everything=True)
         for job_id in self._active:  # not running any more: a later look may call them interrupted
             _RUNNING_HERE.discard((self._key, job_id))
         self._stop_checkpoints.set()
@@ -501,9 +537,18 @@ class Journal:
     # ------------------------------------------------------------ JobRecorder
 
     def job_started(self, job_id: str) -> None:
+        """Take the job for this process (raises `JobLockedError` while another live one has it)."""
+        with self._write() as db:
+            self._take(db, job_id)  # first: a refusal must not take other jobs' held outcomes along
+            self._commit_held(db)
+            db.execute(
+                "UPDATE jobs SET state=?, started_at=coalesce(started_at, ?), ended_at=NULL, reason='',"
+                " starts=starts+1, owner_pid=?, owner_host=? WHERE id=?",
+                (str(JobState.RUNNING), time.time(), os.getpid(), socket.gethostname(), job_id),
+            )
         self._active.add(job_id)
         _RUNNING_HERE.add((self._key, job_id))
-        self._batch_seq.setdefault(job_id, self._last_batch_seq(job_id))
+        self._batch_seq[job_id] = self._last_batch_seq(job_id)
         baseline = self._baselines.pop(job_id, None)
         if baseline is None:
             baseline = (
@@ -511,29 +556,54 @@ class Journal:
             )
         self._tally[job_id] = baseline
         self._ensure_checkpointer()
-        with self._write() as db:
-            self._commit_held(db)
-            cur = db.execute(
-                "UPDATE jobs SET state=?, started_at=coalesce(started_at, ?), ended_at=NULL, reason='',"
-                " starts=starts+1, owner_pid=?, owner_host=? WHERE id=?",
-                (str(JobState.RUNNING), time.time(), os.getpid(), socket.gethostname(), job_id),
-            )
-            if cur.rowcount == 0:
-                raise UnknownJobError(f"No job {job_id} in the journal: create_job() first")
 
-    def batch_sent(self, job_id: str, items: Sequence[WorkItem]) -> None:
+    def _take(self, db: sqlite3.Connection, job_id: str) -> None:
+        """The lock: a job runs in at most one process. Its owner (`jobs.owner_pid`, `owner_host`) is
+        written when it starts, in one transaction with this check, and cleared when it ends; a live
+        state whose owner is a dead process (killed) holds nothing."""
+        row = db.execute(
+            "SELECT state, started_at, owner_pid, owner_host FROM jobs WHERE id=?", (job_id,)
+        ).fetchone()
+        if row is None:
+            raise UnknownJobError(f"No job {job_id} in the journal: create_job() first")
+        state, started_at, pid, host = row
+        if (self._key, job_id) in _RUNNING_HERE:
+            raise JobLockedError(f"Job {job_id} is already running in this app; wait for it to end.")
+        live = state in {str(s) for s in LIVE_STATES} and started_at is not None
+        here = host == socket.gethostname()
+        if live and pid is not None and pid != os.getpid() and here and _pid_alive(pid):
+            raise JobLockedError(
+                f"Job {job_id} is running in another process (pid {pid}); wait for it to end, or stop"
+                " that process, then resume it."
+            )
+
+    def batch_sent(
+        self,
+        job_id: str,
+        items: Sequence[WorkItem],
+        before: Mapping[tuple[int, str], str | None] | None = None,
+    ) -> None:
         seq = self._batch_seq.get(job_id, 0) + 1
         self._batch_seq[job_id] = seq
+        known = [[r, t, v] for (r, t), v in (before or {}).items() if v is not None]
         with self._write() as db:
             self._commit_held(db)
             db.execute(
-                "INSERT INTO batches(job_id, seq, sent_at, items) VALUES(?,?,?,?)",
-                (job_id, seq, time.time(), _encode_items(items)),
+                "INSERT INTO batches(job_id, seq, sent_at, items, before) VALUES(?,?,?,?,?)",
+                (
+                    job_id,
+                    seq,
+                    time.time(),
+                    _encode_items(items),
+                    json.dumps(known, separators=(",", ":")) if known else None,
+                ),
             )
 
     def results_received(self, job_id: str, results: Sequence[ItemResult]) -> None:
         lines: list[_Line] = [
             [r.item.row, r.item.target.id, r.item.subject, r.outcome.value, r.reason, r.previous]
+            if r.answered
+            else [r.item.row, r.item.target.id, r.item.subject, r.outcome.value, r.reason, r.previous, 0]
             for r in results
         ]
         self._tally.setdefault(job_id, Counter()).update(r.outcome for r in results)
@@ -748,11 +818,76 @@ class Journal:
         """Every recorded outcome of the job by (row, target id); the latest wins."""
         records: dict[tuple[int, str], OutcomeRecord] = {}
         for (lines,) in self._db().execute("SELECT lines FROM results WHERE job_id=? ORDER BY id", (job_id,)):
-            for row, target_id, subject, outcome, reason, previous in json.loads(lines):
+            for row, target_id, subject, outcome, reason, previous, *lost in json.loads(lines):
                 records[(row, target_id)] = OutcomeRecord(
-                    row, target_id, subject, _OUTCOMES[outcome], reason, previous
+                    row, target_id, subject, _OUTCOMES[outcome], reason, previous, not lost
                 )
         return records
+
+    def states_before(self, job_ids: Sequence[str]) -> dict[tuple[int, str], str]:
+        """Each (row, target id) pair's state before its first write, over `job_ids` in that order
+        (a job, then its retries): the first one known wins. From the batches' before-states; else
+        (journals older than version 3, clients that report it only in their answer) from the
+        outcome's `previous`, when that answered the pair's first send: a later send's answer sees
+        what an earlier, unanswered one may have done."""
+        db = self._db()
+        states: dict[tuple[int, str], str] = {}
+        sent_earlier: set[tuple[int, str]] = set()
+        for job_id in job_ids:
+            sends: Counter[tuple[int, str]] = Counter()
+            for items, before in db.execute(
+                "SELECT items, before FROM batches WHERE job_id=? ORDER BY seq", (job_id,)
+            ):
+                sends.update((r, t) for r, t, _ in decode_batch_items(items))
+                for row, target_id, value in json.loads(before) if before else ():
+                    states.setdefault((row, target_id), str(value))
+            for (lines,) in db.execute("SELECT lines FROM results WHERE job_id=? ORDER BY id", (job_id,)):
+                for row, target_id, _, _, _, previous, *_ in json.loads(lines):
+                    pair = (row, target_id)
+                    if previous is not None and pair not in sent_earlier and sends[pair] <= 1:
+                        states.setdefault(pair, str(previous))
+            sent_earlier |= set(sends)
+        return states
+
+    def family(self, job_id: str) -> list[str]:
+        """The job's first run and every retry made from it (retries of retries too), oldest first:
+        what undo reverts as one. An undo job is a family of its own."""
+        db = self._db()
+        root = job_id
+        seen = {root}
+        while True:
+            row = db.execute("SELECT kind, parent_id FROM jobs WHERE id=?", (root,)).fetchone()
+            if row is None or row[0] != KIND_RETRY or row[1] is None or row[1] in seen:
+                break
+            root = str(row[1])
+            seen.add(root)
+        members = [root]
+        frontier = [root]
+        while frontier:
+            placeholders = ",".join("?" for _ in frontier)
+            children = [
+                str(r[0])
+                for r in db.execute(
+                    f"SELECT id FROM jobs WHERE kind=? AND parent_id IN ({placeholders}) ORDER BY created_at",
+                    (KIND_RETRY, *frontier),
+                )
+                if r[0] not in members
+            ]
+            members += children
+            frontier = children
+        return members
+
+    def children(self, job_ids: Sequence[str], kind: str) -> list[JobRecord]:
+        """Jobs of `kind` made from any of `job_ids`, oldest first."""
+        if not job_ids:
+            return []
+        placeholders = ",".join("?" for _ in job_ids)
+        rows = self._db().execute(
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE kind=? AND parent_id IN ({placeholders})"
+            " ORDER BY created_at",
+            (kind, *job_ids),
+        )
+        return [job_record(r) for r in rows]
 
     def done_pairs(self, job_id: str) -> set[tuple[int, str]]:
         """(row, target id) pairs that already have an outcome; a resume leaves them alone.
@@ -769,7 +904,8 @@ class Journal:
         baseline = Counter(r.outcome.value for r in records.values())
         del baseline[Outcome.CANCELLED.value]
         self._baselines[job_id] = baseline
-        in_flight = {pair for pair in self.sends(job_id) if pair not in records}
+        # Sent with no answer: in flight at a crash, or cancelled on their way (cancelled is not done).
+        in_flight = {pair for pair in self.sends(job_id) if pair not in records or pair not in done}
         return done, in_flight
 
     def sends(self, job_id: str) -> dict[tuple[int, str], int]:

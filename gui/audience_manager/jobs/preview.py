@@ -22,6 +22,7 @@ from audience_manager.api.platform import Platform, StateKey, state_key
 from audience_manager.api.resolution import ResolutionPlan
 from audience_manager.core.actions import Action, Target
 from audience_manager.core.audience import AudienceRow
+from audience_manager.core.durations import format_duration
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.planning import estimate, job_targets, needs_resolving, plan
 from audience_manager.core.work import WorkItem
@@ -120,7 +121,8 @@ class PreviewReport:
         lines.append(
             f"Requests the run would send: {self.lookups:,} resolving emails, "
             f"{_plural(self.writes, 'write')}"
-            f" (up to {self.items_per_request} rows each), about {_duration(self.seconds)} at the rate limit."
+            f" (up to {self.items_per_request} rows each),"
+            f" about {format_duration(self.seconds)} at the rate limit."
         )
         for t in self.targets:
             if t.requests:
@@ -129,12 +131,19 @@ class PreviewReport:
         return "\n".join(lines)
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{math.ceil(seconds)} s"
-    if seconds < 5400:
-        return f"{math.ceil(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
+async def price_resolution(
+    platform: Platform, spec: JobSpec, directory: Directory | None = None
+) -> tuple[dict[str, str | None], ResolutionPlan | None]:
+    """What the run will spend resolving the audience's emails: the answers the account's
+    `directory` already holds, and the platform's cheapest plan for the rest (None: no email to
+    resolve). May spend a request finding out the account's size (`Platform.plan_resolution`)."""
+    caps = platform.capabilities
+    emails = [r.identifier for r in spec.audience.rows if needs_resolving(r, caps, spec.action)]
+    known: dict[str, str | None] = {}
+    if directory is not None and emails:
+        known = await asyncio.to_thread(directory.get, emails)
+        emails = [e for e in emails if e not in known]
+    return known, (await platform.plan_resolution(emails) if emails else None)
 
 
 async def preview(
@@ -153,12 +162,7 @@ async def preview(
     rows = list(spec.audience.rows)
     checked = rows if limit is None else rows[:limit]
 
-    every_email = [r.identifier for r in rows if needs_resolving(r, caps, spec.action)]
-    subjects: dict[str, str | None] = {}
-    if directory is not None and every_email:
-        subjects.update(await asyncio.to_thread(directory.get, every_email))
-        every_email = [e for e in every_email if e not in subjects]
-    resolution = await platform.plan_resolution(every_email) if every_email else None
+    subjects, resolution = await price_resolution(platform, spec, directory)
     to_resolve = [
         r.identifier
         for r in checked

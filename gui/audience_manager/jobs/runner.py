@@ -41,7 +41,7 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from audience_manager.api.errors import ApiError, AuthenticationError, ConnectionFailedError, GaveUpError
-from audience_manager.api.platform import Platform
+from audience_manager.api.platform import Platform, ReadsStateBeforeWrite
 from audience_manager.api.resolution import ResolutionMethod, ResolutionPlan, lookups
 from audience_manager.core.actions import Action, Target
 from audience_manager.core.audience import AudienceRow
@@ -65,9 +65,11 @@ Pair = tuple[int, str]  # (input row, target id)
 GIVE_UP_AFTER_BATCHES = 3
 CANCELLED_BEFORE_SENDING = "Cancelled before sending"
 CANCELLED_IN_FLIGHT = (
-    "Cancelled while the request was on its way: the platform may or may not have made the change. "
-    "Retry failed to make sure (it is safe to send again)."
+    "Cancelled while the request was on its way: the platform may have made the change. "
+    "Resume the job to settle it (sending again is safe)."
 )
+# Actions an undo can revert, so worth reading each row's state before the write for.
+UNDOABLE = (Action.TAG, Action.UNTAG, Action.SET_FIELD)
 NO_ANSWER = "The platform sent no answer for this row. Retry failed to send it again."
 SETTLE_SLICE = 2_000  # outcomes settled between two yields to the event loop
 RESOLVE_CHUNK = 10  # emails per resolve call: small, so Cancel and progress stay responsive
@@ -512,15 +514,18 @@ class Runner:
         return [replaced.get((r.item.row, r.item.target.id), r) for r in results]
 
     async def _send_batch(self, batch: tuple[WorkItem, ...]) -> None:
-        self._record(lambda r: r.batch_sent(self.job_id, batch))
+        before = await self._state_before(batch)
+        self._record(lambda r: r.batch_sent(self.job_id, batch, before))
         try:
             results = await self._apply(batch)
         except asyncio.CancelledError:
-            self._fail_batch(batch, CANCELLED_IN_FLIGHT)
+            # Not failed: the write may have landed. The pairs stay sent without an answer in the
+            # journal's eyes (cancelled is not done), so a resume sends them again and settles them.
+            self._fail_batch(batch, CANCELLED_IN_FLIGHT, Outcome.CANCELLED)
             raise
         except AuthenticationError as exc:
             reason = auth_reason(self._label, exc)
-            self._fail_batch(batch, reason)
+            self._fail_batch(batch, reason, answered=True)
             self._stop_job(f"Not sent: {reason}", reason)
             return
         except ConnectionFailedError as exc:
@@ -536,7 +541,7 @@ class Runner:
                 self._stop_job(self._unreachable_reason(exc), exc.reason)
             return
         except ApiError as exc:
-            self._fail_batch(batch, str(exc))
+            self._fail_batch(batch, str(exc), answered=True)
             return
         except Exception as exc:  # a client bug must not lose rows: fail them and keep going
             log.error("Unexpected error from the %s client", self._label, exc_info=True)
@@ -562,6 +567,23 @@ class Runner:
         results = await self._platform.apply(spec.action, sent, spec.value) if sent else []
         return [*results, *(ItemResult(i, Outcome.UNCHANGED, BLANK_CELL_REASON) for i in left)]
 
+    async def _state_before(self, batch: Sequence[WorkItem]) -> dict[Pair, str | None]:
+        """What the batch's targets are before the write, when the platform can tell cheaply."""
+        platform, action = self._platform, self._spec.action
+        if (
+            action not in UNDOABLE
+            or self._spec.remove_all_tags
+            or not isinstance(platform, ReadsStateBeforeWrite)
+        ):
+            return {}
+        try:
+            return await platform.state_before(action, batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the write says what is wrong (a refused token, a platform down)
+            log.debug("Could not read the state before a write", exc_info=True)
+            return {}
+
     def _take_results(self, batch: Sequence[WorkItem], results: Sequence[ItemResult]) -> None:
         by_pair: dict[Pair, ItemResult] = {}
         for result in results:
@@ -569,7 +591,9 @@ class Runner:
         complete: list[ItemResult] = []
         ended: list[RowOutcome] = []
         for item in batch:
-            result = by_pair.get((item.row, item.target.id)) or ItemResult(item, Outcome.FAILED, NO_ANSWER)
+            result = by_pair.get((item.row, item.target.id)) or ItemResult(
+                item, Outcome.FAILED, NO_ANSWER, answered=False
+            )
             if self._created and item.identifier in self._created:
                 result = replace(
                     result, reason=created_words(self._spec.action, result.outcome, result.reason)
@@ -583,9 +607,18 @@ class Runner:
         self._throughput.add(len(ended))
         self._record(lambda r: r.results_received(self.job_id, complete))
 
-    def _fail_batch(self, batch: Sequence[WorkItem], reason: str) -> None:
-        results = [ItemResult(item, Outcome.FAILED, reason) for item in batch]
-        ended = [self._settle(i.row, i.target, Outcome.FAILED, reason) for i in batch]
+    def _fail_batch(
+        self,
+        batch: Sequence[WorkItem],
+        reason: str,
+        outcome: Outcome = Outcome.FAILED,
+        *,
+        answered: bool = False,
+    ) -> None:
+        """End a whole batch. `answered`: the platform refused the request (nothing was written);
+        otherwise its answer was lost and the write may have landed."""
+        results = [ItemResult(item, outcome, reason, answered=answered) for item in batch]
+        ended = [self._settle(i.row, i.target, outcome, reason) for i in batch]
         self._throughput.add(sum(1 for o in ended if o is not None))
         self._record(lambda r: r.results_received(self.job_id, results))
 

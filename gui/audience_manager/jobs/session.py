@@ -210,7 +210,7 @@ def controls(state: SessionState) -> Controls:
     else:
         cancel_text = "Cancel"
         cancel_hint = f"Stop sending (Esc). Requests on their way get up to {CANCEL_WAIT_SECONDS} s to finish"
-    title = "No job yet"
+    title = ""  # no job: the progress bar says "No job yet"
     if job is not None:
         title = job.title if job.account == state.account else f"{job.title} (on {job.account})"
     return Controls(

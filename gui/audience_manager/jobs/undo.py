@@ -1,7 +1,15 @@
 """Undoing a job: the inverse jobs that put back exactly what it changed, and nothing else.
 
-What each row looked like before the write is in the journal (`ItemResult.previous`; "yes"/"no" for
-tag membership, the old text for a custom field, as `Platform.read_state` reports it):
+What each row looked like before the job is in the journal: the runner reads it before each batch
+(`ReadsStateBeforeWrite.state_before`; "yes"/"no" for tag membership, the old text for a custom
+field) and journals it with the batch *before* the request goes out, so it is known even when the
+answer to the write is lost (a 502 or a dropped connection after the platform applied it, a kill -9
+while it was in flight, a transport retry of a write that had landed, which then says "already so").
+The first known state of a pair wins, over every start of the job (resumes) and over its retries,
+which undo as one family with it. So every pair that was sent, whatever its outcome, is reverted to
+its state before the job unless an answer from the platform refused the write. Pairs whose state
+before was never read (old journals, a tag too long to read) fall back to their outcome and
+`ItemResult.previous`:
 
 - tag: untag only the rows it newly tagged (outcome succeeded, not unchanged, and not "yes" before),
   so subscribers who already had the tag keep it;
@@ -15,7 +23,8 @@ tag membership, the old text for a custom field, as `Platform.read_state` report
 - add to form: there is no inverse on any platform (Kit cannot remove a subscriber from a form), so
   the plan says so in `impossible_reason`, for the dialog and before any run.
 
-An undo is itself a job (kind "undo", parent = the undone job), so it can be undone in turn.
+An undo is itself a job (kind "undo", parent = the undone job), so it can be undone in turn; a job
+(or family) already undone is not undone twice: the plan says which job undid it.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from audience_manager.core.audience import Audience, AudienceRow
 from audience_manager.core.job_spec import BlankCells, JobSpec
 from audience_manager.core.outcomes import Outcome
 from audience_manager.jobs.events import JobState
-from audience_manager.jobs.journal import KIND_UNDO, LIVE_STATES, Journal
+from audience_manager.jobs.journal import KIND_UNDO, LIVE_STATES, Journal, OutcomeRecord
 
 HAD = "yes"  # `previous` of a tag/untag: the subscriber had the tag before the write
 HAD_NOT = "no"
@@ -81,12 +90,29 @@ class UndoPlan:
 
 
 def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
-    """Build the inverse of `job_id` from its journal. Run each spec as its own job with
+    """Build the inverse of `job_id` and its retries (one family, undone as one) from the journal.
+    Run each spec as its own job with
     `journal.create_job(spec, account, parent_id=job_id, kind=plan.kind)`."""
-    record = journal.job(job_id)
-    if record.state in LIVE_STATES and record.started_at is not None:
+    family = journal.family(job_id)
+    records = {j: journal.job(j) for j in family}
+    if any(r.state in LIVE_STATES and r.started_at is not None for r in records.values()):
         return UndoPlan(job_id, impossible_reason="This job is still running; undo it when it has ended.")
-    original = journal.spec(job_id)
+    undone = [u for u in journal.children(family, KIND_UNDO) if u.state is not JobState.FAILED]
+    if undone:
+        u = undone[0]
+        if u.state in LIVE_STATES and u.started_at is not None:
+            return UndoPlan(
+                job_id, impossible_reason=f"Job {u.parent_id} is being undone right now (job {u.id})."
+            )
+        return UndoPlan(
+            job_id,
+            impossible_reason=(
+                f"Job {u.parent_id} was already undone (job {u.id}); undoing it again would change nothing. "
+                f"To make the change again, undo job {u.id}."
+            ),
+        )
+    root = family[0]
+    original = journal.spec(root)
     action = original.action
     if action is Action.ADD_TO_FORM:
         return UndoPlan(job_id, impossible_reason=NO_FORM_REMOVAL)
@@ -99,38 +125,72 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
     groups: dict[tuple[Action, str | None], dict[str, list[AudienceRow]]] = defaultdict(
         lambda: defaultdict(list)
     )
-    kept_already = unknown = failed = unsure = ambiguous = 0
+    kept_already = unknown = failed = unsure = ambiguous = lost = 0
     restore: dict[int, dict[str, str]] = defaultdict(dict)  # row -> field target id -> previous value
-    # Pairs sent twice were in flight when an earlier start of the job was killed: if the first send
-    # landed, the second one found the change already made and says "unchanged".
-    resent = {pair for pair, n in journal.sends(job_id).items() if n > 1}
-    for rec in sorted(journal.outcome_records(job_id).values(), key=lambda r: r.row):
-        row, target_id, outcome, previous = rec.row, rec.target_id, rec.outcome, rec.previous
+    # The state of each pair before the family's first write to it, journaled before the request
+    # went out: exact whatever became of the answer (lost, or "already so" on a later send).
+    before = journal.states_before(family)
+    # Pairs whose write may have landed: sent, and not refused by an answer the platform gave.
+    maybe_written: set[tuple[int, str]] = set()
+    final: dict[tuple[int, str], OutcomeRecord] = {}
+    resent: set[tuple[int, str]] = set()
+    for member in family:
+        outcomes = journal.outcome_records(member)
+        sends = journal.sends(member)
+        resent |= {pair for pair, n in sends.items() if n > 1}
+        for pair in sends:
+            rec = outcomes.get(pair)
+            if rec is None or not rec.answered or rec.outcome in (Outcome.SUCCEEDED, Outcome.UNCHANGED):
+                maybe_written.add(pair)
+        final.update(outcomes)  # a retry's outcome is the latest word on its pairs
+    goal = {Action.TAG: HAD, Action.UNTAG: HAD_NOT}.get(action, original.value)
+    inverse = {Action.TAG: Action.UNTAG, Action.UNTAG: Action.TAG}.get(action, Action.SET_FIELD)
+    for pair in sorted(set(final) | maybe_written):
+        row, target_id = pair
         if row not in rows or target_id not in targets:
             continue
+        audience_row = rows[row]
+        was = before.get(pair)
+        if action in (Action.TAG, Action.UNTAG) and was not in (HAD, HAD_NOT):
+            was = None  # a platform's own record of the tags (HighLevel's answer), not yes/no
+        rec = final.get(pair)
+        if was is not None:
+            wanted = (
+                original.value_for(audience_row, targets[target_id]) if action is Action.SET_FIELD else goal
+            )
+            if was == wanted:
+                kept_already += 1
+            elif pair in maybe_written:
+                lost += rec is None or rec.outcome is not Outcome.SUCCEEDED
+                if action is Action.SET_FIELD and original.fields:
+                    restore[row][target_id] = was
+                    continue
+                value = was if action is Action.SET_FIELD else None
+                groups[(inverse, value)][target_id].append(audience_row)
+            else:
+                failed += rec is not None and rec.outcome in (Outcome.FAILED, Outcome.CANCELLED)
+            continue
+        # No state from before the job: the outcomes are all there is (journals before version 3,
+        # a tag too long to read first, a platform that cannot read it).
+        if rec is None:
+            ambiguous += 1
+            continue
+        outcome = rec.outcome
         if outcome == Outcome.UNCHANGED:
-            if (row, target_id) in resent:
+            if pair in resent:
                 ambiguous += 1
             else:
                 kept_already += 1
             continue
         if outcome != Outcome.SUCCEEDED:
-            failed += outcome in (Outcome.FAILED, Outcome.CANCELLED)
+            if outcome in (Outcome.FAILED, Outcome.CANCELLED):
+                if pair in maybe_written:
+                    ambiguous += 1
+                else:
+                    failed += 1
             continue
-        audience_row = rows[row]
-        if action is Action.TAG:
-            if previous == HAD:
-                kept_already += 1
-                continue
-            unsure += previous is None
-            groups[(Action.UNTAG, None)][target_id].append(audience_row)
-        elif action is Action.UNTAG:
-            if previous == HAD_NOT:
-                kept_already += 1
-                continue
-            unsure += previous is None
-            groups[(Action.TAG, None)][target_id].append(audience_row)
-        elif action is Action.SET_FIELD:
+        if action is Action.SET_FIELD:
+            previous = rec.previous
             if previous is None:
                 unknown += 1
                 continue
@@ -141,6 +201,9 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
                 restore[row][target_id] = previous
                 continue
             groups[(Action.SET_FIELD, previous)][target_id].append(audience_row)
+            continue
+        unsure += 1
+        groups[(inverse, None)][target_id].append(audience_row)
 
     specs: list[JobSpec] = []
     for (inverse, value), by_target in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
@@ -173,18 +236,21 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
     specs += _restore_values(original, job_id, rows, targets, restore)
 
     notes: list[str] = []
+    if len(family) > 1:
+        notes.append(f"Job {root} and its retries ({', '.join(family[1:])}) are undone as one.")
     if kept_already:
         notes.append(f"{kept_already} rows were already so before the job and are left as they are.")
+    if lost:
+        notes.append(
+            f"{lost} rows whose answer was lost (or that a later send found already done) are reverted"
+            " too: the journal has their state from before the job."
+        )
     if failed:
         notes.append(f"{failed} rows failed or were cancelled: the job did not change them.")
     if ambiguous:
         notes.append(
-            f"{ambiguous} rows were in flight when the job was interrupted and then reported unchanged:"
-            " the job may have made that change before it stopped. They are left as they are."
-        )
-    if record.state is JobState.INTERRUPTED:
-        notes.append(
-            "The job was interrupted: rows in flight when it stopped may have changed and are not undone."
+            f"{ambiguous} rows may have been changed (their answer was lost) but their state before the job"
+            " is unknown: they are left as they are."
         )
     if unsure:
         # A tag too long to read before writing (Kit v4 over 50,000 members, v3 over 2,000): the

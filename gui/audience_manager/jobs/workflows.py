@@ -10,19 +10,24 @@ executor, the CLI calls them directly.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from audience_manager.api.platform import Platform
+from audience_manager.api.resolution import ResolutionPlan
 from audience_manager.core.accounts import Account
 from audience_manager.core.audience import Problem
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
+from audience_manager.core.planning import needs_resolving
+from audience_manager.core.platforms import Capabilities
+from audience_manager.jobs.directory import Directory
 from audience_manager.jobs.events import JobEvent, JobFinished, JobStarted, JobState, OutcomesReady
 from audience_manager.jobs.history import job_outcomes
 from audience_manager.jobs.journal import KIND_RETRY, KIND_RUN, KIND_UNDO, Journal
-from audience_manager.jobs.preview import PreviewReport
+from audience_manager.jobs.preview import PreviewReport, preview, price_resolution
 from audience_manager.jobs.resume import ResumePlan, resume_plan
 from audience_manager.jobs.retry import NothingToRetryError, RetryPlan, retry_spec
 from audience_manager.jobs.runner import Runner
@@ -36,6 +41,9 @@ __all__ = [
     "NothingToRetryError",
     "never_succeeds",
     "prepare_resume",
+    "preview_job",
+    "resolution_cost",
+    "resolves_emails",
     "resume_job",
     "retry_plan",
     "start_job",
@@ -154,6 +162,39 @@ async def undo_runs(
         yield run
         if run.state is JobState.FAILED:
             return
+
+
+@contextlib.contextmanager
+def _directory(journal: Journal | None, account: Account) -> Iterator[Directory | None]:
+    directory = Directory(journal.path, account) if journal is not None else None
+    try:
+        yield directory
+    finally:
+        if directory is not None:
+            directory.close()
+
+
+async def preview_job(
+    journal: Journal | None, platform: Platform, account: Account, spec: JobSpec
+) -> PreviewReport:
+    """The preview of `spec`, using and filling the account's directory of looked-up emails as the
+    run will (so the preview's cost is the run's)."""
+    with _directory(journal, account) as directory:
+        return await preview(platform, spec, directory=directory)
+
+
+def resolves_emails(spec: JobSpec, capabilities: Capabilities) -> bool:
+    """Whether the run has emails to look up before writing (the platform writes ids)."""
+    return any(needs_resolving(r, capabilities, spec.action) for r in spec.audience.rows)
+
+
+async def resolution_cost(
+    journal: Journal | None, platform: Platform, account: Account, spec: JobSpec
+) -> ResolutionPlan | None:
+    """How the run will resolve the audience's emails and what it costs in requests, for the
+    confirmation when no preview was made (None: nothing to resolve)."""
+    with _directory(journal, account) as directory:
+        return (await price_resolution(platform, spec, directory))[1]
 
 
 def with_preview(spec: JobSpec, report: PreviewReport | None) -> JobSpec:

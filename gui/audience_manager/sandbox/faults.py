@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 DropPoint = Literal["before", "mid"]
+LostAnswer = Literal["502", "reset"]
 
 
 class DroppedConnection(Exception):
@@ -24,6 +25,7 @@ class FaultPlan:
     drop: DropPoint | None = None
     html_error: bool = False
     malformed: bool = False
+    lose_answer: bool = False  # a write: apply it, then lose the answer (see `Faults.lost_answer_rate`)
 
 
 @dataclass
@@ -36,6 +38,11 @@ class Faults:
     html_error_rate: float = 0.0  # a proxy's HTML 502 page instead of the API's answer
     malformed_rate: float = 0.0  # a 200 whose JSON body is cut short
     expire_token_after: int | None = None  # Kit OAuth access tokens expire after N uses
+    # Share of writes (any method but GET) the platform applies and whose answer is then lost: a 502
+    # from a proxy, or the connection reset before the answer. Drawn only when set, so the sequences
+    # of the other faults for a seed stay what they were.
+    lost_answer_rate: float = 0.0
+    lost_answer: LostAnswer = "502"
     seed: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
@@ -49,6 +56,7 @@ class Faults:
     def clear(self) -> None:
         """No faults at all (keeps the seed)."""
         self.latency = self.slow_rate = self.drop_rate = self.html_error_rate = self.malformed_rate = 0.0
+        self.lost_answer_rate = 0.0
         self.status_rates = {}
         self.expire_token_after = None
 
@@ -60,6 +68,7 @@ class Faults:
             or self.drop_rate
             or self.html_error_rate
             or self.malformed_rate
+            or self.lost_answer_rate
             or any(self.status_rates.values())
         )
 
@@ -77,4 +86,6 @@ class Faults:
             plan.drop = "before" if drop_draw < self.drop_rate / 2 else "mid"
         plan.html_error = html_draw < self.html_error_rate
         plan.malformed = malformed_draw < self.malformed_rate
+        if self.lost_answer_rate:
+            plan.lose_answer = rng.random() < self.lost_answer_rate
         return plan

@@ -222,6 +222,16 @@ class Sandbox:
         if plan is not None and plan.drop == "before":
             self.stats.record(template, DROPPED)
             return dropping()
+        if plan is not None and plan.lose_answer and request.method != "GET" and "search" not in template:
+            # The platform applies the write; its answer never reaches the client.
+            applied = await handler(request)
+            self.stats.record(template, applied.status_code)
+            if faults.lost_answer == "reset":
+                return dropping()
+            response = platform.fault_response(502)
+            if platform.decorate_fault is not None:
+                platform.decorate_fault(request, response)
+            return response
         if plan is not None and plan.status is not None:
             response = platform.fault_response(plan.status)
             if platform.decorate_fault is not None:

@@ -24,6 +24,7 @@ from audience_manager.api.redaction import redact
 from audience_manager.api.transport import InsecureURLError, RetryPolicy
 from audience_manager.core.accounts import Account, Credentials, missing_fields
 from audience_manager.core.actions import TargetKind
+from audience_manager.core.urls import require_safe_account_urls
 from audience_manager.store.secrets import Secrets
 
 # "Test connection" should answer in seconds, not after the minute of retries a job deserves.
@@ -86,6 +87,7 @@ async def check_account(
     if missing:
         raise ConnectionCheckError("Fill in " + " and ".join(missing) + " first.")
     try:
+        require_safe_account_urls(account)  # the OAuth URLs too: the form's fields, checked on Test
         platform = open_account(account, credentials, secrets, transport=transport, retry=CHECK_RETRY)
     except (InsecureURLError, UnsupportedPlatformError, ValueError) as exc:
         raise ConnectionCheckError(str(exc)) from None

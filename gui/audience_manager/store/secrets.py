@@ -27,6 +27,7 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 
 from audience_manager.core.accounts import Credentials
+from audience_manager.core.secret_text import InvalidSecretError
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,15 @@ class KeyringSecrets:
 
     def load(self, account: str) -> Credentials | None:
         value = self._call("read the token", self._backend.get_password, SERVICE, account)
-        return _decode(value) if value else None
+        if not value:
+            return None
+        try:
+            return _decode(value)
+        except InvalidSecretError as exc:  # saved by another version or by hand: say whose and what to do
+            raise InvalidSecretError(
+                f"The secret saved for the account {account!r} cannot be used: {exc} Re-enter it in Account ›"
+                " Accounts (or `accounts add`)."
+            ) from None
 
     def delete(self, account: str) -> None:
         try:

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from audience_manager.api.oauth import OAuthConfig, SignInError, sign_in
 from audience_manager.core.accounts import Account, Credentials
+from audience_manager.core.secret_text import InvalidSecretError
 from audience_manager.store.accounts import AccountBook, SettingsError
 from audience_manager.store.connections import ConnectionCheckError, check_account, open_account
 from audience_manager.store.paths import settings_path
@@ -94,7 +95,7 @@ class KeyringBanner(QFrame):
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.session_box = QCheckBox(self.tr(SESSION_ONLY_TEXT), self)
         self.session_box.setVisible(with_checkbox)
-        self.session_button = QPushButton(self.tr("Enter tokens for this session…"), self)
+        self.session_button = QPushButton(self.tr("Enter to&kens for this session…"), self)
         self.session_button.setVisible(not with_checkbox)
         self.session_button.clicked.connect(self.session_requested)
         mark = QLabel(self)
@@ -341,6 +342,9 @@ class AccountsDialog(QDialog):
             credentials = await self._credentials_for(account)
         except KeyringUnavailableError as exc:
             self._fail(self.tr("The saved token cannot be read: {0}").format(exc))
+            return
+        except InvalidSecretError as exc:  # a line break or a non-ASCII character; never the value
+            self._fail(str(exc))
             return
         if credentials is None:
             credentials = Credentials(token="")

@@ -32,6 +32,8 @@ class ActionBar(QWidget):
         for action in Action:
             self.action_box.addItem(self.tr(action.label), action)
         self.action_box.setToolTip(self.tr("What to do to every row of the audience"))
+        self.action_box.setAccessibleName(self.tr("Action"))
+        self.action_box.setAccessibleDescription(self.tr("What to do to every row of the audience"))
         self.action_box.currentIndexChanged.connect(self._action_chosen)
 
         self.targets_label = QLabel(self)
@@ -43,14 +45,15 @@ class ActionBar(QWidget):
         self.value_edit = QLineEdit(self)
         self.value_edit.setPlaceholderText(self.tr("new value (empty clears it)"))
         self.value_edit.setMinimumWidth(160)
+        self.value_edit.setAccessibleName(self.tr("New value of the custom field"))
         self.value_label.setBuddy(self.value_edit)
 
-        self.preview_button = themed(QPushButton(self.tr("Preview"), self), "preview")
+        self.preview_button = themed(QPushButton(self.tr("Pre&view"), self), "preview")
         self.preview_button.setToolTip(
             self.tr("Show the counts and the requests that would be sent, without writing")
         )
         self.preview_button.clicked.connect(self.preview_requested)
-        self.run_button = themed(QPushButton(self.tr("Run…"), self), "run")
+        self.run_button = themed(QPushButton(self.tr("&Run…"), self), "run")
         self.run_button.setDefault(True)
         self.run_button.setMinimumWidth(96)
         self.run_button.clicked.connect(self.run_requested)

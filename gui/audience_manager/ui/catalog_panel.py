@@ -6,7 +6,17 @@ the workspace loaded; loading, errors and creating a tag are the workspace's job
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from typing import Any
+
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
@@ -76,6 +86,35 @@ class NewTagDialog(QDialog):
         self.hint.setVisible(exists)
 
 
+class _TickingSelection(QItemSelectionModel):
+    """The catalog's selection model: a plain "select this one item" ticks it instead.
+
+    Screen readers act on a list item through its accessible "Toggle" action, and Qt's item
+    accessibility implements that as selecting the item (`QItemSelectionModel.Select` on exactly
+    that index, and `Deselect` when it was selected). In the catalog a selection means nothing,
+    the tick is what counts, so those two requests tick or untick the item. Clicks, arrows and
+    Shift/Ctrl ranges use other flags (ClearAndSelect, Toggle, Current) and select as usual;
+    Space ticks the current item through the item delegate.
+    """
+
+    def __init__(self, view: _TargetList) -> None:
+        super().__init__(view.model(), view)
+        self._view = view
+
+    def select(self, selection: Any, command: Any) -> None:
+        flags = QItemSelectionModel.SelectionFlag(command)
+        single = isinstance(selection, QModelIndex | QPersistentModelIndex) and selection.isValid()
+        if single and flags == QItemSelectionModel.SelectionFlag.Select:
+            self._view.toggle(QModelIndex(selection))
+            return
+        if single and flags == QItemSelectionModel.SelectionFlag.Deselect:
+            self._view.toggle(QModelIndex(selection))
+        if isinstance(selection, QItemSelection):
+            super().select(selection, flags)
+        else:
+            super().select(QModelIndex(selection), flags)
+
+
 class _TargetList(QListView):
     def __init__(self, kind: TargetKind, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,13 +124,17 @@ class _TargetList(QListView):
         self.proxy.setSourceModel(self.source)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.setModel(self.proxy)
+        old = self.selectionModel()
+        self.setSelectionModel(_TickingSelection(self))
+        old.deleteLater()
         self.setUniformItemSizes(True)
         self.setSelectionMode(QListView.SelectionMode.ExtendedSelection)
         self.setAlternatingRowColors(True)
-        self.doubleClicked.connect(self._toggle)
+        self.doubleClicked.connect(self.toggle)
 
-    def _toggle(self, index: object) -> None:
-        item = self.source.itemFromIndex(self.proxy.mapToSource(index))  # type: ignore[arg-type]
+    def toggle(self, index: QModelIndex) -> None:
+        """Tick the item at `index` (of the view's model), or untick it."""
+        item = self.source.itemFromIndex(self.proxy.mapToSource(index))
         if item is not None:
             checked = item.checkState() == Qt.CheckState.Checked
             item.setCheckState(Qt.CheckState.Unchecked if checked else Qt.CheckState.Checked)
@@ -114,14 +157,24 @@ class CatalogPanel(QWidget):
         self.account_box.setToolTip(self.tr("The account the action runs on"))
         self.account_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.account_box.setMinimumContentsLength(16)
+        self.account_box.setAccessibleName(self.tr("Account"))
+        self.account_box.setAccessibleDescription(self.tr("The account the action runs on"))
         self.accounts_button = QToolButton(self)
         themed(self.accounts_button, "account")
         self.accounts_button.setToolTip(self.tr("Manage accounts…"))
+        self.accounts_button.setAccessibleName(self.tr("Manage accounts"))
+        self.accounts_button.setAccessibleDescription(
+            self.tr("Add, edit, test or remove Kit and HighLevel accounts")
+        )
         self.accounts_button.clicked.connect(self.accounts_requested)
 
         self.search = QLineEdit(self)
         self.search.setPlaceholderText(self.tr("Search the catalog"))
         self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName(self.tr("Search the catalog"))
+        self.search.setAccessibleDescription(
+            self.tr("Shows only the tags, forms and fields whose name matches")
+        )
         themed(self.search.addAction(icon("search"), QLineEdit.ActionPosition.LeadingPosition), "search")
         self.search.textChanged.connect(self._filter)
 
@@ -129,10 +182,13 @@ class CatalogPanel(QWidget):
         self.tabs.setDocumentMode(True)
         self.tabs.setUsesScrollButtons(False)
         self.tabs.tabBar().setExpanding(True)
+        self.tabs.setAccessibleName(self.tr("Catalog"))
         self.lists: dict[TargetKind, _TargetList] = {}
         for kind in TargetKind:
             view = _TargetList(kind, self)
             view.source.itemChanged.connect(self._item_changed)
+            view.setAccessibleName(self.tr(kind_title(kind)))
+            view.setAccessibleDescription(self.tr("Tick the targets to act on: Space ticks the current one"))
             self.lists[kind] = view
         self.lists[TargetKind.FIELD].setToolTip(
             self.tr("Set custom field writes one field at a time: ticking a field unticks the other one")
@@ -152,7 +208,7 @@ class CatalogPanel(QWidget):
         self.error_label = QLabel(self)
         self.error_label.setWordWrap(True)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.retry_button = themed(QPushButton(self.tr("Retry"), self), "retry")
+        self.retry_button = themed(QPushButton(self.tr("Retr&y"), self), "retry")
         self.retry_button.clicked.connect(self.refresh_action)
         error = QWidget(self)
         error_layout = QVBoxLayout(error)
@@ -166,10 +222,10 @@ class CatalogPanel(QWidget):
         self.stack.addWidget(busy)
         self.stack.addWidget(error)
 
-        self.refresh_button = themed(QPushButton(self.tr("Refresh"), self), "refresh")
+        self.refresh_button = themed(QPushButton(self.tr("R&efresh"), self), "refresh")
         self.refresh_button.setToolTip(self.tr("Load the tags, forms and custom fields again"))
         self.refresh_button.clicked.connect(self.refresh_action)
-        self.new_tag_button = themed(QPushButton(self.tr("New tag…"), self), "add")
+        self.new_tag_button = themed(QPushButton(self.tr("&New tag…"), self), "add")
         self.new_tag_button.clicked.connect(self.new_tag_action)
         self.hint = QLabel(self.tr("Tick the tags, forms or fields to act on."), self)
         self.hint.setWordWrap(True)

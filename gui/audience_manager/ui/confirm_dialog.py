@@ -6,7 +6,7 @@ Shown with `open()` (window-modal, never a nested `exec()` loop); the window sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from audience_manager.api.resolution import ResolutionPlan
 from audience_manager.core.actions import Action
 from audience_manager.core.job_spec import BlankCells, JobSpec
 from audience_manager.jobs.preview import PreviewReport
@@ -44,6 +45,7 @@ class JobSummary:
     preview: PreviewReport | None = None
     notes: tuple[str, ...] = ()
     remaining: int | None = None  # resume: row x target pairs left to send
+    resolution: ResolutionPlan | None = None  # how the emails are resolved and its cost in requests
     create_missing: bool = False  # emails not on the platform yet are created first
     from_columns: tuple[str, ...] = ()  # set field from the file: "Company ← company"
     blank_clears: bool = False
@@ -67,6 +69,7 @@ class JobSummary:
         preview: PreviewReport | None = None,
         notes: tuple[str, ...] = (),
         remaining: int | None = None,
+        resolution: ResolutionPlan | None = None,
     ) -> JobSummary:
         doi = (
             tuple(str(t) for t in spec.targets if t.double_opt_in)
@@ -88,6 +91,7 @@ class JobSummary:
             preview=preview,
             notes=notes,
             remaining=remaining,
+            resolution=resolution or (preview.resolution if preview is not None else None),
             create_missing=spec.create_missing,
             from_columns=tuple(
                 f"{t} ← column {spec.column_of(t)}" for t in spec.targets if spec.column_of(t) is not None
@@ -131,8 +135,9 @@ class JobSummary:
             )
         elif self.not_found:
             lines.append(f"{_people(self.not_found)} not found by the preview: not sent, reported skipped")
-        if preview is not None and preview.resolution_text:  # "Resolving 3,050 emails: 21 requests (…)"
-            lines.append(preview.resolution_text)
+        if self.resolution is not None and self.resolution.emails:  # "Resolving 3,050 emails: 21 requests"
+            text = self.resolution.describe()
+            lines.append(text[:1].upper() + text[1:])
         not_sent = self.invalid + self.duplicates - (0 if self.create_missing else self.not_found)
         if not_sent:
             lines.append(f"{not_sent:,} rows are not sent (invalid or duplicate) and are reported as skipped")
@@ -173,8 +178,8 @@ class ConfirmDialog(QDialog):
         self.action_label = QLabel(self.tr(summary.action.label), self)
         self.targets_label = QLabel(", ".join(summary.targets), self)
         self.targets_label.setWordWrap(True)
-        rows = "\n".join(self.tr(line) for line in summary.rows_lines())
-        self.rows_label = QLabel(rows, self)
+        self.rows_label = QLabel(self)
+        self._show_rows()
         for label in (self.account_label, self.action_label, self.targets_label, self.rows_label):
             label.setTextFormat(Qt.TextFormat.PlainText)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -240,6 +245,20 @@ class ConfirmDialog(QDialog):
         layout.addSpacing(6)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(440)
+
+    def pricing_started(self) -> None:
+        """The email lookups' cost is being worked out: say so until `set_resolution`."""
+        self.rows_label.setText(
+            self.rows_label.text() + "\n" + self.tr("Working out how to look the emails up…")
+        )
+
+    def set_resolution(self, resolution: ResolutionPlan | None) -> None:
+        """How the emails will be looked up and what it costs, once the platform said."""
+        self.summary = replace(self.summary, resolution=resolution)
+        self._show_rows()
+
+    def _show_rows(self) -> None:
+        self.rows_label.setText("\n".join(self.tr(line) for line in self.summary.rows_lines()))
 
 
 class PreviewDialog(QDialog):

@@ -46,6 +46,7 @@ from audience_manager.jobs.history import (
 from audience_manager.jobs.journal import LIVE_STATES, JobRecord, Journal
 from audience_manager.jobs.session import Controls, SessionState
 from audience_manager.ui.background import Background, in_worker
+from audience_manager.ui.outcome_charts import OutcomeBarDelegate, PeopleCountsRole, counts_text
 from audience_manager.ui.results_panel import count_text, csv_save_dialog, save_error_text
 from audience_manager.ui.undo_dialog import UndoDialog
 
@@ -70,6 +71,7 @@ class HistoryColumn(enum.IntEnum):
     SKIPPED = 9
     CANCELLED = 10
     KIND = 11
+    OUTCOMES = 12  # the job's outcome bar, painted by `OutcomeBarDelegate`
 
 
 JobRecordRole = Qt.ItemDataRole.UserRole + 1
@@ -138,6 +140,7 @@ class HistoryModel(QAbstractTableModel):
             self.tr("Skipped"),
             self.tr("Cancelled"),
             self.tr("Kind"),
+            self.tr("Outcomes"),
         )
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -145,6 +148,13 @@ class HistoryModel(QAbstractTableModel):
             return None
         job = self._jobs[index.row()]
         column = HistoryColumn(index.column())
+        if column == HistoryColumn.OUTCOMES:
+            people = self._people[index.row()]
+            if role == PeopleCountsRole:
+                return dict(people)
+            if role in (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.AccessibleTextRole):
+                return self.tr("People: {0}").format(counts_text(people))
+            return None
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(job, column, self._people[index.row()])
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -240,6 +250,7 @@ class HistoryPanel(QWidget):
         self.table.setWordWrap(False)
         self.table.setAlternatingRowColors(True)
         self.table.setAccessibleName(self.tr("Past jobs"))
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move in it
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
@@ -247,6 +258,10 @@ class HistoryPanel(QWidget):
         header.setStretchLastSection(False)
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(HistoryColumn.TARGETS, QHeaderView.ResizeMode.Stretch)
+        self.outcome_delegate = OutcomeBarDelegate(self.table)
+        self.table.setItemDelegateForColumn(HistoryColumn.OUTCOMES, self.outcome_delegate)
+        header.setSectionResizeMode(HistoryColumn.OUTCOMES, QHeaderView.ResizeMode.Fixed)
+        header.resizeSection(HistoryColumn.OUTCOMES, 170)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _index: self.open_selected_action())
 
@@ -275,25 +290,36 @@ class HistoryPanel(QWidget):
             self.state_combo.addItem(self.tr(state.value.capitalize()), state.value)
         for combo in (self.account_combo, self.action_combo, self.period_combo, self.state_combo):
             combo.currentIndexChanged.connect(lambda _i: self.refresh_action())
+        # On Linux a combo box's accessible name is its current value; a label names each filter.
+        self.filter_labels: list[QLabel] = []
+        for text, combo in (
+            (self.tr("Account:"), self.account_combo),
+            (self.tr("Action:"), self.action_combo),
+            (self.tr("When:"), self.period_combo),
+            (self.tr("State:"), self.state_combo),
+        ):
+            filter_label = QLabel(text, self)
+            filter_label.setBuddy(combo)
+            self.filter_labels.append(filter_label)
 
-        self.refresh_button = QPushButton(self.tr("Refresh"), self)
+        self.refresh_button = QPushButton(self.tr("Refre&sh"), self)
         self.refresh_button.clicked.connect(lambda: self.refresh_action())
-        self.open_button = QPushButton(self.tr("Show rows"), self)
+        self.open_button = QPushButton(self.tr("Sh&ow rows"), self)
         self.open_button.setToolTip(self.tr("Show this job's rows below (or double-click the job)"))
         self.open_button.clicked.connect(lambda: self.open_selected_action())
-        self.export_button = QPushButton(self.tr("Export report…"), self)
+        self.export_button = QPushButton(self.tr("E&xport report…"), self)
         self.export_button.clicked.connect(self.export_action)
-        self.retry_button = QPushButton(self.tr("Retry failed…"), self)
+        self.retry_button = QPushButton(self.tr("Retr&y failed…"), self)
         self.retry_button.clicked.connect(lambda: self.retry_selected_action())
-        self.undo_button = QPushButton(self.tr("Undo…"), self)
+        self.undo_button = QPushButton(self.tr("&Undo…"), self)
         self.undo_button.setToolTip(self.tr("See what undoing this job would change, then confirm"))
         self.undo_button.clicked.connect(lambda: self.undo_action())
-        self.resume_button = QPushButton(self.tr("Resume"), self)
+        self.resume_button = QPushButton(self.tr("Resu&me"), self)
         self.resume_button.setToolTip(
             self.tr("Finish an interrupted or cancelled job: send the rows that have no outcome yet")
         )
         self.resume_button.clicked.connect(lambda: self.resume_selected_action())
-        self.delete_button = QPushButton(self.tr("Delete"), self)
+        self.delete_button = QPushButton(self.tr("Dele&te"), self)
         self.delete_button.setToolTip(self.tr("Forget the selected jobs (nothing changes on the platform)"))
         self.delete_button.clicked.connect(lambda: self.delete_selected_action())
         self.older_spin = QSpinBox(self)
@@ -301,12 +327,17 @@ class HistoryPanel(QWidget):
         self.older_spin.setValue(90)
         self.older_spin.setSuffix(self.tr(" days"))
         self.older_spin.setAccessibleName(self.tr("Age of jobs to delete"))
-        self.delete_old_button = QPushButton(self.tr("Delete older than"), self)
+        self.delete_old_button = QPushButton(self.tr("Delete ol&der than"), self)
         self.delete_old_button.clicked.connect(lambda: self.delete_old_action())
         self.status_label = QLabel(self)
 
         filters = QHBoxLayout()
-        for widget in (self.account_combo, self.action_combo, self.period_combo, self.state_combo):
+        for filter_label, widget in zip(
+            self.filter_labels,
+            (self.account_combo, self.action_combo, self.period_combo, self.state_combo),
+            strict=True,
+        ):
+            filters.addWidget(filter_label)
             filters.addWidget(widget)
         filters.addStretch()
         filters.addWidget(self.refresh_button)

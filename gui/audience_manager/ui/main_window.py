@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import logging
 import time
 from collections.abc import Coroutine
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QByteArray, QEvent, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
@@ -70,6 +73,8 @@ from audience_manager.ui.icons import app_icon, icon, retint, themed
 from audience_manager.ui.results_panel import ResultsPanel
 from audience_manager.ui.workspace import Workspace
 
+log = logging.getLogger(__name__)
+
 # A job shorter than this finishing in the background is not worth a notification.
 NOTIFY_AFTER_SECONDS = 10.0
 DEMO_BANNER = "Demo workspace: simulated Kit and HighLevel accounts, nothing leaves this computer."
@@ -123,11 +128,11 @@ class ResumeBanner(Banner):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("resumeBanner", "warning", parent)
         self.job_id = ""
-        self.resume_button = QPushButton(self.tr("Resume"), self)
+        self.resume_button = QPushButton(self.tr("Resu&me"), self)
         self.resume_button.setToolTip(self.tr("Send the rows that have no outcome yet, on the same account"))
-        self.show_button = QPushButton(self.tr("Show"), self)
+        self.show_button = QPushButton(self.tr("Sho&w"), self)
         self.show_button.setToolTip(self.tr("Show the job in History"))
-        self.dismiss_button = QPushButton(self.tr("Dismiss"), self)
+        self.dismiss_button = QPushButton(self.tr("&Dismiss"), self)
         self.dismiss_button.setToolTip(self.tr("Hide this; the job stays in History, to resume later"))
         self.resume_button.clicked.connect(lambda: self.resume_requested.emit(self.job_id))
         self.show_button.clicked.connect(lambda: self.show_requested.emit(self.job_id))
@@ -211,6 +216,7 @@ class MainWindow(QMainWindow):
 
         self.bottom_tabs = QTabWidget(self)
         self.bottom_tabs.setDocumentMode(True)
+        self.bottom_tabs.setAccessibleName(self.tr("Results and History"))
         self.bottom_tabs.addTab(self.results_panel, icon("list"), self.tr("Results"))
         self.history_panel = HistoryPanel(workspace.journal, self)
         self.bottom_tabs.addTab(self.history_panel, icon("history"), self.tr("History"))
@@ -264,6 +270,7 @@ class MainWindow(QMainWindow):
         self._budget_timer.start()
 
         self._make_actions()
+        self._set_focus_order()
         self._wire()
         self.restore_layout()
         self.session.subscribe(self._render)
@@ -324,6 +331,64 @@ class MainWindow(QMainWindow):
         job_menu.addAction(self.cancel_menu_action)
         help_menu = menu.addMenu(self.tr("&Help"))
         help_menu.addAction(self.about_action)
+
+    def _set_focus_order(self) -> None:
+        """Tab walks the window as it reads: account, catalog, action, audience, results, history.
+
+        Hidden widgets (the catalog lists of other tabs, History while Results shows, the banners
+        when there is nothing to say) are skipped by Qt."""
+        catalog, bar, audience = self.catalog_panel, self.action_bar, self.audience_panel
+        results, history = self.results_panel, self.history_panel
+        chain: list[QWidget] = [
+            catalog.account_box,
+            catalog.accounts_button,
+            catalog.search,
+            catalog.tabs.tabBar(),
+            *catalog.lists.values(),
+            catalog.retry_button,
+            catalog.refresh_button,
+            catalog.new_tag_button,
+            bar.action_box,
+            bar.value_edit,
+            bar.preview_button,
+            bar.run_button,
+            audience.paste_box,
+            audience.column_box,
+            audience.back_button,
+            audience.preview_table,
+            audience.import_button,
+            audience.clear_button,
+            audience.cancel_button,
+            self.bottom_tabs.tabBar(),
+            results.cancel_button,
+            results.outcome_bar,
+            results.outcome_combo,
+            results.reason_combo,
+            results.table,
+            results.copy_button,
+            results.export_button,
+            results.retry_button,
+            results.undo_button,
+            history.account_combo,
+            history.action_combo,
+            history.period_combo,
+            history.state_combo,
+            history.refresh_button,
+            history.table,
+            history.open_button,
+            history.export_button,
+            history.resume_button,
+            history.retry_button,
+            history.undo_button,
+            history.delete_button,
+            history.delete_old_button,
+            history.older_spin,
+            self.resume_banner.resume_button,
+            self.resume_banner.show_button,
+            self.resume_banner.dismiss_button,
+        ]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
 
     def _wire(self) -> None:
         ws = self.workspace
@@ -461,7 +526,22 @@ class MainWindow(QMainWindow):
             return None
         preview = self.current_preview()
         spec = workflows.with_preview(spec, preview)
-        return self._confirm_and_start(spec, mode="run", preview=preview)
+        dialog = self._confirm_and_start(spec, mode="run", preview=preview)
+        caps = self.session.state.capabilities
+        if preview is None and caps is not None and workflows.resolves_emails(spec, caps):
+            # The confirmation also says how the emails will be looked up and what it costs.
+            dialog.pricing_started()
+            self._spawn(self._price_resolution(dialog, spec))
+        return dialog
+
+    async def _price_resolution(self, dialog: ConfirmDialog, spec: JobSpec) -> None:
+        try:
+            resolution = await self.workspace.resolution_cost(spec)
+        except Exception as exc:  # advisory: the run itself reports a refused or unreachable account
+            log.info("pricing the email lookups failed: %s", type(exc).__name__)
+            resolution = None
+        if shiboken6.isValid(dialog) and dialog.isVisible():
+            dialog.set_resolution(resolution)
 
     def retry_failed_action(self, failed: list[RowOutcome]) -> asyncio.Task[ConfirmDialog | None] | None:
         """Results › Retry failed: the failed rows shown (all of them when none is shown) of the

@@ -29,11 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from audience_manager.core.durations import format_duration
 from audience_manager.core.outcomes import REPORT_HEADER, Outcome, RowOutcome
 from audience_manager.core.report import neutralise
 from audience_manager.jobs.events import JobState, Progress
+from audience_manager.jobs.progress_text import progress_counts, progress_rate
 from audience_manager.jobs.session import Controls, ShownJob
 from audience_manager.ui.background import in_worker
+from audience_manager.ui.outcome_charts import OutcomeBar, RateSparkline
 from audience_manager.ui.results_model import (
     Column,
     ResultsFilter,
@@ -79,16 +82,6 @@ def save_error_text(exc: Exception) -> str:
     return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
 
 
-def duration_text(seconds: float) -> str:
-    """Like "12 s", "3 min 4 s", "1 h 2 min": precise enough for a job, short enough for a status line."""
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {(s % 3600) // 60} min"
-
-
 def write_report_rows(path: Path, snapshot: ResultsSnapshot, rows: Sequence[int] | None) -> int:
     """Runs in a worker thread: rebuild the chosen outcomes and hand them to the report writer."""
     from audience_manager.core.report import write_report
@@ -131,14 +124,22 @@ class ResultsPanel(QWidget):
         self.progress_bar.setTextVisible(True)
         self.progress_bar.setFormat(self.tr("No job yet"))
         self.progress_bar.setAccessibleName(self.tr("Job progress"))
-        self.title_label = QLabel(self.tr("No job yet"), self)
+        self.progress_bar.setAccessibleDescription(self.tr("No job yet"))
+        self.title_label = QLabel(self)
         self.title_label.setTextFormat(Qt.TextFormat.PlainText)
         self.title_label.setObjectName("resultsTitle")
         title_font = self.title_label.font()
         title_font.setBold(True)
         self.title_label.setFont(title_font)
         self.rate_label = QLabel(self)
+        self.sparkline = RateSparkline(self)
+        self.sparkline.hide()  # while a job runs
+        self.outcome_bar = OutcomeBar(self)
+        self.outcome_bar.setAccessibleName(self.tr("Outcomes of the job shown"))
+        self.outcome_bar.outcome_clicked.connect(self.show_outcome_action)
+        self.outcome_bar.hide()  # until there are outcomes
         self.cancel_button = QPushButton(self.tr("Cancel"), self)
+        self.cancel_button.setAccessibleDescription(self.tr("Stop sending (Esc)"))
         self.cancel_button.setEnabled(False)
         self.cancel_button.clicked.connect(self.cancel_action)
 
@@ -162,16 +163,21 @@ class ResultsPanel(QWidget):
         self.reason_combo.addItem(self.tr("Any reason"), "")
         self.outcome_combo.currentIndexChanged.connect(self._filter_changed)
         self.reason_combo.currentIndexChanged.connect(self._filter_changed)
+        # On Linux a combo box's accessible name is its current value; its label names it.
+        self.outcome_label = QLabel(self.tr("&Show:"), self)
+        self.outcome_label.setBuddy(self.outcome_combo)
+        self.reason_label = QLabel(self.tr("Reason:"), self)
+        self.reason_label.setBuddy(self.reason_combo)
 
-        self.copy_button = QPushButton(self.tr("Copy"), self)
+        self.copy_button = QPushButton(self.tr("C&opy"), self)
         self.copy_button.setToolTip(self.tr("Copy the selected rows as tab-separated text (Ctrl+C)"))
         self.copy_button.clicked.connect(self.copy_action)
-        self.export_button = QPushButton(self.tr("Export CSV…"), self)
+        self.export_button = QPushButton(self.tr("E&xport CSV…"), self)
         self.export_button.setToolTip(self.tr("Save the rows shown as a CSV report"))
         self.export_button.clicked.connect(self.export_action)
-        self.retry_button = QPushButton(self.tr("Retry failed"), self)
+        self.retry_button = QPushButton(self.tr("Re&try failed"), self)
         self.retry_button.clicked.connect(self.retry_failed_action)
-        self.undo_button = QPushButton(self.tr("Undo job"), self)
+        self.undo_button = QPushButton(self.tr("&Undo job"), self)
         self.undo_button.clicked.connect(self.undo_action)
 
         self.table = QTableView(self)
@@ -181,6 +187,9 @@ class ResultsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
         self.table.setAlternatingRowColors(True)
+        self.table.setAccessibleName(self.tr("Results"))
+        self.table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move in it
+        self.table.setAccessibleDescription(self.tr("One row per subscriber and target, with its outcome"))
         self.table.verticalHeader().setVisible(False)
         # Fixed row heights: the view then never measures a million rows.
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
@@ -206,15 +215,20 @@ class ResultsPanel(QWidget):
 
         self.summary_label = QLabel(self)
         self.summary_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary_label.setAccessibleName(self.tr("Job summary"))
         self.export_label = QLabel(self)
         self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.export_label.setAccessibleName(self.tr("Export status"))
 
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress_bar, 1)
+        progress_row.addWidget(self.sparkline)
         progress_row.addWidget(self.rate_label)
         progress_row.addWidget(self.cancel_button)
         tools_row = QHBoxLayout()
+        tools_row.addWidget(self.outcome_label)
         tools_row.addWidget(self.outcome_combo)
+        tools_row.addWidget(self.reason_label)
         tools_row.addWidget(self.reason_combo, 1)
         tools_row.addStretch()
         for button in (self.copy_button, self.export_button, self.retry_button, self.undo_button):
@@ -223,6 +237,7 @@ class ResultsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title_label)
         layout.addLayout(progress_row)
+        layout.addWidget(self.outcome_bar)
         layout.addLayout(tools_row)
         layout.addWidget(self.table, 1)
         status_row = QHBoxLayout()
@@ -260,7 +275,7 @@ class ResultsPanel(QWidget):
     def show_state(self, job: ShownJob | None, controls: Controls) -> None:
         """The job shown and what may be done with it, as the window derived them."""
         self._shown, self._controls = job, controls
-        self.title_label.setText(self.tr(controls.results_title))
+        self.title_label.setText(self.tr(controls.results_title) if controls.results_title else "")
         self._update_actions()
 
     def job_started_event(self, job_id: str, total: int) -> None:
@@ -274,7 +289,11 @@ class ResultsPanel(QWidget):
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat(self.tr("Starting… 0 of {total}").format(total=count_text(total)))
+        self.progress_bar.setAccessibleDescription(self.progress_bar.format())
         self.rate_label.clear()
+        self.sparkline.clear()
+        self.sparkline.show()
+        self._show_outcome_counts()
         self.summary_label.clear()
         self.export_label.clear()
         self._reasons_timer.start()
@@ -282,29 +301,29 @@ class ResultsPanel(QWidget):
 
     def outcomes_event(self, outcomes: list[RowOutcome]) -> None:
         self.model.append(outcomes)
+        self._show_outcome_counts()
         if not self._running:
             # A job shown after the fact (history) or a late batch: keep the reasons in step now.
             self._refresh_reasons()
         self._update_actions()
 
     def progress_event(self, progress: Progress) -> None:
-        total = max(progress.total, 1)
-        self.progress_bar.setRange(0, total)
-        self.progress_bar.setValue(min(progress.done, total))
-        verb = self.tr("Looking up emails…") if progress.state == JobState.RESOLVING else ""
-        counts = self.tr("{done} of {total} people · {failed} failed").format(
-            done=count_text(progress.people_done),
-            total=count_text(progress.people_total),
-            failed=count_text(progress.failed),
+        resolving = progress.state == JobState.RESOLVING and progress.resolve_total
+        done, total = (
+            (progress.resolved, progress.resolve_total or 0) if resolving else (progress.done, progress.total)
         )
+        total = max(total, 1)
+        self.progress_bar.setRange(0, total)
+        self.progress_bar.setValue(min(done, total))
+        counts = progress_counts(progress)
         targets = len(self._shown.spec.targets) if self._shown else 1
-        if targets > 1:
+        if targets > 1 and not resolving:
             counts += self.tr(" · {n} targets each").format(n=targets)
-        self.progress_bar.setFormat(f"{verb} {counts}".strip())
-        parts = [self.tr("{rate} rows/s").format(rate=count_text(round(progress.rows_per_second)))]
-        if progress.seconds_left is not None:
-            parts.append(self.tr("about {left} left").format(left=duration_text(progress.seconds_left)))
-        self.rate_label.setText(" · ".join(parts))
+        self.progress_bar.setFormat(counts)
+        self.rate_label.setText(progress_rate(progress))
+        self.sparkline.add_point(progress.rows_per_second)
+        # What a screen reader says for the bar: its value alone (rows x targets) is no use.
+        self.progress_bar.setAccessibleDescription(f"{counts}, {progress_rate(progress)}")
 
     def job_finished_event(self, job_id: str, state: str, reason: str) -> None:
         self._running = False
@@ -316,7 +335,10 @@ class ResultsPanel(QWidget):
         self.progress_bar.setValue(done)
         self.progress_bar.setFormat(_state_text(self, state))
         self.rate_label.clear()
+        self.sparkline.hide()
+        self._show_outcome_counts()
         self.summary_label.setText(self.summary_text(reason))
+        self.progress_bar.setAccessibleDescription(f"{_state_text(self, state)}: {self.summary_text(reason)}")
         self._refresh_reasons()
         self._update_actions()
 
@@ -334,6 +356,7 @@ class ResultsPanel(QWidget):
         `elapsed` is how long it ran, for the summary line (None leaves the time out)."""
         self.job_started_event(job_id, len(outcomes))
         self.model.append(outcomes)
+        self._show_outcome_counts()
         self._finish_reopened(job_id, state, reason, elapsed)
 
     async def show_job_in_steps(
@@ -351,6 +374,7 @@ class ResultsPanel(QWidget):
         self.job_started_event(job_id, len(outcomes))
         for start in range(0, len(outcomes), step):
             self.model.append(outcomes[start : start + step])
+            self._show_outcome_counts()
             self.progress_bar.setValue(min(start + step, len(outcomes)))
             await asyncio.sleep(0)
             if self._job_id != job_id:
@@ -378,6 +402,9 @@ class ResultsPanel(QWidget):
         self.progress_bar.setFormat(self.tr("No job yet"))
         for label in (self.rate_label, self.summary_label, self.export_label):
             label.clear()
+        self.sparkline.clear()
+        self.sparkline.hide()
+        self._show_outcome_counts()
         self._update_actions()
 
     def summary_text(self, reason: str = "") -> str:
@@ -393,12 +420,20 @@ class ResultsPanel(QWidget):
             parts.append(self.tr("{n} cancelled").format(n=count_text(counts[Outcome.CANCELLED])))
         text = " · ".join(parts)
         if self._elapsed is not None:
-            text = self.tr("{counts} in {elapsed}").format(counts=text, elapsed=duration_text(self._elapsed))
+            elapsed = format_duration(self._elapsed)
+            text = self.tr("{counts} in {elapsed}").format(counts=text, elapsed=elapsed)
         if reason:
             text = f"{text}. {reason}"
         return text
 
     # --- user actions ---------------------------------------------------------------------
+
+    def show_outcome_action(self, outcome: Outcome) -> None:
+        """A segment of the outcome bar was clicked: show only its rows (again: show all rows)."""
+        wanted = ResultsFilter(outcome.value)
+        current = self.outcome_combo.currentData()
+        target = ResultsFilter.ALL if current == wanted.value else wanted
+        self.outcome_combo.setCurrentIndex(self.outcome_combo.findData(target.value))
 
     def cancel_action(self) -> None:
         if self._controls is not None and self._controls.can_cancel:
@@ -505,6 +540,11 @@ class ResultsPanel(QWidget):
         reason = self.reason_combo.currentData() or None
         self.filter_model.set_filter(outcome, reason)
         self._update_actions()
+
+    def _show_outcome_counts(self) -> None:
+        counts = self.model.counts()
+        self.outcome_bar.set_counts(counts)
+        self.outcome_bar.setVisible(bool(self.model.rowCount()))
 
     def _refresh_reasons(self) -> None:
         reasons = self.model.reason_counts()

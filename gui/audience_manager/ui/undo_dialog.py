@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -130,3 +130,6 @@ class UndoDialog(QDialog):
         self.undo_button.setText(self.tr("Undo {rows} changes").format(rows=f"{plan.rows_to_revert:,}"))
         self.undo_button.setEnabled(True)
         self.undo_button.setDefault(True)
+        # The button was disabled while the plan was read, so the focus went to Cancel, and Return
+        # on a focused button presses it: give the keyboard the action the dialog is for.
+        self.undo_button.setFocus(Qt.FocusReason.OtherFocusReason)

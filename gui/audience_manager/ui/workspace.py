@@ -420,11 +420,18 @@ class Workspace(QObject):
 
     def preview(self, spec: JobSpec) -> asyncio.Task[Any]:
         """What `spec` would send, without writing anything (for the Preview dialog)."""
-        if self._platform is None:
+        if self._platform is None or self.current is None:
             raise RuntimeError("no account is open")
-        from audience_manager.jobs.preview import preview
+        return self._spawn(workflows.preview_job(self.journal(), self._platform, self.current.account, spec))
 
-        return self._spawn(preview(self._platform, spec))
+    def resolution_cost(self, spec: JobSpec) -> asyncio.Task[Any]:
+        """How the run of `spec` would resolve its emails, and the requests it takes (for Run's
+        confirmation when no preview was made)."""
+        if self._platform is None or self.current is None:
+            raise RuntimeError("no account is open")
+        return self._spawn(
+            workflows.resolution_cost(self.journal(), self._platform, self.current.account, spec)
+        )
 
     # -- lifetime ---------------------------------------------------------------------------
 
