@@ -905,7 +905,7 @@ class Journal:
         del baseline[Outcome.CANCELLED.value]
         self._baselines[job_id] = baseline
         # Sent with no answer: in flight at a crash, or cancelled on their way (cancelled is not done).
-        in_flight = {pair for pair in self.sends(job_id) if pair not in records or pair not in done}
+        in_flight = {pair for pair in self.sends(job_id) if pair not in done}
         return done, in_flight
 
     def sends(self, job_id: str) -> dict[tuple[int, str], int]:
