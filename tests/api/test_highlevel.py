@@ -161,14 +161,14 @@ def test_capabilities(rig: Rig) -> None:
     asyncio.run(small.aclose())
     assert isinstance(client, Platform)
     caps = client.capabilities
-    assert caps.actions == {Action.TAG, Action.UNTAG, Action.MOVE_TAG}
+    assert caps.actions == {Action.TAG, Action.UNTAG, Action.MOVE_TAG, Action.SET_FIELD}
     assert caps.identifiers == {IdentifierKind.CONTACT_ID, IdentifierKind.EMAIL}
     assert caps.items_per_request == 100 and small.capabilities.items_per_request == 25
     assert (caps.rate.requests, caps.rate.per_seconds, caps.rate.daily) == (100, 10.0, 200_000)
     assert caps.ceiling_rows_per_second == pytest.approx(1000.0)
     assert caps.can_remove_all_tags and caps.can_read_membership and caps.can_create_tags
     assert "form" in (caps.why_not(Action.ADD_TO_FORM) or "").lower()
-    assert "custom field" in (caps.why_not(Action.SET_FIELD) or "").lower()
+    assert caps.why_not(Action.SET_FIELD) is None
 
 
 def test_whoami_sends_bearer_version_and_accept(rig: Rig) -> None:
@@ -221,7 +221,10 @@ def test_list_and_create_tags_address_tags_by_name(rig: Rig) -> None:
     assert len(listed) == 30
     assert all(t.id == t.name and t.kind is TargetKind.TAG for t in listed)
     assert made.id == made.name == "spring launch" and location.find_tag("spring launch") is not None
-    assert forms == [] and fields == []
+    assert forms == [] and [(f.name, f.key) for f in fields] == [
+        ("Company", "contact.company"),
+        ("Plan", "contact.plan"),
+    ]
 
 
 # -- bulk add / remove ------------------------------------------------------------------------------

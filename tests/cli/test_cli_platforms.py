@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import Served
+import pytest
+
+from .conftest import TOKEN_VAR, Served
 
 
 def test_kit_v3_tags_by_id_with_key_and_secret(served: Served, tmp_path: Path) -> None:
@@ -106,8 +109,17 @@ def test_highlevel_mixed_ids_and_emails_unknown_ones_said_before_any_write(
     path.write_text("contact\n" + "\n".join(rows) + "\n", encoding="utf-8")
     report = tmp_path / "report.csv"
     run = served.run(
-        ["apply", *served.highlevel_args(), "--action", "tag", "--target", "vip", "--report", str(report),
-         str(path)],
+        [
+            "apply",
+            *served.highlevel_args(),
+            "--action",
+            "tag",
+            "--target",
+            "vip",
+            "--report",
+            str(report),
+            str(path),
+        ],
         environ=served.highlevel_env(),
     )
     assert run.code == 1, run.stderr
@@ -118,3 +130,59 @@ def test_highlevel_mixed_ids_and_emails_unknown_ones_said_before_any_write(
         "3,ZZZZZZZZZZZZZZZZZZZZ,vip,failed,contact not found",
         "4,nobody@nowhere.example,vip,skipped,Not found on HighLevel: no contact with this email",
     ]
+
+
+def test_highlevel_sets_a_contact_custom_field_from_a_column_and_undo_restores_it(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contacts = list(served.sb.state.highlevel.contacts.values())[:4]
+    location = served.sb.state.highlevel.locations[contacts[0].location_id]
+    company = next(fid for fid, (name, _key) in location.custom_fields.items() if name == "Company")
+    contacts[3].custom[company] = "Old Co"
+    path = tmp_path / "people.csv"
+    cells = ["Acme", "Globex", "", "Initech"]
+    path.write_text(
+        "email,company\n" + "".join(f"{c.email},{v}\n" for c, v in zip(contacts, cells, strict=True)),
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.csv"
+    run = served.run(
+        ["apply", *served.highlevel_args(), "--action", "set-field", "--field", "Company=company",
+         "--column", "email", "--report", str(report), str(path)],
+        environ=served.highlevel_env(),
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert [c.custom.get(company) for c in contacts] == ["Acme", "Globex", None, "Initech"]
+    lines = report.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[3].endswith("unchanged,blank cell: left as it was")
+    found = re.search(r"job (\w+)", run.stderr)
+    assert found is not None
+    for name, value in served.highlevel_env().items():
+        monkeypatch.setenv(name, value)
+    undo = served.run(
+        ["jobs", "undo", found.group(1), "--token-env", TOKEN_VAR], environ=served.highlevel_env()
+    )
+    assert undo.code == 0, undo.stderr + undo.stdout
+    assert [c.custom.get(company) for c in contacts] == [None, None, None, "Old Co"]
+
+
+def test_highlevel_creates_the_contacts_not_there_yet_then_tags_them(served: Served, tmp_path: Path) -> None:
+    hl = served.sb.state.highlevel
+    contacts = [c for c in hl.contacts.values() if not c.deleted][:2]
+    names = [c.first_name for c in contacts]
+    path = tmp_path / "webinar.csv"
+    rows = [(c.email, "Changed") for c in contacts] + [("brand.new@webinar.example", "Neve")]
+    path.write_text("email,first_name\n" + "".join(f"{e},{f}\n" for e, f in rows), encoding="utf-8")
+    report = tmp_path / "report.csv"
+    run = served.run(
+        ["apply", *served.highlevel_args(), "--action", "tag", "--target", "vip", "--create-missing",
+         "--first-name-column", "first_name", "--column", "email", "--report", str(report), str(path)],
+        environ=served.highlevel_env(),
+    )  # fmt: skip
+    assert run.code == 0, run.stderr
+    assert served.sb.stats.count("/contacts/upsert") == 1
+    lines = report.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[3].endswith("succeeded,created and tagged")
+    new = next(c for c in hl.contacts.values() if c.email == "brand.new@webinar.example")
+    assert new.first_name == "Neve" and "vip" in new.tags
+    assert [c.first_name for c in contacts] == names  # existing contacts were never upserted

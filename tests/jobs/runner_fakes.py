@@ -17,11 +17,13 @@ from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.core.platforms import Capabilities, PlatformKind, RateLimit
-from audience_manager.core.work import ItemResult, WorkItem
+from audience_manager.core.work import Created, ItemResult, NewPerson, WorkItem
 from audience_manager.jobs.events import JobState
 
 
-def caps(items_per_request: int = 100, per_second: float = 10.0, *, emails: bool = False) -> Capabilities:
+def caps(
+    items_per_request: int = 100, per_second: float = 10.0, *, emails: bool = False, creates: int = 0
+) -> Capabilities:
     kinds = {IdentifierKind.SUBSCRIBER_ID, IdentifierKind.EMAIL}
     return Capabilities(
         actions=frozenset(Action),
@@ -29,6 +31,7 @@ def caps(items_per_request: int = 100, per_second: float = 10.0, *, emails: bool
         writes_by_email=frozenset(Action) if emails else frozenset(),
         items_per_request=items_per_request,
         rate=RateLimit(requests=int(per_second * 60), per_seconds=60),
+        creates_per_request=creates,
     )
 
 
@@ -52,6 +55,9 @@ class MemoryPlatform:
     apply_calls: list[list[WorkItem]] = field(default_factory=list)
     resolve_calls: list[list[str]] = field(default_factory=list)
     in_flight: int = 0
+    created: dict[str, str] = field(default_factory=dict)  # email -> id of the people created
+    create_calls: list[list[NewPerson]] = field(default_factory=list)
+    refuse_create: frozenset[str] = frozenset()  # emails whose creation fails
     max_in_flight: int = 0
 
     def __post_init__(self) -> None:
@@ -74,7 +80,9 @@ class MemoryPlatform:
         return Target(TargetKind.TAG, name, name)
 
     def _exists(self, subject: str) -> bool:
-        return subject.isdigit() and 1 <= int(subject) <= self.subscribers
+        if not subject.isdigit():
+            return False
+        return 1 <= int(subject) <= self.subscribers or subject in self.created.values()
 
     async def plan_resolution(self, emails: Sequence[str]) -> ResolutionPlan:
         return lookups(len(set(emails)))
@@ -92,7 +100,23 @@ class MemoryPlatform:
         for email in emails:
             local = email.split("@")[0]
             found[email] = local[1:] if local.startswith("s") and self._exists(local[1:]) else None
+            if email in self.created:
+                found[email] = self.created[email]
         return found
+
+    async def create(self, people: Sequence[NewPerson]) -> list[Created]:
+        assert len(people) <= self.caps.creates_per_request
+        self.create_calls.append(list(people))
+        await asyncio.sleep(self.latency)
+        out: list[Created] = []
+        for p in people:
+            if p.email in self.refuse_create:
+                out.append(Created(p.email, None, "Email address is invalid"))
+                continue
+            subject = str(10_000_000 + len(self.created))
+            self.created[p.email] = subject
+            out.append(Created(p.email, subject))
+        return out
 
     async def apply(
         self, action: Action, items: Sequence[WorkItem], value: str | None = None
@@ -143,8 +167,9 @@ class MemoryPlatform:
             members.add(item.subject)
             return ItemResult(item, Outcome.UNCHANGED if had else Outcome.SUCCEEDED)
         old = self.values.get((item.subject, tid))
-        self.values[(item.subject, tid)] = value or ""
-        return ItemResult(item, Outcome.UNCHANGED if old == value else Outcome.SUCCEEDED, previous=old)
+        written = (item.value if item.value is not None else value) or ""
+        self.values[(item.subject, tid)] = written
+        return ItemResult(item, Outcome.UNCHANGED if old == written else Outcome.SUCCEEDED, previous=old)
 
     async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         return {}

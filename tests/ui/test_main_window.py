@@ -410,7 +410,9 @@ def test_highlevel_account_disables_what_it_lacks_and_asks_for_contact_ids(windo
     bar = window.action_bar
     form = bar.action_box.model().item(bar.action_box.findData(Action.ADD_TO_FORM))
     assert not form.isEnabled() and "HighLevel" in form.toolTip()
-    assert window.catalog_panel.tabs.count() == 1  # tags only
+    assert window.catalog_panel.tabs.count() == 2  # tags and custom fields, no forms
+    field = bar.action_box.model().item(bar.action_box.findData(Action.SET_FIELD))
+    assert field.isEnabled()
     assert "contact IDs" in window.audience_panel.paste_box.placeholderText()
     # HighLevel's daily quota is shown too (a few requests of it are spent opening the account).
     import re

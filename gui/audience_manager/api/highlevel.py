@@ -68,7 +68,7 @@ from audience_manager.core.identifiers import CONTACT_ID_RE, EMAIL_RE, Identifie
 from audience_manager.core.outcomes import Outcome
 from audience_manager.core.planning import ALL_TAGS
 from audience_manager.core.platforms import Capabilities, PlatformKind, RateLimit
-from audience_manager.core.work import ItemResult, WorkItem
+from audience_manager.core.work import Created, ItemResult, NewPerson, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,6 @@ MISSING = {
         "HighLevel has no forms to add contacts to through its API; use a tag, and a workflow "
         "triggered by that tag, instead."
     ),
-    Action.SET_FIELD: "Setting custom fields on HighLevel contacts is not supported yet; only tags are.",
 }
 
 # HighLevel error bodies: {"statusCode", "message": "..." | ["...", ...], "error"}.
@@ -114,7 +113,7 @@ highlevel_messages = json_messages(("message", "error"))
 
 def highlevel_capabilities(items_per_request: int = DEFAULT_BATCH) -> Capabilities:
     return Capabilities(
-        actions=frozenset({Action.TAG, Action.UNTAG, Action.MOVE_TAG}),
+        actions=frozenset({Action.TAG, Action.UNTAG, Action.MOVE_TAG, Action.SET_FIELD}),
         identifiers=frozenset({IdentifierKind.CONTACT_ID, IdentifierKind.EMAIL}),
         items_per_request=max(1, items_per_request),
         rate=RATE,
@@ -122,6 +121,7 @@ def highlevel_capabilities(items_per_request: int = DEFAULT_BATCH) -> Capabiliti
         can_create_tags=True,
         can_remove_all_tags=True,
         can_read_membership=True,
+        creates_per_request=1,
     )
 
 
@@ -363,8 +363,21 @@ class HighLevel:
         return AccountInfo(name=str(location.get("name") or self.location_id), detail=detail)
 
     async def list_targets(self, kind: TargetKind) -> list[Target]:
+        if kind is TargetKind.FIELD:
+            body = await self._request("GET", f"/locations/{self.location_id}/customFields")
+            fields = (body or {}).get("customFields") or []
+            return [
+                Target(
+                    TargetKind.FIELD,
+                    str(f["id"]),
+                    str(f.get("name") or f["id"]),
+                    key=str(f.get("fieldKey") or ""),
+                )
+                for f in fields
+                if isinstance(f, dict) and f.get("id") and f.get("model", "contact") == "contact"
+            ]
         if kind is not TargetKind.TAG:
-            return []  # no forms, no custom fields through this client (see `capabilities.missing`)
+            return []  # no forms through this client (see `capabilities.missing`)
         body = await self._request("GET", f"/locations/{self.location_id}/tags")
         tags = (body or {}).get("tags") or []
         return [_tag_target(t) for t in tags if isinstance(t, dict) and t.get("name")]
@@ -674,6 +687,30 @@ class HighLevel:
             return None  # matched on something else (a phone number); not this email's contact
         return str(contact["id"])
 
+    async def create(self, people: Sequence[NewPerson]) -> list[Created]:
+        """`POST /contacts/upsert`, one contact a request, with the first name. HighLevel's
+        duplicate settings decide whether an email that matches another contact updates it; only
+        emails the search did not find are sent here, so no existing contact is overwritten."""
+
+        async def one(person: NewPerson) -> Created:
+            body: dict[str, Any] = {"locationId": self.location_id, "email": person.email}
+            if person.first_name:
+                body["firstName"] = person.first_name
+            try:
+                answer = await self._request("POST", "/contacts/upsert", json=body)
+            except AuthenticationError:
+                raise
+            except GaveUpError:
+                raise
+            except ApiError as exc:
+                return Created(person.email, None, _body_messages(exc))
+            contact = (answer or {}).get("contact") if isinstance(answer, dict) else None
+            if not isinstance(contact, dict) or not contact.get("id"):
+                return Created(person.email, None, "HighLevel did not say the new contact's id")
+            return Created(person.email, str(contact["id"]))
+
+        return await bounded(one, list(people), LOOKUP_CONCURRENCY)
+
     async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         """Does each row's contact have its tag now: "yes"/"no", from `GET /contacts/{id}`.
 
@@ -779,6 +816,8 @@ class HighLevel:
         """
         if not items:
             return []
+        if action is Action.SET_FIELD:
+            return await self._set_fields(items, value)
         if action not in (Action.TAG, Action.UNTAG):
             reason = self._caps.why_not(action) or "HighLevel does not offer this action."
             return [ItemResult(i, Outcome.FAILED, reason) for i in items]
@@ -806,6 +845,43 @@ class HighLevel:
             for chunk in chunks:
                 for r in await self._bulk(action, chunk, tag, everything):
                     results[(r.item.row, r.item.target.id)] = r
+        return [results[(i.row, i.target.id)] for i in items]
+
+    async def _set_fields(self, items: Sequence[WorkItem], value: str | None) -> list[ItemResult]:
+        """Custom fields: one `PUT /contacts/{id}` per contact with `customFields`, after reading the
+        contact (`GET /contacts/{id}`) so the undo can put each previous value back."""
+        results: dict[tuple[int, str], ItemResult] = {}
+        ready = await self._with_contact_ids(items, results)
+
+        async def one(item: WorkItem) -> ItemResult:
+            written = (item.value if item.value is not None else value) or ""
+            try:
+                body = await self._request("GET", f"/contacts/{item.subject}")
+                contact = (body or {}).get("contact") or {}
+                now = {
+                    str(f.get("id")): f.get("value")
+                    for f in contact.get("customFields") or []
+                    if isinstance(f, dict)
+                }
+                before = now.get(item.target.id)
+                previous = "" if before is None else str(before)
+                if previous == written:
+                    return ItemResult(item, Outcome.UNCHANGED, previous=previous)
+                await self._request(
+                    "PUT",
+                    f"/contacts/{item.subject}",
+                    json={"customFields": [{"id": item.target.id, "field_value": written}]},
+                )
+            except AuthenticationError:
+                raise
+            except GaveUpError:
+                raise
+            except ApiError as exc:
+                return ItemResult(item, Outcome.FAILED, _with_note(_body_messages(exc), item.subject))
+            return ItemResult(item, Outcome.SUCCEEDED, previous=previous)
+
+        for r in await bounded(one, ready, LOOKUP_CONCURRENCY):
+            results[(r.item.row, r.item.target.id)] = r
         return [results[(i.row, i.target.id)] for i in items]
 
     async def remove_all_tags(self, items: Sequence[WorkItem]) -> list[ItemResult]:

@@ -54,7 +54,7 @@ from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.identifiers import EMAIL_RE, SUBSCRIBER_ID_RE, IdentifierKind, normalise_email
 from audience_manager.core.outcomes import Outcome
 from audience_manager.core.platforms import Capabilities, PlatformKind, RateLimit
-from audience_manager.core.work import ItemResult, WorkItem
+from audience_manager.core.work import Created, ItemResult, NewPerson, WorkItem
 
 RATE = RateLimit(120, 60.0)  # "120 requests over a rolling 60 second period", per api key
 PAGE_SIZE = 50  # v3 subscription lists: fixed, 50 a page
@@ -108,6 +108,10 @@ def kit_v3_capabilities() -> Capabilities:
         can_create_tags=True,
         can_remove_all_tags=False,
         can_read_membership=True,
+        cannot_create=(
+            "Creating subscribers is not offered with Kit API v3 yet; connect the account with "
+            "Kit API v4 (OAuth or API key) to create the people who are not there yet."
+        ),
     )
 
 
@@ -359,6 +363,11 @@ class KitV3:
             return
         self._id_of[normalise_email(str(email))] = str(sid)
         self._email_of[str(sid)] = str(email)
+
+    async def create(self, people: Sequence[NewPerson]) -> list[Created]:
+        """Not offered yet with this client (`capabilities.creates_per_request` is 0)."""
+        reason = self.capabilities.cannot_create
+        return [Created(p.email, None, reason) for p in people]
 
     async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:
         """Is each row's subscriber on the tag (form) now: "yes"/"no", from the paged subscriptions lists.

@@ -65,7 +65,7 @@ from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.identifiers import IdentifierKind, normalise_email
 from audience_manager.core.outcomes import Outcome
 from audience_manager.core.platforms import AuthKind, Capabilities, PlatformKind, RateLimit
-from audience_manager.core.work import ItemResult, WorkItem
+from audience_manager.core.work import Created, ItemResult, NewPerson, WorkItem
 
 BULK_LIMIT = 100  # Kit answers bulk requests synchronously only up to 100 items
 PAGE_SIZE = 1000  # Kit's largest page
@@ -100,6 +100,9 @@ def kit_v4_capabilities(auth: AuthKind) -> Capabilities:
         can_create_tags=True,
         can_remove_all_tags=False,
         can_read_membership=True,
+        creates_per_request=BULK_LIMIT if bulk else 1,
+        state_with_resolution=frozenset({Action.SET_FIELD}),
+        fields_in_one_request=not bulk,
     )
 
 
@@ -695,6 +698,8 @@ class KitV4:
         if sendable and self._caps.items_per_request > 1:
             for start in range(0, len(sendable), BULK_LIMIT):
                 written += await self._apply_bulk(action, sendable[start : start + BULK_LIMIT], value)
+        elif sendable and action == Action.SET_FIELD and len({i.subject for i in sendable}) < len(sendable):
+            written = await self._set_fields_together(sendable, value)  # one PUT a subscriber
         elif sendable:
             written = await bounded(lambda i: self._apply_one(action, i, value), sendable, LOOKUP_CONCURRENCY)
         for r in written:
@@ -702,11 +707,82 @@ class KitV4:
             results[id(item)] = r if r.item is item else replace(r, item=item)
         return [results[id(i)] for i in items]
 
+    async def create(self, people: Sequence[NewPerson]) -> list[Created]:
+        """OAuth: `POST /v4/bulk/subscribers`, 100 a request, per-item failures ("Email address is
+        invalid"); API key: `POST /v4/subscribers`, one each. Both upsert (an existing subscriber's
+        first name is overwritten): only emails not found are sent here."""
+        if not people:
+            return []
+        if self._caps.creates_per_request > 1:
+            out: list[Created] = []
+            for start in range(0, len(people), BULK_LIMIT):
+                out += await self._create_bulk(people[start : start + BULK_LIMIT])
+            return out
+        return await bounded(self._create_one, list(people), LOOKUP_CONCURRENCY)
+
+    @staticmethod
+    def _new_subscriber(person: NewPerson) -> dict[str, Any]:
+        body: dict[str, Any] = {"email_address": person.email, "state": "active"}
+        if person.first_name:
+            body["first_name"] = person.first_name
+        return body
+
+    async def _create_bulk(self, people: Sequence[NewPerson]) -> list[Created]:
+        payload = {"subscribers": [self._new_subscriber(p) for p in people], "callback_url": None}
+        try:
+            reply = await self._http.request("POST", "/v4/bulk/subscribers", json=payload)
+        except AuthenticationError:
+            raise
+        except GaveUpError:
+            raise
+        except ApiError as exc:
+            reason = _reason(exc.messages) or str(exc)
+            return [Created(p.email, None, reason) for p in people]
+        if reply.status == 202:
+            reason = "Kit queued the creation for background processing; retry the row."
+            return [Created(p.email, None, reason) for p in people]
+        body = reply.body if isinstance(reply.body, dict) else {}
+        made: dict[str, str] = {}
+        for sub in body.get("subscribers") or []:
+            if isinstance(sub, dict) and sub.get("email_address") and sub.get("id") is not None:
+                self._remember(sub)
+                made[normalise_email(str(sub["email_address"]))] = str(sub["id"])
+        failed = [f for f in body.get("failures") or [] if isinstance(f, dict)]
+        reason = _reason(failed[0].get("errors")) if len(failed) == 1 else ""
+        out: list[Created] = []
+        for p in people:
+            subject = made.get(normalise_email(p.email))
+            if subject is not None:
+                out.append(Created(p.email, subject))
+            else:
+                why = reason or (
+                    "; ".join(sorted({_reason(f.get("errors")) for f in failed})) or "Kit did not create it"
+                )
+                out.append(Created(p.email, None, why))
+        return out
+
+    async def _create_one(self, person: NewPerson) -> Created:
+        try:
+            reply = await self._http.request("POST", "/v4/subscribers", json=self._new_subscriber(person))
+        except AuthenticationError:
+            raise
+        except GaveUpError:
+            raise
+        except ApiError as exc:
+            return Created(person.email, None, _reason(exc.messages) or str(exc))
+        sub = (reply.body or {}).get("subscriber") if isinstance(reply.body, dict) else None
+        if not isinstance(sub, dict) or sub.get("id") is None:
+            return Created(person.email, None, "Kit did not say the new subscriber's id")
+        self._remember(sub)
+        return Created(person.email, str(sub["id"]))
+
     async def _apply_bulk(
         self, action: Action, items: Sequence[WorkItem], value: str | None
     ) -> list[ItemResult]:
         tags = action in (Action.TAG, Action.UNTAG)
         before = await self._members_before(items) if tags else {}
+        if action == Action.SET_FIELD:
+            await self._fields_before(items)
         if tags:
             path = "/v4/bulk/tags/subscribers"
             payload: dict[str, Any] = {
@@ -725,7 +801,7 @@ class KitV4:
                     {
                         "subscriber_id": int(i.subject),
                         "subscriber_custom_field_id": int(i.target.id),
-                        "value": value or "",
+                        "value": (i.value if i.value is not None else value) or "",
                     }
                     for i in items
                 ],
@@ -778,6 +854,8 @@ class KitV4:
         ]
         if tags:
             results = self._judge_membership(action, results, before)
+        if action == Action.SET_FIELD:
+            results = self._judge_fields(results, value)
         if action == Action.TAG:
             # Tags too long to read: judge who already had it by `tagged_at`, as Kit's answer shows.
             unread = [k for k, r in enumerate(results) if (r.item.target.id, r.item.subject) not in before]
@@ -786,6 +864,31 @@ class KitV4:
                 for k, r in zip(unread, judged, strict=True):
                     results[k] = r
         return results
+
+    async def _fields_before(self, items: Sequence[WorkItem]) -> None:
+        """Each subscriber's fields before a bulk write (so its undo restores them): known from the
+        listing or lookup that resolved it, else read (one paced request a subscriber)."""
+        unknown = sorted({i.subject for i in items if i.subject not in self._fields})
+        if unknown:
+            await bounded(self._subscriber, unknown, LOOKUP_CONCURRENCY)
+
+    def _judge_fields(self, results: list[ItemResult], value: str | None) -> list[ItemResult]:
+        """The previous value of each written field (from `_fields_before`), and unchanged when the
+        field already held the value; the cache then holds the new value."""
+        out: list[ItemResult] = []
+        for r in results:
+            item = r.item
+            written = (item.value if item.value is not None else value) or ""
+            fields = self._fields.get(item.subject)
+            if r.outcome is not Outcome.SUCCEEDED or fields is None:
+                out.append(r)
+                continue
+            before = fields.get(item.target.key)
+            previous = "" if before is None else str(before)
+            fields[item.target.key] = written
+            outcome = Outcome.UNCHANGED if previous == written else Outcome.SUCCEEDED
+            out.append(replace(r, outcome=outcome, previous=previous))
+        return out
 
     async def _absent_subjects(self, items: Sequence[WorkItem], failures: Sequence[BulkFailure]) -> set[str]:
         """Which subscribers do not exist, when a list-only-failures reply nulled their ids ambiguously.
@@ -905,7 +1008,7 @@ class KitV4:
                     "POST", f"/v4/forms/{tag_or_form}/subscribers/{item.subject}", json={}
                 )
                 return _created_or_unchanged(item, reply)
-            return await self._set_field(item, value or "")
+            return await self._set_field(item, (item.value if item.value is not None else value) or "")
         except NotFoundError as exc:
             return ItemResult(item, Outcome.FAILED, _not_found(exc, item), subject_missing=True)
         except AuthenticationError:
@@ -919,6 +1022,60 @@ class KitV4:
                 self._forget_members([item])
             return ItemResult(item, Outcome.FAILED, _reason(exc.messages) if exc.messages else str(exc))
 
+    async def _set_fields_together(self, items: Sequence[WorkItem], value: str | None) -> list[ItemResult]:
+        """API key: each subscriber's fields in one `PUT /v4/subscribers/{id}` (`fields: {key: value}`)."""
+        by_subject: dict[str, list[WorkItem]] = defaultdict(list)
+        for item in items:
+            by_subject[item.subject].append(item)
+
+        async def one(group: list[WorkItem]) -> list[ItemResult]:
+            subject = group[0].subject
+            try:
+                email = self._emails.get(subject)
+                fields = self._fields.get(subject)
+                if email is None or fields is None:
+                    subscriber = await self._subscriber(subject)
+                    if subscriber is None:
+                        return [ItemResult(i, Outcome.FAILED, _not_found(None, i)) for i in group]
+                    email = str(subscriber.get("email_address", ""))
+                    fields = self._fields.get(subject, {})
+                wanted = {i.target.key: (i.value if i.value is not None else value) or "" for i in group}
+                previous = {
+                    k: (("" if k in fields else None) if fields.get(k) is None else str(fields.get(k)))
+                    for k in wanted
+                }
+                body = {"email_address": email, "fields": wanted}
+                reply = await self._http.request("PUT", f"/v4/subscribers/{subject}", json=body)
+            except NotFoundError as exc:
+                return [
+                    ItemResult(i, Outcome.FAILED, _not_found(exc, i), subject_missing=True) for i in group
+                ]
+            except AuthenticationError:
+                raise
+            except GaveUpError:
+                raise
+            except ApiError as exc:
+                reason = _reason(exc.messages) if exc.messages else str(exc)
+                return [ItemResult(i, Outcome.FAILED, reason) for i in group]
+            updated = (reply.body or {}).get("subscriber") if isinstance(reply.body, dict) else None
+            if isinstance(updated, dict):
+                self._remember(updated)
+            else:
+                self._fields.setdefault(subject, {}).update(wanted)
+            return [
+                ItemResult(
+                    i,
+                    Outcome.UNCHANGED
+                    if previous[i.target.key] == wanted[i.target.key]
+                    else Outcome.SUCCEEDED,
+                    previous=previous[i.target.key],
+                )
+                for i in group
+            ]
+
+        groups = await bounded(one, list(by_subject.values()), LOOKUP_CONCURRENCY)
+        return [r for group in groups for r in group]
+
     async def _set_field(self, item: WorkItem, value: str) -> ItemResult:
         key = item.target.key
         email = self._emails.get(item.subject)
@@ -930,7 +1087,8 @@ class KitV4:
             email = str(subscriber.get("email_address", ""))
             fields = self._fields.get(item.subject, {})
         before = fields.get(key)
-        previous = None if before is None else str(before)
+        # A field Kit lists as null is empty (restoring "" clears it); one it does not list is unknown.
+        previous = ("" if key in fields else None) if before is None else str(before)
         body = {"email_address": email, "fields": {key: value}}
         reply = await self._http.request("PUT", f"/v4/subscribers/{item.subject}", json=body)
         updated = (reply.body or {}).get("subscriber") if isinstance(reply.body, dict) else None

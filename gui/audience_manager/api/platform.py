@@ -13,7 +13,7 @@ from typing import Protocol, runtime_checkable
 from audience_manager.api.resolution import ResolutionPlan, ResolveProgress
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.platforms import Capabilities, PlatformKind
-from audience_manager.core.work import ItemResult, WorkItem
+from audience_manager.core.work import Created, ItemResult, NewPerson, WorkItem
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,13 @@ class Platform(Protocol):
         Per-item refusals are results, not exceptions. Raises `AuthenticationError` or
         `GaveUpError` when the whole request failed; the runner then fails the batch's rows.
         """
+        ...
+
+    async def create(self, people: Sequence[NewPerson]) -> list[Created]:
+        """Create people who are not on the platform yet (at most `capabilities.creates_per_request`),
+        one answer per person: the new id, or the platform's reason. Only called with emails that
+        `resolve` did not find: a create that upserts must never be sent an existing person.
+        Raises like `apply` when the whole request failed."""
         ...
 
     async def read_state(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]:

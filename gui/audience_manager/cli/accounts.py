@@ -99,7 +99,8 @@ def add_command(commands: Subcommands) -> None:
     add.add_argument(
         "--secret-env",
         dest="new_secret_env",
-        metavar="VAR", help="kit-v3: variable with the api_secret; oauth: the refresh token"
+        metavar="VAR",
+        help="kit-v3: variable with the api_secret; oauth: the refresh token",
     )
     add.add_argument("--client-id", default="", help="kit-v4 oauth: your Kit app's client id")
     add.add_argument("--authorize-url", default=KIT_OAUTH_AUTHORIZE_URL, metavar="URL", help="kit-v4 oauth")

@@ -35,7 +35,7 @@ from audience_manager.core.audience import Audience
 from audience_manager.core.audience_file import read_audience
 from audience_manager.core.audience_query import AudienceQuery, QueryError, Source, SourceKind
 from audience_manager.core.identifiers import IdentifierKind
-from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.job_spec import BlankCells, JobSpec
 from audience_manager.core.platforms import Capabilities, PlatformKind
 from audience_manager.jobs import workflows
 from audience_manager.jobs.platform_audience import (
@@ -60,6 +60,7 @@ def add_command(commands: Subcommands) -> None:
     apply.add_argument(
         "--target", action="append", default=[], metavar="NAME_OR_ID", help="repeat for several"
     )
+    apply.add_argument("--value", help="set-field: the value to write (the same for every row)")
     apply.add_argument(
         "--all-tags",
         action="store_true",
@@ -71,7 +72,29 @@ def add_command(commands: Subcommands) -> None:
         metavar="COUNT",
         help="with --all-tags: the number of people, as said by a run without it (a safeguard)",
     )
-    apply.add_argument("--value", help="set-field: the value to write")
+    apply.add_argument(
+        "--field",
+        action="append",
+        default=[],
+        metavar="FIELD=COLUMN",
+        help="set-field: write each row's own cell of the file's COLUMN to FIELD (repeat for several)",
+    )
+    apply.add_argument(
+        "--blank",
+        choices=[b.value for b in BlankCells],
+        default=BlankCells.SKIP.value,
+        help="set-field with --field: a blank cell leaves the field as it is (skip, default) or clears it",
+    )
+    apply.add_argument(
+        "--create-missing",
+        action="store_true",
+        help="tag, add-to-form, set-field with emails: create the people who are not there yet, then apply",
+    )
+    apply.add_argument(
+        "--first-name-column",
+        metavar="COLUMN",
+        help="with --create-missing: the file's column with the first names of the people created",
+    )
     apply.add_argument("--column", metavar="NAME_OR_INDEX", help="the file's column with the identifiers")
     apply.add_argument("--report", metavar="PATH", help="write every row's outcome as CSV (- for stdout)")
     apply.add_argument(
@@ -128,14 +151,32 @@ def handle(args: argparse.Namespace, streams: Streams) -> int:
 
 async def apply(args: argparse.Namespace, connection: Connection, streams: Streams) -> int:
     action = Action(args.action)
-    if action is Action.SET_FIELD and args.value is None:
-        raise UsageError("--action set-field needs --value TEXT")
+    mapping = parse_fields(args.field)
+    if mapping and action is not Action.SET_FIELD:
+        raise UsageError(f"--field is only for --action set-field, not {action}")
+    if mapping and (args.value is not None or args.target):
+        raise UsageError(
+            "--field FIELD=COLUMN sets each row's own value: use it without --target and --value"
+        )
+    if not mapping and not args.target and not args.all_tags:
+        raise UsageError(
+            "choose at least one --target"
+            + (" (or --field FIELD=COLUMN)" if action is Action.SET_FIELD else "")
+        )
+    if action is Action.SET_FIELD and args.value is None and not mapping:
+        raise UsageError(
+            "--action set-field needs --value TEXT, or --field FIELD=COLUMN for each row's own value"
+        )
     if action is not Action.SET_FIELD and args.value is not None:
         raise UsageError(f"--value is only for --action set-field, not {action}")
     if args.all_tags and (action is not Action.UNTAG or args.target):
         raise UsageError("--all-tags goes with --action untag and no --target")
-    if not args.all_tags and not args.target:
-        raise UsageError("give --target NAME_OR_ID (repeat for several)")
+    if args.create_missing and action is Action.UNTAG:
+        raise UsageError("--create-missing is for tag, add-to-form and set-field (untag creates no one)")
+    if args.first_name_column and not args.create_missing:
+        raise UsageError(
+            "--first-name-column names the first names of the people created: add --create-missing"
+        )
     stdout, stderr = streams.stdout, streams.stderr
     platform = connection.open()
     try:
@@ -143,21 +184,33 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
         check_action(action, capabilities, connection.account.platform)
         if args.all_tags and not capabilities.can_remove_all_tags:
             raise UsageError(f"{connection.account.platform.label} cannot remove all tags at once")
+        if args.create_missing and not capabilities.can_create:
+            raise UsageError(
+                f"{connection.account.platform.label} cannot create people: {capabilities.cannot_create}"
+            )
         if args.report:
             check_report_path(args.report)
         accepted = frozenset(capabilities.identifiers | {IdentifierKind.EMAIL})
         query = audience_query(args)
         if action is Action.MOVE_TAG:
             check_move(args, query)
+        columns = [column for _name, column in mapping]
+        if args.first_name_column and args.first_name_column not in columns:
+            columns.append(args.first_name_column)
         if query is None:
-            audience = read_input(args.input, args.column, accepted)
+            audience = read_input(args.input, args.column, accepted, columns)
         else:
             audience = await read_query(platform, query, args, accepted, stderr)
+        available: list[Target] = []
         if args.all_tags:
             targets: tuple[Target, ...] = ()
         else:
             available = await platform.list_targets(action.target_kind)
-            targets = match_targets(args.target, available, action.target_kind)
+            wanted = args.target or [name for name, _c in mapping]
+            targets = match_targets(wanted, available, action.target_kind)
+        fields = (
+            tuple((t.id, column) for t, (_n, column) in zip(targets, mapping, strict=True)) if mapping else ()
+        )
         move_from = None
         if action is Action.MOVE_TAG and query is not None:
             (move_from,) = match_targets([query.sources[0].name], available, TargetKind.TAG)
@@ -171,6 +224,10 @@ async def apply(args: argparse.Namespace, connection: Connection, streams: Strea
             value=args.value,
             remove_all_tags=args.all_tags,
             move_from=move_from,
+            fields=fields,
+            blank=BlankCells(args.blank),
+            create_missing=bool(args.create_missing),
+            first_name_column=args.first_name_column,
         )
         if args.all_tags and not args.dry_run and args.confirm != len(audience.rows):
             n = len(audience.rows)
@@ -283,6 +340,19 @@ def check_move(args: argparse.Namespace, query: AudienceQuery | None) -> None:
         raise UsageError("--dry-run does not preview a move yet; run it, and undo it if need be")
 
 
+def parse_fields(texts: Sequence[str]) -> list[tuple[str, str]]:
+    """`--field "Company=company"`: (field name or id, file column) pairs, each field once."""
+    pairs: list[tuple[str, str]] = []
+    for text in texts:
+        name, equals, column = text.partition("=")
+        if not equals or not name.strip() or not column.strip():
+            raise UsageError(f'--field {text!r}: write it as FIELD=COLUMN, e.g. --field "Company=company"')
+        if any(name.strip().casefold() == n.casefold() for n, _c in pairs):
+            raise UsageError(f"--field {name.strip()!r} is given twice")
+        pairs.append((name.strip(), column.strip()))
+    return pairs
+
+
 def check_action(action: Action, capabilities: Capabilities, platform: PlatformKind) -> None:
     why = capabilities.why_not(action)
     if why is not None:
@@ -320,9 +390,11 @@ def match_targets(wanted: Sequence[str], available: Sequence[Target], kind: Targ
     return tuple(found)
 
 
-def read_input(source: str, column: str | None, accepted: frozenset[IdentifierKind]) -> Audience:
+def read_input(
+    source: str, column: str | None, accepted: frozenset[IdentifierKind], values: Sequence[str] = ()
+) -> Audience:
     from audience_manager.core.audience_file import read_audience_stream
 
     if source == "-":  # the same checks as a file (binary, encodings, size): core reads both
-        return read_audience_stream(sys.stdin.buffer, column, accepted=accepted)
-    return read_audience(Path(source), column, accepted=accepted)
+        return read_audience_stream(sys.stdin.buffer, column, accepted=accepted, value_columns=values)
+    return read_audience(Path(source), column, accepted=accepted, value_columns=values)

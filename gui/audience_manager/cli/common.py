@@ -425,4 +425,3 @@ def finish(result: JobResult, report: str | None, outcomes: Sequence[RowOutcome]
             raise
     print_summary(result, summary_to)
     return exit_code(result)
-

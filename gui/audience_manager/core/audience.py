@@ -19,6 +19,15 @@ class AudienceRow:
     row: int
     identifier: str
     kind: IdentifierKind
+    # The row's own cells of the columns chosen for values ((column, cell) pairs; cells stripped).
+    values: tuple[tuple[str, str], ...] = ()
+
+    def value_of(self, column: str) -> str | None:
+        """This row's cell in `column` ("" when blank), or None when the column was not read."""
+        for name, cell in self.values:
+            if name == column:
+                return cell
+        return None
 
 
 @dataclass(frozen=True, slots=True)

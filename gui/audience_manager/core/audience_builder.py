@@ -31,7 +31,15 @@ class AudienceBuilder:
         self._contacts = _CONTACT_ID in accepted
         self._emails = _EMAIL in accepted
 
-    def add(self, row: int, raw: str, *, first: bool = False, where: str = "") -> None:
+    def add(
+        self,
+        row: int,
+        raw: str,
+        *,
+        first: bool = False,
+        where: str = "",
+        values: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         """`where` is appended to problem reasons when the row number alone does not locate it."""
         # Fast paths for the clean cells that make up almost every real list (a million rows must
         # parse in seconds); anything else goes through the full rules in `CellReader`.
@@ -64,7 +72,7 @@ class AudienceBuilder:
             self.duplicates.append(Problem(row, text, f"Duplicate of row {seen}; sent once.{where}"))
             return
         self._first_row[identifier] = row
-        self.rows.append(AudienceRow(row, identifier, kind))
+        self.rows.append(AudienceRow(row, identifier, kind, values))
 
     def add_problem(self, row: int, text: str, reason: str) -> None:
         """A row that failed before it reached a cell (a ragged row with no value in the column)."""

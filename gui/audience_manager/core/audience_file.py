@@ -23,7 +23,7 @@ import csv
 import io
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -492,15 +492,19 @@ def read_audience(
     has_header: bool | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
+    value_columns: Sequence[str | int] = (),
 ) -> Audience:
     """The whole file as an audience. `column` is a heading, a 0-based index, or None for our guess.
+
+    `value_columns` (headings or indexes) are read too: each row keeps its own cells of them
+    (`AudienceRow.values`, keyed by the column's heading), for fields set from the file.
 
     Raises `AudienceFileError` (with a message for the user) or `ReadCancelled` (a subclass).
     """
     path = Path(path)
     plan = _plan(path, accepted=accepted, sheet=sheet, has_header=has_header, whole_file=True, keep_open=True)
     try:
-        return _read_planned(path, plan, column, accepted, progress, cancel)
+        return _read_planned(path, plan, column, accepted, progress, cancel, value_columns)
     finally:
         if plan.book is not None:
             plan.book.close()
@@ -513,9 +517,10 @@ def _read_planned(
     accepted: frozenset[IdentifierKind],
     progress: Progress | None,
     cancel: Cancel | None,
+    value_columns: Sequence[str | int] = (),
 ) -> Audience:
     preview = plan.preview
-    if column is None and preview.guessed_by == "list":
+    if column is None and preview.guessed_by == "list":  # a plain list: no other columns to read
         if cancel is not None and cancel():
             raise ReadCancelled()
         try:
@@ -524,6 +529,7 @@ def _read_planned(
             raise _fail(path, f"{{name}} could not be read to the end: {exc.strerror or exc}.") from exc
     index = _resolve_column(preview, column)
     name = preview.columns[index]
+    extra = [(preview.columns[i], i) for i in (_resolve_column(preview, c) for c in value_columns)]
     # A plain list without a heading is named by its file alone ("emails.txt").
     column_words = "" if len(preview.columns) == 1 and not preview.has_header else f", column {name}"
     sheet_words = f", sheet {preview.sheet}" if preview.sheet else ""
@@ -550,6 +556,7 @@ def _read_planned(
                 path,
                 cancel,
                 lambda done: progress(done, total) if progress else None,
+                extra,
             )
             if progress:
                 progress(rows_read, max(total, rows_read))
@@ -565,6 +572,7 @@ def _read_planned(
                     path,
                     cancel,
                     lambda _done: progress(counter.count, preview.size) if progress else None,
+                    extra,
                 )
             if progress:
                 progress(preview.size, preview.size)
@@ -586,6 +594,7 @@ def _feed(
     path: Path,
     cancel: Cancel | None,
     report: Callable[[int], object],
+    extra: Sequence[tuple[str, int]] = (),
 ) -> tuple[int, int]:
     """Adds every data record to `builder`; returns (records read in all, blank rows skipped)."""
     skip = plan.skip_records
@@ -609,7 +618,11 @@ def _feed(
                     "Split the file and run it in parts.",
                 )
         if index < len(record) and record[index].strip():
-            add(row, record[index])
+            if extra:
+                values = tuple((c, record[i].strip() if i < len(record) else "") for c, i in extra)
+                add(row, record[index], values=values)
+            else:
+                add(row, record[index])
         elif _is_blank(record):
             pending_blank += 1
             continue
@@ -642,6 +655,7 @@ def read_audience_stream(
     *,
     accepted: frozenset[IdentifierKind] = ALL_KINDS,
     name: str = STDIN_NAME,
+    value_columns: Sequence[str | int] = (),
 ) -> Audience:
     """An audience from a byte stream (standard input), read exactly as a file is: the same checks
     for binary data, encodings, size and columns. The bytes are copied to a private temporary file
@@ -659,7 +673,7 @@ def read_audience_stream(
                 f"{{name}} sent more than {MAX_FILE_BYTES / 1e9:.0f} GB; keep only the id or email column, or"
                 " split the list.",
             )
-        audience = read_audience(path, column, accepted=accepted)
+        audience = read_audience(path, column, accepted=accepted, value_columns=value_columns)
     audience.source = name if column is None else f"{name}, column {column}"
     return audience
 

@@ -99,14 +99,45 @@ def iter_batches(
     at once, never holds every work item in memory, and never blocks the event loop building them."""
     found = subjects or {}
     size = max(1, capabilities.items_per_request)
+    if spec.action is Action.SET_FIELD and spec.fields and size == 1 and capabilities.fields_in_one_request:
+        yield from _per_person(spec, capabilities, found, done)
+        return
     for target in job_targets(spec):
         items = (
-            WorkItem(row=row.row, identifier=row.identifier, subject=subject, target=target)
+            WorkItem(
+                row=row.row,
+                identifier=row.identifier,
+                subject=subject,
+                target=target,
+                value=spec.value_for(row, target) if spec.fields else None,
+            )
             for row in spec.audience.rows
             if (row.row, target.id) not in done
             and (subject := _subject(row, capabilities, spec.action, found)) is not None
         )
         yield from _batches(items, size)
+
+
+def _per_person(
+    spec: JobSpec,
+    capabilities: Capabilities,
+    found: Mapping[str, str | None],
+    done: Container[tuple[int, str]],
+) -> Iterator[tuple[WorkItem, ...]]:
+    """Every field of one person in one request (one batch a row), for a per-row endpoint that
+    takes them all at once."""
+    targets = job_targets(spec)
+    for row in spec.audience.rows:
+        subject = _subject(row, capabilities, spec.action, found)
+        if subject is None:
+            continue
+        items = tuple(
+            WorkItem(row.row, row.identifier, subject, t, spec.value_for(row, t))
+            for t in targets
+            if (row.row, t.id) not in done
+        )
+        if items:
+            yield items
 
 
 def _subject(

@@ -79,6 +79,21 @@ class Capabilities:
     # action the runner first looks emails up with `Platform.resolve` and writes by id; `identifiers`
     # says what a user may paste, not what the write endpoints take.
     writes_by_email: frozenset[Action] = frozenset()
+    # Creating the people an email audience names who are not there yet (`Platform.create`): how
+    # many one request creates (0: this platform cannot, and `cannot_create` says why).
+    creates_per_request: int = 0
+    # Actions whose before-state arrives with resolving (Kit v4 set field: a looked-up or listed
+    # subscriber comes with its fields). The directory cache is not used for them: an id from it
+    # would cost one read per person to learn the value the undo restores.
+    state_with_resolution: frozenset[Action] = frozenset()
+    # A per-row endpoint that writes several fields of one person at once (Kit's PUT
+    # /v4/subscribers/{id}): a job setting fields from the file sends one request a person.
+    fields_in_one_request: bool = False
+    cannot_create: str = "This platform does not offer creating people here."
+
+    @property
+    def can_create(self) -> bool:
+        return self.creates_per_request > 0
 
     @property
     def ceiling_rows_per_second(self) -> float:

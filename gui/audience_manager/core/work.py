@@ -16,6 +16,7 @@ class WorkItem:
     identifier: str
     subject: str
     target: Target
+    value: str | None = None  # the row's own value for the target (set field from a file column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +37,20 @@ class ItemResult:
     previous: str | None = None
     subject_missing: bool = False
     answered: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NewPerson:
+    """Someone to create: the email as the audience has it, and a first name from the file."""
+
+    email: str
+    first_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """What the platform said about creating one person: its new id, or why not (`reason`)."""
+
+    email: str
+    subject: str | None
+    reason: str = ""

@@ -49,7 +49,7 @@ from audience_manager.core.accounts import Account
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow, Problem
 from audience_manager.core.identifiers import IdentifierKind
-from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.job_spec import BlankCells, FieldMapping, JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.core.planning import job_targets
 from audience_manager.core.platforms import AuthKind, PlatformKind
@@ -136,6 +136,25 @@ CREATE TABLE IF NOT EXISTS results(
     lines TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS results_by_job ON results(job_id, id);
+CREATE TABLE IF NOT EXISTS job_fields(
+    job_id TEXT PRIMARY KEY,
+    fields TEXT NOT NULL,
+    blank TEXT NOT NULL,
+    create_missing INTEGER NOT NULL DEFAULT 0,
+    first_name_column TEXT
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS created(
+    job_id TEXT NOT NULL,
+    email TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    PRIMARY KEY(job_id, email)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS row_values(
+    job_id TEXT NOT NULL,
+    row INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY(job_id, row)
+) WITHOUT ROWID;
 """
 
 # Enum lookups by value, without Enum.__call__ (which is most of the time of reading 100,000 rows).
@@ -469,7 +488,58 @@ class Journal:
                     *((job_id, p.row, p.text, "duplicate", p.reason) for p in audience.duplicates),
                 ),
             )
+            if spec.fields or spec.create_missing:  # the file's columns: the mapping and each row's cells
+                db.execute(
+                    "INSERT INTO job_fields(job_id, fields, blank, create_missing, first_name_column)"
+                    " VALUES(?,?,?,?,?)",
+                    (
+                        job_id,
+                        json.dumps([list(f) for f in spec.fields]),
+                        str(spec.blank),
+                        int(spec.create_missing),
+                        spec.first_name_column,
+                    ),
+                )
+                db.executemany(
+                    "INSERT INTO row_values(job_id, row, data) VALUES(?,?,?)",
+                    ((job_id, r.row, json.dumps(r.values)) for r in audience.rows if r.values),
+                )
         return job_id
+
+    def _fields(self, job_id: str) -> dict[str, Any]:
+        """The JobSpec options of a job that read the file's columns (none for other jobs)."""
+        row = (
+            self._db()
+            .execute(
+                "SELECT fields, blank, create_missing, first_name_column FROM job_fields WHERE job_id=?",
+                (job_id,),
+            )
+            .fetchone()
+        )
+        if row is None:
+            return {}
+        fields: FieldMapping = tuple((str(t), str(c)) for t, c in json.loads(row[0]))
+        return {
+            "fields": fields,
+            "blank": BlankCells(row[1]),
+            "create_missing": bool(row[2]),
+            "first_name_column": row[3],
+        }
+
+    def people_created(self, job_id: str, made: Mapping[str, str]) -> None:
+        """The people a job created (email -> new id), so its undo can say who stays."""
+        with self._write() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO created(job_id, email, subject) VALUES(?,?,?)",
+                ((job_id, email, subject) for email, subject in made.items()),
+            )
+
+    def created_people(self, job_id: str) -> dict[str, str]:
+        """email -> id of everyone `job_id` created."""
+        rows = self._db().execute(
+            "SELECT email, subject FROM created WHERE job_id=? ORDER BY email", (job_id,)
+        )
+        return {str(e): str(s) for e, s in rows}
 
     # ------------------------------------------------------------ JobRecorder
 
@@ -702,6 +772,7 @@ class Journal:
         if row is None:
             raise UnknownJobError(f"No job {job_id} in the journal")
         account, action, targets, value, remove_all, source, notes = row
+        options = self._fields(job_id)
         return JobSpec(
             account=account,
             action=Action(action),
@@ -709,6 +780,7 @@ class Journal:
             value=value,
             remove_all_tags=bool(remove_all),
             **_split_targets(Action(action), _targets_from_json(targets)),
+            **options,
         )
 
     def spec(self, job_id: str) -> JobSpec:
@@ -722,12 +794,19 @@ class Journal:
             raise UnknownJobError(f"No job {job_id} in the journal")
         account, action, targets, value, remove_all, source, notes = row
         audience = Audience(source=source, notes=list(json.loads(notes)))
+        options = self._fields(job_id)
+        values: dict[int, tuple[tuple[str, str], ...]] = {}
+        if options:
+            values = {
+                r: tuple((str(c), str(v)) for c, v in json.loads(data))
+                for r, data in db.execute("SELECT row, data FROM row_values WHERE job_id=?", (job_id,))
+            }
         for r, identifier, kind, problem, reason in db.execute(
             "SELECT row, identifier, kind, problem, reason FROM audience WHERE job_id=? ORDER BY row",
             (job_id,),
         ):
             if problem is None:
-                audience.rows.append(AudienceRow(r, identifier, _KINDS[kind]))
+                audience.rows.append(AudienceRow(r, identifier, _KINDS[kind], values.get(r, ())))
             elif problem == "invalid":
                 audience.invalid.append(Problem(r, identifier, reason))
             else:
@@ -739,6 +818,7 @@ class Journal:
             value=value,
             remove_all_tags=bool(remove_all),
             **_split_targets(Action(action), _targets_from_json(targets)),
+            **options,
         )
 
     def outcome_records(self, job_id: str) -> dict[tuple[int, str], OutcomeRecord]:
@@ -899,7 +979,7 @@ class Journal:
         """Forget jobs and everything recorded about them. Running jobs are kept."""
         ids = [j for j in job_ids if (self._key, j) not in _RUNNING_HERE]
         with self._write() as db:
-            for table in ("results", "batches", "audience"):
+            for table in ("results", "batches", "audience", "job_fields", "row_values", "created"):
                 db.executemany(f"DELETE FROM {table} WHERE job_id=?", ((j,) for j in ids))
             before = db.total_changes
             db.executemany("DELETE FROM jobs WHERE id=?", ((j,) for j in ids))

@@ -67,6 +67,7 @@ class PreviewReport:
     not_found_rows: frozenset[int] = frozenset()
     not_found_reason: str = ""
     resolution: ResolutionPlan | None = None  # how the run resolves its emails, and the cost
+    create_missing: bool = False  # the emails not found will be created, then written
 
     @property
     def sendable(self) -> int:
@@ -91,7 +92,9 @@ class PreviewReport:
 
     def summary(self) -> str:
         """The preview in plain text, for the CLI and the Preview dialog."""
-        value = f" = {self.value!r}" if self.action is Action.SET_FIELD else ""
+        value = ""
+        if self.action is Action.SET_FIELD:
+            value = " from each row's own value" if self.value is None else f" = {self.value!r}"
         lines = [
             f"Preview: {self.action.label}{value}; no change was made.",
             f"Rows: {self.rows} to send, {self.invalid} invalid, {_plural(self.duplicates, 'duplicate')}.",
@@ -99,6 +102,9 @@ class PreviewReport:
         partial = self.checked_rows < self.rows
         scope = f" (first {self.checked_rows} of {self.rows} rows checked)" if partial else ""
         lines.append(f"Found: {self.found}, not found: {self.not_found}{scope}.")
+        if self.create_missing and self.not_found:
+            then = self.action.label.lower()
+            lines.append(f"To create: {self.not_found:,} people not there yet, then {then}.")
         for t in self.targets:
             if self.can_read_state:
                 lines.append(
@@ -226,6 +232,7 @@ async def preview(
             " (found by the preview; not sent)"
         ),
         resolution=resolution,
+        create_missing=spec.create_missing and caps.can_create,
     )
 
 
@@ -265,12 +272,13 @@ def _count(
         now = state[state_key(item)]
         if spec.action is Action.SET_FIELD:
             current = now or ""
-            if current == (spec.value or ""):
-                already += 1
+            wanted = (item.value if item.value is not None else spec.value) or ""
+            if current == wanted or spec.leaves_blank(item.value, item.target):
+                already += 1  # already so, or a blank cell left as it was
             else:
                 change += 1
                 if len(examples) < 5:
-                    examples.append(f"row {item.row}: {current!r} -> {spec.value or ''!r}")
+                    examples.append(f"row {item.row}: {current!r} -> {wanted!r}")
             continue
         if now not in (YES, NO):
             unknown += 1

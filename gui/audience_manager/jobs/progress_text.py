@@ -19,8 +19,7 @@ def progress_counts(p: Progress) -> str:
         return f"looking up emails: {p.resolved:,}{of} {p.resolve_unit} {verb}"
     what = "looking up emails: " if p.state is JobState.RESOLVING else ""
     return (
-        f"{what}{p.people_done:,} of {p.people_total:,} people "
-        f"({p.failed:,} failed, {p.skipped:,} skipped)"
+        f"{what}{p.people_done:,} of {p.people_total:,} people ({p.failed:,} failed, {p.skipped:,} skipped)"
     )
 
 

@@ -21,6 +21,7 @@ Events are coalesced (a few a second) so a 100,000-row job does not flood the GU
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import math
@@ -44,11 +45,11 @@ from audience_manager.api.platform import Platform, ReadsStateBeforeWrite
 from audience_manager.api.resolution import ResolutionMethod, ResolutionPlan, lookups
 from audience_manager.core.actions import Action, Target
 from audience_manager.core.audience import AudienceRow
-from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.job_spec import BLANK_CELL_REASON, JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.core.planning import iter_batches, job_targets, needs_resolving, target_label
 from audience_manager.core.platforms import Capabilities
-from audience_manager.core.work import ItemResult, WorkItem
+from audience_manager.core.work import Created, ItemResult, NewPerson, WorkItem
 from audience_manager.jobs.directory import Directory, directory_for
 from audience_manager.jobs.events import JobEvent, JobFinished, JobStarted, JobState, OutcomesReady, Progress
 from audience_manager.jobs.move import apply_move
@@ -181,6 +182,8 @@ class Runner:
         self._resolve_total: int | None = None
         self._resolve_throughput = Throughput()
         self._from_cache: set[str] = set()  # emails whose id came from the directory, not yet refused
+        self.created: dict[str, str] = {}  # email -> id of the people this run created
+        self._created = self.created
 
     # ----------------------------------------------------------------- public
 
@@ -305,6 +308,7 @@ class Runner:
             return subjects
         self._state = JobState.RESOLVING
         emails = list(rows_of)
+        creating = self._spec.create_missing and self._caps.can_create
 
         def take(answers: Mapping[str, str | None]) -> dict[str, str | None]:
             """Answers as they come: kept, and each row not found ends SKIPPED at once. Returns the
@@ -315,6 +319,8 @@ class Runner:
                 if email not in rows_of or email in subjects:
                     continue
                 subjects[email] = new[email] = subject
+                if subject is None and creating:
+                    continue  # created after the lookups, then written like the others
                 if subject is None:
                     reason = f"Not found on {self._label}: no {self._platform.kind.person} with this email"
                     for row in rows_of[email]:
@@ -323,7 +329,8 @@ class Runner:
                 self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
             return new
 
-        if self._directory is not None:
+        cached = self._directory is not None and self._spec.action not in self._caps.state_with_resolution
+        if self._directory is not None and cached:
             kept = await asyncio.to_thread(self._directory.get, emails)
             self._from_cache = {e for e, subject in kept.items() if subject is not None}
             take(kept)
@@ -341,7 +348,58 @@ class Runner:
                         ended += self._settle_open(row, Outcome.FAILED, reason)
             if ended:
                 self._record(lambda r: r.outcomes_without_request(self.job_id, ended))
+        if creating and self._stop is None:
+            missing = [e for e in emails if e in subjects and subjects[e] is None]
+            await self._create_missing(missing, rows_of, subjects)
         return subjects
+
+    async def _create_missing(
+        self, emails: list[str], rows_of: Mapping[str, list[AudienceRow]], subjects: dict[str, str | None]
+    ) -> None:
+        """Create the people the lookups did not find (the job opted in), a request at a time;
+        each created one is then written like the others, and one that could not be created fails
+        with the platform's reason. Only not-found emails are sent: a create that upserts would
+        overwrite an existing person's first name."""
+        column = self._spec.first_name_column
+        size = max(1, self._caps.creates_per_request)
+        person = self._platform.kind.person
+        for start in range(0, len(emails), size):
+            if self._stop is not None or self._cancel_requested:
+                return
+            chunk = emails[start : start + size]
+            people = [
+                NewPerson(e, (rows_of[e][0].value_of(column) or None) if column else None) for e in chunk
+            ]
+            ended: list[RowOutcome] = []
+            try:
+                answers = await self._platform.create(people)
+            except AuthenticationError as exc:
+                self._stop_job(f"Not sent: {auth_reason(self._label, exc)}", auth_reason(self._label, exc))
+                return
+            except GaveUpError as exc:
+                self._stop_job(self._unreachable_reason(exc), exc.reason)
+                return
+            except ApiError as exc:
+                answers = [Created(e, None, str(exc)) for e in chunk]
+            by_email = {a.email: a for a in answers}
+            made: dict[str, str] = {}
+            for email in chunk:
+                answer = by_email.get(email) or Created(email, None, NO_ANSWER)
+                if answer.subject is not None:
+                    subjects[email] = made[email] = answer.subject
+                else:
+                    reason = f"Not on {self._label}, and could not be created: {answer.reason}"
+                    for row in rows_of[email]:
+                        ended += self._settle_row(row, Outcome.FAILED, reason)
+            self._created.update(made)
+            if made:
+                log.info("%s: created %d %ss", self._label, len(made), person)
+                self._record(functools.partial(_people_created, job_id=self.job_id, made=dict(made)))
+                if self._directory is not None:
+                    self._directory.put(dict(made))
+                    await asyncio.to_thread(self._directory.flush)
+            if ended:
+                self._record_without_request(list(ended))
 
     async def _resolve_with_platform(
         self, emails: list[str], take: Callable[[Mapping[str, str | None]], dict[str, str | None]]
@@ -456,15 +514,6 @@ class Runner:
             return results
         return [replaced.get((r.item.row, r.item.target.id), r) for r in results]
 
-    async def _apply(self, items: Sequence[WorkItem]) -> list[ItemResult]:
-        """One write request (two for a move: `jobs.move`)."""
-        spec = self._spec
-        if spec.action is Action.MOVE_TAG:
-            if spec.move_from is None:
-                raise ValueError("a move needs the tag it moves from")
-            return await apply_move(self._platform, items, spec.move_from)
-        return await self._platform.apply(spec.action, items, spec.value)
-
     async def _send_batch(self, batch: tuple[WorkItem, ...]) -> None:
         before = await self._state_before(batch)
         self._record(lambda r: r.batch_sent(self.job_id, batch, before))
@@ -506,6 +555,24 @@ class Runner:
 
     # ---------------------------------------------------------------- helpers
 
+    async def _apply(self, batch: Sequence[WorkItem]) -> list[ItemResult]:
+        """One request's items through the platform (two for a move: `jobs.move`); a blank mapped
+        cell the job leaves as it is (`JobSpec.blank` is skip) is never sent and ends unchanged,
+        saying so."""
+        spec = self._spec
+        if spec.action is Action.MOVE_TAG:
+            if spec.move_from is None:
+                raise ValueError("a move needs the tag it moves from")
+            return await apply_move(self._platform, batch, spec.move_from)
+        if not spec.fields:
+            return await self._platform.apply(spec.action, batch, spec.value)
+        left = [i for i in batch if spec.leaves_blank(i.value, i.target)]
+        if not left:
+            return await self._platform.apply(spec.action, batch, spec.value)
+        sent = [i for i in batch if not spec.leaves_blank(i.value, i.target)]
+        results = await self._platform.apply(spec.action, sent, spec.value) if sent else []
+        return [*results, *(ItemResult(i, Outcome.UNCHANGED, BLANK_CELL_REASON) for i in left)]
+
     async def _state_before(self, batch: Sequence[WorkItem]) -> dict[Pair, str | None]:
         """What the batch's targets are before the write, when the platform can tell cheaply."""
         platform, action = self._platform, self._spec.action
@@ -533,6 +600,10 @@ class Runner:
             result = by_pair.get((item.row, item.target.id)) or ItemResult(
                 item, Outcome.FAILED, NO_ANSWER, answered=False
             )
+            if self._created and item.identifier in self._created:
+                result = replace(
+                    result, reason=created_words(self._spec.action, result.outcome, result.reason)
+                )
             complete.append(result)
             out = self._settle(item.row, item.target, result.outcome, result.reason)
             if out is not None:
@@ -694,3 +765,23 @@ class Runner:
             error = None if task.cancelled() else task.exception()
             if error is not None:
                 raise error
+
+
+DONE_WORDS = {Action.TAG: "tagged", Action.ADD_TO_FORM: "added to the form", Action.SET_FIELD: "field set"}
+
+
+def created_words(action: Action, outcome: Outcome, reason: str) -> str:
+    """The outcome of a person this job created: "created and tagged"; "created, but ..." when
+    the write failed (they stay created)."""
+    if outcome is Outcome.SUCCEEDED:
+        return f"created and {DONE_WORDS.get(action, 'changed')}"
+    if outcome is Outcome.UNCHANGED:
+        return f"created; {reason}" if reason else "created"
+    return f"created, but {reason or 'the change failed'}"
+
+
+def _people_created(recorder: JobRecorder, job_id: str, made: Mapping[str, str]) -> None:
+    """Journal the created ids (a recorder that keeps no such list is left alone)."""
+    keep = getattr(recorder, "people_created", None)
+    if keep is not None:
+        keep(job_id, dict(made))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from audience_manager.core.actions import Action, Target
 from audience_manager.core.audience import Audience
-from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.job_spec import BlankCells, FieldMapping, JobSpec
 from audience_manager.core.planning import job_targets
 from audience_manager.core.platforms import Capabilities
 from audience_manager.jobs.journal import KIND_RETRY, KIND_UNDO
@@ -28,7 +28,9 @@ def job_title(spec: JobSpec, kind: str, parent_id: str | None) -> str:
     targets = job_targets(spec)
     names = ", ".join(str(t) for t in targets) or "all tags"
     what = f"{spec.action.label}: {names}"
-    if spec.action is Action.SET_FIELD:
+    if spec.action is Action.SET_FIELD and spec.fields:
+        what += " = each row's own value"
+    elif spec.action is Action.SET_FIELD:
         what += f" = {spec.value or ''!r}"
     if parent_id and kind == KIND_UNDO:
         return f"Undo of job {parent_id}: {what}"
@@ -83,6 +85,12 @@ class SessionState:
     busy: bool = False  # a job (or an undo's jobs in turn) runs: nothing else may start
     history_job: str | None = None  # the one job selected in History (its id)
     keyring_problem: str | None = None  # saved accounts cannot reach their tokens: why
+    # Set custom field from the file: field target -> column, chosen in the audience panel.
+    fields: FieldMapping = ()
+    field_targets: tuple[Target, ...] = ()  # the mapped fields, in the mapping's order
+    blank: BlankCells = BlankCells.SKIP
+    create_missing: bool = False  # opt-in: create the emails not on the platform yet
+    first_name_column: str | None = None
 
     @property
     def job_running(self) -> bool:
@@ -106,18 +114,52 @@ def run_blocker(state: SessionState) -> str | None:
             return "Move tag: tick the one tag to move them to"
         if state.targets[0].id == state.move_from.id:
             return "Move tag: the tag to move to is the tag they are on"
+    mapped = state.action is Action.SET_FIELD and bool(state.fields)
     if state.remove_all_tags:
         if state.action is not Action.UNTAG or not caps.can_remove_all_tags:
             return "Only HighLevel removes all tags at once, with Remove tag"
-    elif not state.targets:
+    elif not state.targets and not mapped:
         return "Tick at least one target in the catalog"
-    if state.action is Action.SET_FIELD and len(state.targets) != 1:
+    if state.action is Action.SET_FIELD and not mapped and len(state.targets) != 1:
         return "Set custom field writes one field at a time: tick exactly one"
     if state.reading:
         return "The audience is still being read"
     if state.audience is None or not state.audience.rows:
         return "Paste or import subscribers first"
+    if state.create_missing and not caps.can_create:
+        return caps.cannot_create
     return None
+
+
+def can_create_missing(state: SessionState) -> tuple[bool, str]:
+    """Whether the "create the people not there yet" option applies, and why not."""
+    caps = state.capabilities
+    if caps is None or not caps.can_create:
+        return False, caps.cannot_create if caps is not None else "Open an account first"
+    if state.action is Action.UNTAG:
+        return False, "Removing a tag creates no one"
+    return True, "Create the emails not on the platform yet (first name from the file), then apply the action"
+
+
+def spec_of(state: SessionState) -> JobSpec | None:
+    """The job the window is set up for, from the state alone; None until it can be built."""
+    if not state.account or state.audience is None:
+        return None
+    mapped = state.action is Action.SET_FIELD and bool(state.fields)
+    creating = state.create_missing and state.action is not Action.UNTAG
+    return JobSpec(
+        account=state.account,
+        action=state.action,
+        targets=() if state.remove_all_tags else (state.field_targets if mapped else state.targets),
+        audience=state.audience,
+        value=None if mapped else state.value,
+        fields=state.fields if mapped else (),
+        blank=state.blank,
+        create_missing=creating,
+        first_name_column=state.first_name_column if creating else None,
+        remove_all_tags=state.remove_all_tags,
+        move_from=state.move_from if state.action is Action.MOVE_TAG else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -181,9 +223,7 @@ def controls(state: SessionState) -> Controls:
         )
     else:
         cancel_text = "Cancel"
-        cancel_hint = (
-            f"Stop sending (Esc). Requests on their way get up to {CANCEL_WAIT_SECONDS} s to finish"
-        )
+        cancel_hint = f"Stop sending (Esc). Requests on their way get up to {CANCEL_WAIT_SECONDS} s to finish"
     title = ""  # no job: the progress bar says "No job yet"
     if job is not None:
         title = job.title if job.account == state.account else f"{job.title} (on {job.account})"

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 
 from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, AudienceRow
-from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.job_spec import BlankCells, JobSpec
 from audience_manager.core.outcomes import Outcome
 from audience_manager.jobs.events import JobState
 from audience_manager.jobs.journal import KIND_UNDO, LIVE_STATES, Journal, OutcomeRecord
@@ -72,6 +72,7 @@ class UndoPlan:
     notes: tuple[str, ...] = ()
     rows_to_revert: int = 0
     kind: str = field(default=KIND_UNDO)
+    created: tuple[str, ...] = ()  # emails of the people the job created: they stay
 
     @property
     def possible(self) -> bool:
@@ -85,7 +86,11 @@ class UndoPlan:
         lines = [f"Undo of job {self.job_id}: {self.rows_to_revert} row changes to revert."]
         for spec in self.specs:
             targets = ", ".join(str(t) for t in spec.targets)
-            value = f" = {spec.value!r}" if spec.action is Action.SET_FIELD else ""
+            value = (
+                (" to each row's previous value" if spec.fields else f" = {spec.value!r}")
+                if spec.action is Action.SET_FIELD
+                else ""
+            )
             lines.append(f"  {spec.action.label} {targets}{value}: {len(spec.audience.rows)} rows")
         lines += [f"  {n}" for n in self.notes]
         return "\n".join(lines)
@@ -130,6 +135,7 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
         lambda: defaultdict(list)
     )
     kept_already = unknown = failed = unsure = ambiguous = lost = 0
+    restore: dict[int, dict[str, str]] = defaultdict(dict)  # row -> field target id -> previous value
     # The state of each pair before the family's first write to it, journaled before the request
     # went out: exact whatever became of the answer (lost, or "already so" on a later send).
     before = journal.states_before(family)
@@ -158,10 +164,16 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
             was = None  # a platform's own record of the tags (HighLevel's answer), not yes/no
         rec = final.get(pair)
         if was is not None:
-            if was == goal:
+            wanted = (
+                original.value_for(audience_row, targets[target_id]) if action is Action.SET_FIELD else goal
+            )
+            if was == wanted:
                 kept_already += 1
             elif pair in maybe_written:
                 lost += rec is None or rec.outcome is not Outcome.SUCCEEDED
+                if action is Action.SET_FIELD and original.fields:
+                    restore[row][target_id] = was
+                    continue
                 value = was if action is Action.SET_FIELD else None
                 groups[(inverse, value)][target_id].append(audience_row)
             else:
@@ -187,7 +199,17 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
                     failed += 1
             continue
         if action is Action.SET_FIELD:
-            unknown += 1
+            previous = rec.previous
+            if previous is None:
+                unknown += 1
+                continue
+            if previous == original.value_for(audience_row, targets[target_id]):
+                kept_already += 1
+                continue
+            if original.fields:  # each row's own previous value, all in one job
+                restore[row][target_id] = previous
+                continue
+            groups[(Action.SET_FIELD, previous)][target_id].append(audience_row)
             continue
         unsure += 1
         groups[(inverse, None)][target_id].append(audience_row)
@@ -215,8 +237,12 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
                     audience=audience,
                     value=value,
                     remove_all_tags=False,
+                    fields=(),
+                    create_missing=False,
                 )
             )
+
+    specs += _restore_values(original, job_id, rows, targets, restore)
 
     notes: list[str] = []
     if len(family) > 1:
@@ -245,6 +271,13 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
         )
     if unknown:
         notes.append(f"{unknown} rows cannot be restored: the platform did not report their previous value.")
+    created = tuple(journal.created_people(job_id))
+    if created:
+        notes.append(
+            f"The {len(created):,} people this job created stay (undo does not delete anyone): "
+            + ", ".join(created)
+            + "."
+        )
     reverted = sum(len(s.audience.rows) * len(s.targets) for s in specs)
     if not specs and unknown and action is Action.SET_FIELD:
         return UndoPlan(
@@ -252,7 +285,7 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
             impossible_reason="The previous values of this field were not recorded; they cannot be restored.",
             notes=tuple(notes),
         )
-    return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted)
+    return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted, created=created)
 
 
 def old_tags(previous: str | None) -> list[str] | None:
@@ -379,3 +412,35 @@ def _undo_move(journal: Journal, job_id: str, original: JobSpec, state: JobState
         )
     reverted = sum(len(s.audience.rows) for s in specs)
     return UndoPlan(job_id, specs=tuple(specs), notes=tuple(notes), rows_to_revert=reverted)
+
+
+def _restore_values(
+    original: JobSpec,
+    job_id: str,
+    rows: dict[int, AudienceRow],
+    targets: dict[str, Target],
+    restore: dict[int, dict[str, str]],
+) -> list[JobSpec]:
+    """The undo of a job that set fields from a file's columns: each row writes back its own
+    previous values (a blank one clears the field again), one job for rows restoring the same fields."""
+    order = {t.id: k for k, t in enumerate(original.targets)}
+    by_fields: dict[tuple[str, ...], list[AudienceRow]] = defaultdict(list)
+    for row, previous in sorted(restore.items()):
+        ids = tuple(sorted(previous, key=lambda t: order[t]))
+        values = tuple((f"before: {t}", previous[t]) for t in ids)
+        by_fields[ids].append(replace(rows[row], values=values))
+    return [
+        replace(
+            original,
+            targets=tuple(targets[t] for t in ids),
+            audience=Audience(
+                rows=audience_rows, source=f"undo of job {job_id} ({original.audience.source})"
+            ),
+            value=None,
+            remove_all_tags=False,
+            fields=tuple((t, f"before: {t}") for t in ids),
+            blank=BlankCells.CLEAR,
+            create_missing=False,
+        )
+        for ids, audience_rows in by_fields.items()
+    ]

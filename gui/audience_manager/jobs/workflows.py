@@ -200,8 +200,8 @@ async def resolution_cost(
 def with_preview(spec: JobSpec, report: PreviewReport | None) -> JobSpec:
     """The job as the preview found it: rows the platform said do not exist are not sent, and end
     skipped with that reason (the confirmation and the results then give the preview's numbers)."""
-    if report is None or not report.not_found_rows:
-        return spec
+    if report is None or not report.not_found_rows or spec.create_missing:
+        return spec  # creating the missing people: the rows not found are sent, to be created
     missing = report.not_found_rows
     audience = spec.audience
     gone = [Problem(r.row, r.identifier, report.not_found_reason) for r in audience.rows if r.row in missing]

@@ -33,7 +33,9 @@ from starlette.responses import JSONResponse, Response
 
 from audience_manager.sandbox.limits import DailyBudget, RollingWindow
 from audience_manager.sandbox.responses import BadBody, json_body
-from audience_manager.sandbox.state import Contact, HighLevelState, HLTag, Location
+from audience_manager.sandbox.state import Contact, HighLevelState, HLTag, Location, now_iso
+
+ID_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 Handler = Callable[[Request], Awaitable[Response]]
 VERSION = "2021-07-28"
@@ -87,6 +89,9 @@ class HighLevel:
             ("/contacts/search/duplicate", ["GET"], self.duplicate),
             ("/contacts/bulk/tags/update/{type}", ["POST"], self.bulk_tags),
             ("/contacts/{contact_id}", ["GET"], self.get_contact),
+            ("/contacts/{contact_id}", ["PUT"], self.update_contact),
+            ("/contacts/upsert", ["POST"], self.upsert_contact),
+            ("/locations/{location_id}/customFields", ["GET"], self.list_custom_fields),
         ]
 
     # --------------------------------------------------------------------------- auth and limits
@@ -210,6 +215,77 @@ class HighLevel:
         async def work(caller: Caller) -> Response:
             contact = self._contact_answer(caller, request.path_params["contact_id"])
             return contact if isinstance(contact, Response) else hl_json({"contact": contact.to_json()})
+
+        return await self._run(request, work)
+
+    async def update_contact(self, request: Request) -> Response:
+        """`PUT /contacts/{id}` with `customFields: [{id | key, field_value}]`: unknown fields are
+        ignored, an empty value clears the field, like HighLevel."""
+
+        async def work(caller: Caller) -> Response:
+            contact = self._contact_answer(caller, request.path_params["contact_id"])
+            if isinstance(contact, Response):
+                return contact
+            body = await self._body(request)
+            if isinstance(body, Response):
+                return body
+            fields = body.get("customFields", [])
+            if not isinstance(fields, list):
+                return hl_error(422, "customFields must be an array")
+            known = caller.location.custom_fields
+            by_key = {key: fid for fid, (_name, key) in known.items()}
+            for f in fields:
+                if not isinstance(f, dict):
+                    continue
+                fid = f.get("id") if f.get("id") in known else by_key.get(str(f.get("key")))
+                if fid is None:
+                    continue
+                value = f.get("field_value")
+                if value is None or value == "":
+                    contact.custom.pop(fid, None)
+                else:
+                    contact.custom[fid] = str(value)
+            return hl_json({"succeded": True, "contact": contact.to_json()})
+
+        return await self._run(request, work)
+
+    async def upsert_contact(self, request: Request) -> Response:
+        """`POST /contacts/upsert`: a contact with this email in the location is updated (its first
+        name overwritten), else one is created; answers `{new, contact, traceId}`."""
+
+        async def work(caller: Caller) -> Response:
+            body = await self._body(request)
+            if isinstance(body, Response):
+                return body
+            email = body.get("email")
+            if body.get("locationId") != caller.location.id:
+                return hl_error(403, NO_ACCESS)
+            if not isinstance(email, str) or "@" not in email or " " in email.strip():
+                return hl_error(422, "email must be an email")
+            key = (caller.location.id, email.strip().lower())
+            first = str(body["firstName"]) if isinstance(body.get("firstName"), str) else ""
+            existing = self.hl.by_email.get(key)
+            if existing is not None and not self.hl.contacts[existing].deleted:
+                contact = self.hl.contacts[existing]
+                contact.first_name = first
+                return hl_json({"new": False, "contact": contact.to_json()})
+            cid = "".join(secrets.choice(ID_LETTERS) for _ in range(20))
+            contact = Contact(cid, caller.location.id, first, "", email.strip().lower(), now_iso())
+            self.hl.contacts[cid] = contact
+            self.hl.by_email[key] = cid
+            return hl_json({"new": True, "contact": contact.to_json()}, 201)
+
+        return await self._run(request, work)
+
+    async def list_custom_fields(self, request: Request) -> Response:
+        async def work(caller: Caller) -> Response:
+            if (denied := self._own_location(caller, request.path_params["location_id"])) is not None:
+                return denied
+            fields = [
+                {"id": fid, "name": name, "fieldKey": key, "model": "contact", "dataType": "TEXT"}
+                for fid, (name, key) in caller.location.custom_fields.items()
+            ]
+            return hl_json({"customFields": fields})
 
         return await self._run(request, work)
 

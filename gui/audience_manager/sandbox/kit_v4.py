@@ -11,6 +11,7 @@ Choices where the sources are silent (see ../shared/notes/kit-api.md §7):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,6 +26,8 @@ from audience_manager.sandbox.limits import RollingWindow
 from audience_manager.sandbox.pagination import BadPageRequest, paginate
 from audience_manager.sandbox.responses import BadBody, json_body, kit_errors, kit_not_found, retry_later
 from audience_manager.sandbox.state import KitAccount, Subscriber, now_iso
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 Handler = Callable[[Request], Awaitable[Response]]
 T = TypeVar("T")
@@ -96,6 +99,8 @@ class KitV4:
             ("/v4/forms", ["GET"], self.list_forms),
             ("/v4/custom_fields", ["GET"], self.list_custom_fields),
             ("/v4/subscribers", ["GET"], self.list_subscribers),
+            ("/v4/subscribers", ["POST"], self.create_subscriber),
+            ("/v4/bulk/subscribers", ["POST"], self.bulk_create_subscribers),
             ("/v4/subscribers/{id}", ["GET"], self.get_subscriber),
             ("/v4/subscribers/{id}", ["PUT"], self.update_subscriber),
             ("/v4/subscribers/{id}/unsubscribe", ["POST"], self.unsubscribe),
@@ -454,6 +459,60 @@ class KitV4:
             self.queue.enqueue(len(raw), lambda: process(items))
             return JSONResponse({}, status_code=202)
         return JSONResponse(process(items))
+
+    async def create_subscriber(self, request: Request) -> Response:
+        """Kit's create is an upsert: an existing email answers 200 and its first name is
+        overwritten with the one sent (fields too); a new one 201."""
+        if (denied := self.authenticate(request)) is not None:
+            return denied
+        body = await self._object(request)
+        if isinstance(body, Response):
+            return body
+        sub, created, error = self._upsert(body)
+        if sub is None:
+            return kit_errors(422, error)
+        fields = body.get("fields") or {}
+        if isinstance(fields, dict):
+            for name, value in fields.items():
+                cf = self.kit.field_by_key_or_label(str(name))
+                if cf is not None:
+                    sub.fields[cf.key] = None if value is None or value == "" else str(value)
+        return JSONResponse({"subscriber": sub.to_json()}, status_code=201 if created else 200)
+
+    def _upsert(self, item: Any) -> tuple[Subscriber | None, bool, str]:
+        item = item if isinstance(item, dict) else {}
+        email = item.get("email_address")
+        if not isinstance(email, str) or not _EMAIL.match(email):
+            return None, False, "Email address is invalid"
+        first = item.get("first_name")
+        first_name = first if isinstance(first, str) else None
+        existing = self.kit.find_email(email)
+        if existing is not None:
+            existing.first_name = first_name  # Kit's upsert overwrites the first name, even with null
+            return existing, False, ""
+        state = item.get("state") if item.get("state") in ("active", "inactive") else "active"
+        return self.kit.add_subscriber(email, first_name, str(state), now_iso()), True, ""
+
+    async def bulk_create_subscribers(self, request: Request) -> Response:
+        return await self._bulk(request, "subscribers", "subscribers", self._create_many)
+
+    def _create_many(self, items: list[Any]) -> dict[str, Any]:
+        subscribers: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
+        for item in items:
+            sub, _created, error = self._upsert(item)
+            if sub is None:
+                raw = item if isinstance(item, dict) else {}
+                echo = {
+                    "first_name": raw.get("first_name"),
+                    "email_address": None,
+                    "state": "active",
+                    "created_at": None,
+                }
+                failures.append({"subscriber": echo, "errors": [error]})
+            else:
+                subscribers.append({k: v for k, v in sub.to_json().items() if k != "fields"})
+        return {"subscribers": subscribers, "failures": failures}
 
     async def bulk_tag(self, request: Request) -> Response:
         return await self._bulk(request, "taggings", "taggings", self._tag_many)

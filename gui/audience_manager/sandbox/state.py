@@ -195,6 +195,7 @@ class Contact:
     date_added: str
     tags: list[str] = field(default_factory=list)  # tag names, lower-cased like HighLevel shows them
     deleted: bool = False
+    custom: dict[str, str] = field(default_factory=dict)  # custom field id -> value
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -208,7 +209,7 @@ class Contact:
             "tags": list(self.tags),
             "dateAdded": self.date_added,
             "dateUpdated": self.date_added,
-            "customFields": [],
+            "customFields": [{"id": k, "value": v} for k, v in self.custom.items()],
             "type": "lead",
             "source": "sandbox",
             "dnd": False,
@@ -231,6 +232,13 @@ class Location:
     name: str
     email: str
     tags: dict[str, HLTag] = field(default_factory=dict)  # tag id -> tag
+    # custom field id -> (name, fieldKey): HighLevel's contact custom fields of the location
+    custom_fields: dict[str, tuple[str, str]] = field(
+        default_factory=lambda: {
+            "cf0company000000000a": ("Company", "contact.company"),
+            "cf0plan000000000000b": ("Plan", "contact.plan"),
+        }
+    )
 
     def find_tag(self, name: str) -> HLTag | None:
         wanted = name.strip().lower()

@@ -132,8 +132,7 @@ def describe_failure(account: Account, exc: BaseException, credentials: Credenti
         )
     elif isinstance(exc, NotFoundError) and location is not None:
         text = (
-            f"No {vendor} sub-account has the location ID {account.location_id}{said}. "
-            "Check the location ID."
+            f"No {vendor} sub-account has the location ID {account.location_id}{said}. Check the location ID."
         )
     elif isinstance(exc, ConnectionFailedError | httpx.ConnectError):
         text = (

@@ -87,9 +87,7 @@ class AboutDialog(QDialog):
         self.versions = QLabel(version_text(), self)
         self.versions.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.versions.setEnabled(False)
-        licence = QLabel(
-            self.tr("Free software under the MIT licence. Qt is used under the LGPL-3.0."), self
-        )
+        licence = QLabel(self.tr("Free software under the MIT licence. Qt is used under the LGPL-3.0."), self)
         licence.setWordWrap(True)
         self.notices_dialog: NoticesDialog | None = None
         text = QVBoxLayout()

@@ -63,6 +63,7 @@ def provide_demo_accounts(source: DemoAccounts | None) -> None:
     global _demo_accounts
     _demo_accounts = source
 
+
 SIGN_IN_TIMEOUT_S = 300.0
 NO_KEYRING_TITLE = "Tokens cannot be saved: no secure keyring."
 SESSION_ONLY_TEXT = "Use for this session only (kept in memory, forgotten when the app quits)"
@@ -380,8 +381,7 @@ class AccountsDialog(QDialog):
             self._fail(self.tr("Not saved: {0}").format(exc))
             return
         book = self._book()
-        await in_worker(lambda: book.put(account, replacing=editing.name if editing else None)
-        )
+        await in_worker(lambda: book.put(account, replacing=editing.name if editing else None))
         where = (
             self.tr("in memory for this session") if self.session_only else self.tr("in the system keyring")
         )

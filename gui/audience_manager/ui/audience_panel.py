@@ -20,10 +20,13 @@ from PySide6.QtCore import QEvent, QMimeData, QObject, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QBrush, QDragEnterEvent, QDropEvent, QPalette, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QFormLayout,
+    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -41,7 +44,9 @@ from audience_manager.core.actions import Target, TargetKind
 from audience_manager.core.audience import Audience, Problem
 from audience_manager.core.audience_file import FilePreview, inspect_file, read_audience
 from audience_manager.core.cells import ALL_KINDS
+from audience_manager.core.field_mapping import guess_first_name_column, guess_mapping
 from audience_manager.core.identifiers import IdentifierKind
+from audience_manager.core.job_spec import BlankCells, FieldMapping
 from audience_manager.core.paste import parse_text
 from audience_manager.jobs.platform_audience import (
     AudienceReadCancelled,
@@ -60,6 +65,8 @@ DEBOUNCE_MS = 250
 # Below this many characters a paste parses in well under a frame, on the GUI thread.
 INLINE_PARSE_LIMIT = 50_000
 PREVIEW_ROWS = 8
+# A file's other columns are kept with each row (for fields set from them) up to this many.
+MAX_VALUE_COLUMNS = 30
 # A paste bigger than this is kept aside rather than laid out in the text box (laying out 100,000
 # lines takes Qt about half a second on the GUI thread); the box shows its first lines.
 BIG_PASTE_CHARS = 200_000
@@ -157,6 +164,7 @@ class AudiencePanel(QWidget):
     audience_changed = Signal()
     parse_started = Signal()
     parse_failed = Signal(str)
+    mapping_changed = Signal()  # a column's field, the blank-cell option or "create missing" changed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -241,6 +249,20 @@ class AudiencePanel(QWidget):
         self.file_note.setWordWrap(True)
         self.file_note.setEnabled(False)
         file_layout.addWidget(self.file_note)
+        # Set custom field with each row's own value: which column goes to which field.
+        self.fields: list[Target] = []  # the account's custom fields (the catalog's)
+        self.mapping_combos: dict[str, QComboBox] = {}
+        self.mapping_box = QGroupBox(self.tr("Values from columns (for Set custom field)"), file_page)
+        mapping_layout = QVBoxLayout(self.mapping_box)
+        self.mapping_form = QFormLayout()
+        mapping_layout.addLayout(self.mapping_form)
+        self.blank_clears = QCheckBox(
+            self.tr("A blank cell clears the field (otherwise it is left as it was)"), self.mapping_box
+        )
+        self.blank_clears.toggled.connect(lambda _on: self.mapping_changed.emit())
+        mapping_layout.addWidget(self.blank_clears)
+        self.mapping_box.hide()
+        file_layout.addWidget(self.mapping_box)
 
         self.stack = QStackedWidget(self)
         self.stack.addWidget(self.paste_box)
@@ -250,6 +272,9 @@ class AudiencePanel(QWidget):
         self.platform_page.count_requested.connect(self.count_action)
         self.platform_page.back_requested.connect(self.clear_action)
         self.stack.addWidget(self.platform_page)
+
+        self.create_missing_box = QCheckBox(self.tr("Create the people who are not there yet"), self)
+        self.create_missing_box.toggled.connect(lambda _on: self.mapping_changed.emit())
 
         self.counts_label = QLabel(self)
         self.counts_label.setTextFormat(Qt.TextFormat.RichText)
@@ -290,6 +315,7 @@ class AudiencePanel(QWidget):
         layout.addLayout(header)
         layout.addWidget(self.stack, 1)
         layout.addWidget(self._progress_row)
+        layout.addWidget(self.create_missing_box)
         layout.addWidget(self.counts_label)
         layout.addWidget(self.notes_label)
         self._show_counts()
@@ -455,12 +481,68 @@ class AudiencePanel(QWidget):
         self._set_progress_visible(False)
         self._set_audience(result.audience, note=result.describe(), source=query.describe())
 
+    # -- columns to fields ------------------------------------------------------------------
+
+    def set_fields(self, fields: list[Target]) -> None:
+        """The account's custom fields, for the column choices (the catalog has just loaded)."""
+        if [f.id for f in fields] == [f.id for f in self.fields]:
+            return
+        self.fields = list(fields)
+        self._rebuild_mapping()
+
+    def _value_columns(self) -> list[str]:
+        info = self.file_info
+        if info is None or len(info.columns) < 2 or info.guessed_by == "list":
+            return []
+        chosen = self.column_box.currentIndex()
+        return [c for i, c in enumerate(info.columns) if i != chosen and c][:MAX_VALUE_COLUMNS]
+
+    def _rebuild_mapping(self) -> None:
+        while self.mapping_form.rowCount():
+            self.mapping_form.removeRow(0)
+        self.mapping_combos = {}
+        columns = self._value_columns()
+        guesses = guess_mapping(columns, self.fields)
+        for column in columns:
+            box = QComboBox(self.mapping_box)
+            box.addItem(self.tr("not used"), None)
+            for f in self.fields:
+                box.addItem(f.name, f.id)
+            guess = guesses.get(column)
+            if guess is not None:
+                box.setCurrentIndex(box.findData(guess.id))
+            box.currentIndexChanged.connect(lambda _i: self.mapping_changed.emit())
+            self.mapping_form.addRow(column, box)
+            self.mapping_combos[column] = box
+        self.mapping_box.setVisible(bool(columns) and bool(self.fields))
+        self.mapping_changed.emit()
+
+    def mapping(self) -> tuple[FieldMapping, tuple[Target, ...]]:
+        """(field id -> column) and the mapped fields in order: what each row writes."""
+        by_id = {f.id: f for f in self.fields}
+        pairs: list[tuple[str, str]] = []
+        for column, box in self.mapping_combos.items():
+            target_id = box.currentData()
+            if target_id in by_id and all(t != target_id for t, _c in pairs):
+                pairs.append((str(target_id), column))
+        return tuple(pairs), tuple(by_id[t] for t, _c in pairs)
+
+    def blank(self) -> BlankCells:
+        return BlankCells.CLEAR if self.blank_clears.isChecked() else BlankCells.SKIP
+
+    def create_missing(self) -> bool:
+        return self.create_missing_box.isEnabled() and self.create_missing_box.isChecked()
+
+    def first_name_column(self) -> str | None:
+        return guess_first_name_column(self._value_columns())
+
     def clear_action(self) -> None:
         self.cancel_parse_action()
         self._big_text = None
         self.paste_box.setReadOnly(False)
         self.file_path = None
         self.file_info = None
+        self._rebuild_mapping()
         self.paste_box.clear()
         self.stack.setCurrentIndex(0)
         self.audience = None
@@ -558,6 +640,7 @@ class AudiencePanel(QWidget):
                     path,
                     column,
                     accepted=self.accepted,
+                    value_columns=self._value_columns(),
                     progress=progress,
                     cancel=cancel.is_set,
                 ),
@@ -628,6 +711,7 @@ class AudiencePanel(QWidget):
         elif info.guessed_column is None:
             described.append(self.tr("pick the column that holds the IDs or emails"))
         self.file_note.setText(" · ".join(described))
+        self._rebuild_mapping()
 
     def _highlight_column(self) -> None:
         column = self.column_box.currentIndex()
@@ -650,6 +734,7 @@ class AudiencePanel(QWidget):
 
     def _column_chosen(self, _index: int) -> None:
         self._highlight_column()
+        self._rebuild_mapping()
         self._read_file(self.column_box.currentData())
 
     def _file_failed(self, path: Path, exc: Exception) -> None:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from audience_manager.api.resolution import ResolutionPlan
 from audience_manager.core.actions import Action
-from audience_manager.core.job_spec import JobSpec
+from audience_manager.core.job_spec import BlankCells, JobSpec
 from audience_manager.jobs.preview import PreviewReport
 from audience_manager.ui.icons import icon
 
@@ -47,6 +47,9 @@ class JobSummary:
     remaining: int | None = None  # resume: row x target pairs left to send
     resolution: ResolutionPlan | None = None  # how the emails are resolved and its cost in requests
     remove_all_tags: bool = False
+    create_missing: bool = False  # emails not on the platform yet are created first
+    from_columns: tuple[str, ...] = ()  # set field from the file: "Company ← company"
+    blank_clears: bool = False
 
     @property
     def retry(self) -> bool:
@@ -91,6 +94,11 @@ class JobSummary:
             remaining=remaining,
             resolution=resolution or (preview.resolution if preview is not None else None),
             remove_all_tags=spec.remove_all_tags,
+            create_missing=spec.create_missing,
+            from_columns=tuple(
+                f"{t} ← column {spec.column_of(t)}" for t in spec.targets if spec.column_of(t) is not None
+            ),
+            blank_clears=spec.blank is BlankCells.CLEAR,
         )
 
     def rows_lines(self) -> list[str]:
@@ -115,12 +123,24 @@ class JobSummary:
             )
         else:
             lines.append(f"{_people(self.rows)} will be sent{each}; anyone already so is reported unchanged")
-        if self.not_found:
+        if self.from_columns:
+            blank = "a blank cell clears the field" if self.blank_clears else "a blank cell is left as it was"
+            lines.append(f"Each row's own value: {', '.join(self.from_columns)}; {blank}")
+        if self.not_found and self.create_missing:
+            lines.append(
+                f"{_people(self.not_found)} not on {self.platform} yet will be created first"
+                f" (first name from the file), then {self.action.label.lower()}"
+            )
+        elif self.create_missing:
+            lines.append(
+                "Anyone not on the platform yet will be created first, then the action applies to them"
+            )
+        elif self.not_found:
             lines.append(f"{_people(self.not_found)} not found by the preview: not sent, reported skipped")
         if self.resolution is not None and self.resolution.emails:  # "Resolving 3,050 emails: 21 requests"
             text = self.resolution.describe()
             lines.append(text[:1].upper() + text[1:])
-        not_sent = self.invalid + self.duplicates - self.not_found
+        not_sent = self.invalid + self.duplicates - (0 if self.create_missing else self.not_found)
         if not_sent:
             lines.append(f"{not_sent:,} rows are not sent (invalid or duplicate) and are reported as skipped")
         return [*lines, *self.notes]
@@ -240,7 +260,6 @@ class ConfirmDialog(QDialog):
         layout.addSpacing(6)
         layout.addWidget(self.buttons)
         self.setMinimumWidth(440)
-
 
     def pricing_started(self) -> None:
         """The email lookups' cost is being worked out: say so until `set_resolution`."""

@@ -47,7 +47,15 @@ from audience_manager.core.outcomes import Outcome, RowOutcome
 from audience_manager.jobs import workflows
 from audience_manager.jobs.preview import PreviewReport
 from audience_manager.jobs.resume import CannotResumeError, ResumePlan
-from audience_manager.jobs.session import Controls, Session, SessionState, ShownJob, controls
+from audience_manager.jobs.session import (
+    Controls,
+    Session,
+    SessionState,
+    ShownJob,
+    can_create_missing,
+    controls,
+    spec_of,
+)
 from audience_manager.jobs.undo import UndoPlan
 from audience_manager.ui.about_dialog import AboutDialog
 from audience_manager.ui.accounts_dialog import (
@@ -387,7 +395,6 @@ class MainWindow(QMainWindow):
         ws = self.workspace
         ws.account_switched.connect(self._account_switched)
         ws.accounts_changed.connect(self._accounts_changed)
-        ws.catalog_loaded.connect(self._sync)
         ws.catalog_loaded.connect(self._catalog_loaded)
         self.audience_panel.set_platform(lambda: ws.platform)
         ws.catalog_started.connect(self._sync)
@@ -406,6 +413,7 @@ class MainWindow(QMainWindow):
         self.action_bar.run_requested.connect(self.run_action)
         self.audience_panel.audience_changed.connect(self._sync)
         self.audience_panel.parse_started.connect(self._sync)
+        self.audience_panel.mapping_changed.connect(self._sync)
         adapter = ws.job
         panel = self.results_panel
         adapter.job_started.connect(panel.job_started_event)
@@ -497,18 +505,7 @@ class MainWindow(QMainWindow):
 
     def current_spec(self) -> JobSpec | None:
         """The job the window is set up for now, from the session state; None until it can run."""
-        state = self.session.state
-        if not state.account or state.audience is None:
-            return None
-        return JobSpec(
-            account=state.account,
-            action=state.action,
-            targets=() if state.remove_all_tags else state.targets,
-            audience=state.audience,
-            value=state.value,
-            remove_all_tags=state.remove_all_tags,
-            move_from=state.move_from if state.action is Action.MOVE_TAG else None,
-        )
+        return spec_of(self.session.state)
 
     def run_blocker(self) -> str | None:
         """Why Run cannot be pressed now, in the user's words; None when it can."""
@@ -889,6 +886,7 @@ class MainWindow(QMainWindow):
         self._sync()
         self._show_status()
 
+
     def _account_switched(self) -> None:
         caps = self.workspace.capabilities
         self.action_bar.set_capabilities(caps)
@@ -898,12 +896,16 @@ class MainWindow(QMainWindow):
         self._sync()
 
     def _catalog_loaded(self) -> None:
-        """The tags and forms an audience from the platform is picked from."""
+        """The tags and forms an audience from the platform is picked from, and the fields a file's
+        columns map to."""
         ws = self.workspace
         caps = ws.capabilities
         targets = [t for kind in (TargetKind.TAG, TargetKind.FORM) for t in ws.catalog.get(kind, [])]
         has_status = caps is not None and IdentifierKind.SUBSCRIBER_ID in caps.identifiers
         self.audience_panel.set_platform_targets(targets, has_status=has_status)
+        # The custom fields a file's columns can be mapped to.
+        self.audience_panel.set_fields(list(ws.catalog.get(TargetKind.FIELD, [])))
+        self._sync()
 
     def _action_changed(self, action: Action) -> None:
         self.catalog_panel.show_kind(action.target_kind)
@@ -918,6 +920,8 @@ class MainWindow(QMainWindow):
         ws = self.workspace
         entry = ws.current
         open_ = entry is not None and ws.platform is not None
+        panel = self.audience_panel
+        fields, field_targets = panel.mapping()
         self.session.update(
             account=entry.account.name if open_ and entry else "",
             account_label=entry.label if entry else "",
@@ -933,6 +937,11 @@ class MainWindow(QMainWindow):
             remove_all_tags=self.action_bar.remove_all_tags(),
             move_from=self.audience_panel.move_source(),
             busy=ws.job_running,
+            fields=fields,
+            field_targets=field_targets,
+            blank=panel.blank(),
+            create_missing=panel.create_missing(),
+            first_name_column=panel.first_name_column(),
         )
 
     def _render(self, state: SessionState) -> None:
@@ -946,6 +955,9 @@ class MainWindow(QMainWindow):
         self.catalog_panel.account_box.setEnabled(c.can_switch_account)
         self.accounts_action.setEnabled(c.can_switch_account)
         self.banner.setVisible(state.demo)
+        creatable, create_hint = can_create_missing(state)
+        self.audience_panel.create_missing_box.setEnabled(creatable)
+        self.audience_panel.create_missing_box.setToolTip(self.tr(create_hint))
         # About the saved accounts' tokens: not shown while a demo account is open.
         self.keyring_banner.show_problem(None if state.demo else state.keyring_problem)
         self.results_panel.show_state(state.job, c)

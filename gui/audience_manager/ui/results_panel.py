@@ -338,9 +338,7 @@ class ResultsPanel(QWidget):
         self.sparkline.hide()
         self._show_outcome_counts()
         self.summary_label.setText(self.summary_text(reason))
-        self.progress_bar.setAccessibleDescription(
-            f"{_state_text(self, state)}: {self.summary_text(reason)}"
-        )
+        self.progress_bar.setAccessibleDescription(f"{_state_text(self, state)}: {self.summary_text(reason)}")
         self._refresh_reasons()
         self._update_actions()
 
