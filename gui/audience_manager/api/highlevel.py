@@ -47,6 +47,7 @@ from audience_manager.api.resolution import (
     ResolutionMethod,
     ResolutionPlan,
     ResolveProgress,
+    answered_before,
     cheapest,
     listing,
     lookups,
@@ -430,11 +431,7 @@ class HighLevel:
         fresh = plan is not None and plan.fresh
         known: dict[str, str | None] = {}
         if not fresh:
-            known = {
-                e: self._contact_of[normalise_email(e)]
-                for e in emails
-                if normalise_email(e) in self._contact_of
-            }
+            known = answered_before(emails, self._contact_of)
             if known:
                 report(0, None, known)
         rest = [e for e in emails if e not in known]
