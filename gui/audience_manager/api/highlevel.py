@@ -29,9 +29,10 @@ says so in the log once and searches one email per request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import httpx
@@ -46,6 +47,7 @@ from audience_manager.api.resolution import (
     ResolutionMethod,
     ResolutionPlan,
     ResolveProgress,
+    answered_before,
     cheapest,
     listing,
     lookups,
@@ -266,6 +268,11 @@ def _body_messages(exc: ApiError) -> str:
 # ------------------------------------------------------------------------------------ the client
 
 
+
+class SearchCursorMissing(GaveUpError):
+    """A contacts search went past the 10,000 records `page` reaches and HighLevel gave no
+    `searchAfter` cursor: the rest of the search cannot be read."""
+
 class HighLevel:
     """One HighLevel location (sub-account) over a Private Integration Token. Close with `aclose()`.
 
@@ -437,11 +444,7 @@ class HighLevel:
         fresh = plan is not None and plan.fresh
         known: dict[str, str | None] = {}
         if not fresh:
-            known = {
-                e: self._contact_of[normalise_email(e)]
-                for e in emails
-                if normalise_email(e) in self._contact_of
-            }
+            known = answered_before(emails, self._contact_of)
             if known:
                 report(0, None, known)
         rest = [e for e in emails if e not in known]
@@ -572,7 +575,7 @@ class HighLevel:
 
     async def _search_pages(
         self, extra: dict[str, Any]
-    ) -> AsyncIterator[tuple[list[dict[str, Any]], int | None]]:
+    ) -> AsyncGenerator[tuple[list[dict[str, Any]], int | None], None]:
         """Every page of a contacts search (`extra` its filters), with the total HighLevel says."""
         read = 0
         after: list[Any] | None = None
@@ -597,42 +600,30 @@ class HighLevel:
             elif (page + 1) * SEARCH_PAGE <= SEARCH_PAGE_CAP and after is None:
                 page += 1
             else:
-                raise GaveUpError("HighLevel gave no cursor past its first 10,000 contacts of this search")
+                raise SearchCursorMissing(
+                    "HighLevel gave no cursor past its first 10,000 contacts of this search"
+                )
 
     async def _match_contacts(self, emails: Sequence[str], report: ResolveProgress) -> dict[str, str | None]:
-        """Page every contact of the location (500 a request; `searchAfter` past the 10,000 that
-        `page` reaches) and match here. Emails a complete reading lacks are None; if the reading
-        could not go on (no cursor), the emails still missing are searched in batches."""
+        """Page every contact of the location (`_search_pages` with no filter) and match here.
+        Emails a complete reading lacks are None; if the reading could not go on (no cursor), the
+        emails still missing are searched in batches."""
         matcher = EmailMatcher(emails)
         read = 0
         total: int | None = None
-        after: list[Any] | None = None
-        page = 1
         complete = False
-        while True:
-            body: dict[str, Any] = {"locationId": self.location_id, "pageLimit": SEARCH_PAGE}
-            if after is not None:
-                body["searchAfter"] = after
-            elif page > 1:
-                body["page"] = page
-            answer = await self._request("POST", "/contacts/search", json=body)
-            got = _contacts(answer)
-            count = (answer or {}).get("total") if isinstance(answer, dict) else None
-            total = count if isinstance(count, int) else total
-            read += len(got)
-            report(read, total, matcher.take((str(c.get("email") or ""), str(c["id"])) for c in got))
-            if matcher.complete:
-                break
-            if len(got) < SEARCH_PAGE or (total is not None and read >= total):
-                complete = True
-                break
-            cursor = got[-1].get("searchAfter")
-            if isinstance(cursor, list) and cursor:
-                after = cursor
-            elif (page + 1) * SEARCH_PAGE <= SEARCH_PAGE_CAP and after is None:
-                page += 1
-            else:
-                break
+        try:
+            async with contextlib.aclosing(self._search_pages({})) as pages:
+                async for got, page_total in pages:
+                    read += len(got)
+                    total = page_total if page_total is not None else total
+                    report(read, total, matcher.take((str(c.get("email") or ""), str(c["id"])) for c in got))
+                    if matcher.complete:
+                        break
+                else:
+                    complete = True
+        except SearchCursorMissing:
+            pass  # the contacts past the first 10,000 are searched for below
         found = matcher.answers(complete_listing=complete)
         missing = [e for e in emails if e not in found]
         if missing:

@@ -41,6 +41,7 @@ from audience_manager.api.resolution import (
     ResolutionMethod,
     ResolutionPlan,
     ResolveProgress,
+    answered_before,
     cheapest,
     listing,
     lookups,
@@ -281,7 +282,7 @@ class KitV3:
         if plan is not None and plan.fresh:
             for email in emails:
                 self._id_of.pop(normalise_email(email), None)
-        known = {e: self._id_of[normalise_email(e)] for e in emails if normalise_email(e) in self._id_of}
+        known = answered_before(emails, self._id_of)
         if known:
             report(0, None, known)
         rest = [e for e in emails if e not in known]

@@ -45,6 +45,7 @@ from audience_manager.api.resolution import (
     ResolutionMethod,
     ResolutionPlan,
     ResolveProgress,
+    answered_before,
     cheapest,
     listing,
     lookups,
@@ -441,11 +442,7 @@ class KitV4:
         fresh = plan is not None and plan.fresh
         known: dict[str, str | None] = {}
         if not fresh:
-            known = {
-                e: self._directory[normalise_email(e)]
-                for e in emails
-                if normalise_email(e) in self._directory
-            }
+            known = answered_before(emails, self._directory)
             if known:
                 report(0, None, known)
         rest = [e for e in emails if e not in known]

@@ -121,6 +121,12 @@ def unique_emails(emails: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(normalise_email(e) for e in emails))
 
 
+def answered_before(emails: Iterable[str], memo: Mapping[str, str | None]) -> dict[str, str | None]:
+    """The emails a client already has an answer for (its memo is keyed by normalised email),
+    keyed by the caller's own strings: they cost no request."""
+    return {e: memo[key] for e in emails if (key := normalise_email(e)) in memo}
+
+
 # (records read so far, records to read or None, answers learnt since the last call, keyed by the
 # caller's email strings: id, or None for "does not exist")
 ResolveProgress = Callable[[int, int | None, Mapping[str, str | None]], None]
