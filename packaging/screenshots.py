@@ -57,6 +57,19 @@ def sample_csv(sandbox: object, folder: Path) -> Path:
     return path
 
 
+def webinar_csv(sandbox: object, folder: Path) -> Path:
+    """A webinar export: existing subscribers and new leads, each with a company and a plan, some blank."""
+    people = [p for p in sandbox.state.kit.subscribers.values() if p.state == "active"][:30]  # type: ignore[attr-defined]
+    lines = ["Email,First name,Company,Plan"]
+    for n, person in enumerate(people):
+        company = "" if n % 7 == 3 else f"{person.fields.get('last_name') or person.first_name} & Co"
+        lines.append(f"{person.email_address},{person.first_name},{company},{'Pro' if n % 3 else 'Starter'}")
+    lines += [f"lead{n}@webinar.example,Lead {n},New Co {n},Trial" for n in range(6)]
+    path = folder / "webinar-export.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 async def shoot(window: MainWindow, out: Path, suffix: str = "") -> list[Path]:
     ws = window.workspace
     await wait_for(lambda: bool(ws.catalog) and not ws.catalog_busy)
@@ -94,6 +107,18 @@ async def shoot(window: MainWindow, out: Path, suffix: str = "") -> list[Path]:
     panel.outcome_combo.setCurrentIndex(panel.outcome_combo.findData("failed"))
     await asyncio.sleep(0.3)
     written.append(save(window, out / f"job-finished-with-failures{suffix}.png"))
+
+    # Values from the file: a webinar export's columns mapped to custom fields, new people created.
+    window.audience_panel.clear_action()
+    webinar = webinar_csv(ws.sandbox, Path(os.environ["AUDIENCE_MANAGER_HOME"]))
+    window.action_bar.set_action(Action.SET_FIELD)
+    task = window.audience_panel.load_file(webinar)
+    if task is not None:
+        await task
+    await wait_for(lambda: bool(window.audience_panel.mapping_combos))
+    window.audience_panel.create_missing_box.setChecked(True)
+    await asyncio.sleep(0.3)
+    written.append(save(window, out / f"values-from-the-file{suffix}.png"))
 
     # History after both jobs: the one selected job, every outcome in people, at the default size.
     history = window.history_panel

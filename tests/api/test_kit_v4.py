@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import pytest
 
-from audience_manager.api.errors import AuthenticationError
+from audience_manager.api.errors import AuthenticationError, GaveUpError
 from audience_manager.api.kit_v4 import KitV4
 from audience_manager.api.platform import Platform, StateKey
 from audience_manager.core.actions import Action, Target, TargetKind
@@ -195,6 +195,48 @@ def test_bulk_add_to_form_and_set_field(kit_rig: KitRig) -> None:
     assert all(s in sb.state.kit.form_members[form_id] for s in good)
     assert all(sb.state.kit.subscribers[s].fields[field.key] == "Acme & Co" for s in good)
     assert ("POST", "/v4/bulk/custom_fields/subscribers") in kit_rig.seen
+
+
+def test_bulk_set_field_reads_the_old_values_from_the_listing_when_that_is_cheaper(kit_rig: KitRig) -> None:
+    """An id audience: the values the undo needs come from the account's listing (1,000 a page),
+    not one read a subscriber, so a bulk write of 100 costs a few requests, not 101."""
+    sb = kit_rig.sandbox
+    field = next(iter(sb.state.kit.custom_fields.values()))
+    target_field = Target(TargetKind.FIELD, str(field.id), field.label, key=field.key)
+    good = sb.known_subscriber_ids(60)
+    sb.state.kit.subscribers[good[0]].fields[field.key] = "Old & Co"
+    assert len(sb.state.kit.subscribers) <= 1000 * 10  # the listing is cheaper than 60 reads
+
+    results = run(kit_rig.kit(), lambda kit: kit.apply(Action.SET_FIELD, items(good, target_field), "New"))
+    assert [r.outcome for r in results] == [Outcome.SUCCEEDED] * 60
+    assert results[0].previous == "Old & Co"
+    assert not any(p.startswith("/v4/subscribers/") for _, p in kit_rig.seen)
+    assert [p for _, p in kit_rig.seen].count("/v4/bulk/custom_fields/subscribers") == 1
+
+
+def test_bulk_set_field_does_not_write_a_value_it_could_not_read_first(kit_rig: KitRig) -> None:
+    """One refused read fails its own row (retryable, not written: its undo could not restore it);
+    the rest of the batch is written."""
+    sb = kit_rig.sandbox
+    field = next(iter(sb.state.kit.custom_fields.values()))
+    target_field = Target(TargetKind.FIELD, str(field.id), field.label, key=field.key)
+    good = sb.known_subscriber_ids(3)
+    kit = kit_rig.kit()
+    kit._size = 10**9  # a huge account: one read a subscriber
+    read = kit._subscriber
+
+    async def refusing(subject: str) -> dict[str, object] | None:
+        if subject == str(good[1]):
+            raise GaveUpError('Kit kept saying "too many requests" (8 times over 3 s).')
+        return await read(subject)
+
+    kit._subscriber = refusing  # type: ignore[method-assign]
+    results = run(kit, lambda kit: kit.apply(Action.SET_FIELD, items(good, target_field), "New"))
+    by_row = {r.item.row: r for r in results}
+    assert [by_row[r].outcome for r in (1, 2, 3)] == [Outcome.SUCCEEDED, Outcome.FAILED, Outcome.SUCCEEDED]
+    assert by_row[2].reason.startswith("Not written: its value could not be read first (Kit kept saying")
+    assert sb.state.kit.subscribers[good[1]].fields.get(field.key) != "New"
+    assert sb.state.kit.subscribers[good[0]].fields[field.key] == "New"
 
 
 # -- API key: one row at a time ---------------------------------------------------------------------

@@ -24,7 +24,7 @@ from audience_manager.core.actions import Action, Target
 from audience_manager.core.identifiers import IdentifierKind
 from audience_manager.core.job_spec import JobSpec
 from audience_manager.core.paste import parse_text
-from audience_manager.core.platforms import AuthKind, PlatformKind
+from audience_manager.core.platforms import PlatformKind
 from audience_manager.jobs.journal import Journal
 from audience_manager.jobs.retry import NothingToRetryError, retry_spec
 from audience_manager.jobs.runner import Runner
@@ -134,10 +134,6 @@ async def scenario(
             if action is Action.ADD_TO_FORM:
                 assert undo.impossible_reason and "cannot be undone" in undo.impossible_reason
                 return "cannot be undone: the platform cannot remove from a form", outcomes
-            if p.auth is AuthKind.OAUTH and action is Action.SET_FIELD:
-                # Kit's bulk write reads no value before it (a read per row for a write of a hundred).
-                assert undo.impossible_reason and "not recorded" in undo.impossible_reason
-                return "cannot restore: bulk field writes do not read the old values first", outcomes
             assert undo.possible, undo.summary()
             for s in undo.specs:
                 await run_job(journal, platform, account, s, parent_id=last, kind=undo.kind)

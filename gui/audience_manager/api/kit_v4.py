@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -36,7 +37,13 @@ from typing import Any
 import httpx
 
 from audience_manager.api.concurrency import bounded
-from audience_manager.api.errors import ApiError, AuthenticationError, GaveUpError, NotFoundError
+from audience_manager.api.errors import (
+    ApiError,
+    AuthenticationError,
+    ConnectionFailedError,
+    GaveUpError,
+    NotFoundError,
+)
 from audience_manager.api.membership import Memberships
 from audience_manager.api.pacing import RateLimiter, limiter_for
 from audience_manager.api.platform import AccountInfo, MemberPage, RateBudget, StateKey, state_key
@@ -67,6 +74,8 @@ from audience_manager.core.identifiers import IdentifierKind, normalise_email
 from audience_manager.core.outcomes import Outcome
 from audience_manager.core.platforms import AuthKind, Capabilities, PlatformKind, RateLimit
 from audience_manager.core.work import Created, ItemResult, NewPerson, WorkItem
+
+log = logging.getLogger(__name__)
 
 BULK_LIMIT = 100  # Kit answers bulk requests synchronously only up to 100 items
 PAGE_SIZE = 1000  # Kit's largest page
@@ -298,6 +307,7 @@ class KitV4:
         # What lookups taught us, so a field update need not fetch the subscriber again.
         self._emails: dict[str, str] = {}  # subscriber id -> email address
         self._fields: dict[str, dict[str, Any]] = {}  # subscriber id -> custom field values
+        self._size: int | None = None  # subscribers in the account, asked once (see _listing_is_cheaper)
         # Every email -> id pair any answer showed (lookups, listings, a tag's or form's members), so
         # an email whose subscriber was already read costs no request.
         self._directory: dict[str, str] = {}
@@ -778,8 +788,21 @@ class KitV4:
     ) -> list[ItemResult]:
         tags = action in (Action.TAG, Action.UNTAG)
         before = await self._members_before(items) if tags else {}
+        unread: dict[str, ApiError | GaveUpError] = {}
         if action == Action.SET_FIELD:
-            await self._fields_before(items)
+            unread = await self._fields_before(items)
+        not_read = [
+            ItemResult(i, Outcome.FAILED, f"Not written: its value could not be read first ({why})")
+            for i in items
+            if (why := unread.get(i.subject)) is not None
+        ]
+        items = [i for i in items if i.subject not in unread]
+        if not items:
+            # Nothing could be read: the platform is refusing, and the runner must see it as such.
+            gave_up = next((e for e in unread.values() if isinstance(e, GaveUpError)), None)
+            if gave_up is not None:
+                raise gave_up
+            return not_read
         if tags:
             path = "/v4/bulk/tags/subscribers"
             payload: dict[str, Any] = {
@@ -855,19 +878,60 @@ class KitV4:
             results = self._judge_fields(results, value)
         if action == Action.TAG:
             # Tags too long to read: judge who already had it by `tagged_at`, as Kit's answer shows.
-            unread = [k for k, r in enumerate(results) if (r.item.target.id, r.item.subject) not in before]
-            if unread:
-                judged = mark_already_tagged([results[k] for k in unread], reply.body, sent_at)
-                for k, r in zip(unread, judged, strict=True):
+            unjudged = [k for k, r in enumerate(results) if (r.item.target.id, r.item.subject) not in before]
+            if unjudged:
+                judged = mark_already_tagged([results[k] for k in unjudged], reply.body, sent_at)
+                for k, r in zip(unjudged, judged, strict=True):
                     results[k] = r
-        return results
+        return not_read + results
 
-    async def _fields_before(self, items: Sequence[WorkItem]) -> None:
-        """Each subscriber's fields before a bulk write (so its undo restores them): known from the
-        listing or lookup that resolved it, else read (one paced request a subscriber)."""
+    async def _fields_before(self, items: Sequence[WorkItem]) -> dict[str, ApiError | GaveUpError]:
+        """Each subscriber's fields before a bulk write, so its undo restores them: known from the
+        listing or lookup that resolved it, else read, from the account's listing when that costs
+        fewer requests than one read a subscriber. Returns the subscribers that could not be read,
+        with why: a write its undo could not restore is not made (the row fails and can be retried),
+        and one refused read does not sink the batch."""
         unknown = sorted({i.subject for i in items if i.subject not in self._fields})
-        if unknown:
-            await bounded(self._subscriber, unknown, LOOKUP_CONCURRENCY)
+        if len(unknown) > 1:
+            try:
+                if await self._listing_is_cheaper(len(unknown)):
+                    await self._remember_from_listing(set(unknown))
+            except (AuthenticationError, ConnectionFailedError):
+                raise
+            except (GaveUpError, ApiError) as exc:
+                log.info("Reading the subscribers' fields from the listing failed (%s); reading each", exc)
+            unknown = [s for s in unknown if s not in self._fields]
+        unread: dict[str, ApiError | GaveUpError] = {}
+
+        async def read(subject: str) -> None:
+            try:
+                await self._subscriber(subject)
+            except (AuthenticationError, ConnectionFailedError):
+                raise
+            except (GaveUpError, ApiError) as exc:
+                unread[subject] = exc
+
+        await bounded(read, unknown, LOOKUP_CONCURRENCY)
+        return unread
+
+    async def _listing_is_cheaper(self, wanted: int) -> bool:
+        """Whether reading the whole account, 1,000 a page, costs fewer requests than `wanted` reads
+        (the account's size is asked once a session)."""
+        if self._size is None:
+            self._size = await self._account_size()
+        return self._size is not None and -(-self._size // PAGE_SIZE) < wanted
+
+    async def _remember_from_listing(self, wanted: set[str]) -> None:
+        """Keep the fields of `wanted` from the account's listing (only theirs: the rest of the
+        account is not ours to hold), stopping once all are seen."""
+        left = set(wanted)
+        async for body in self._bodies("/v4/subscribers", {"status": "all"}):
+            for subscriber in body.get("subscribers") or []:
+                if isinstance(subscriber, dict) and str(subscriber.get("id")) in left:
+                    self._remember(subscriber)
+                    left.discard(str(subscriber["id"]))
+            if not left:
+                return
 
     def _judge_fields(self, results: list[ItemResult], value: str | None) -> list[ItemResult]:
         """The previous value of each written field (from `_fields_before`), and unchanged when the

@@ -141,11 +141,17 @@ def can_create_missing(state: SessionState) -> tuple[bool, str]:
     return True, "Create the emails not on the platform yet (first name from the file), then apply the action"
 
 
+def values_from_columns(state: SessionState) -> bool:
+    """Set custom field with columns mapped: each row's own values, to the mapped fields (the
+    catalog's ticks and the one value box do not apply)."""
+    return state.action is Action.SET_FIELD and bool(state.fields)
+
+
 def spec_of(state: SessionState) -> JobSpec | None:
     """The job the window is set up for, from the state alone; None until it can be built."""
     if not state.account or state.audience is None:
         return None
-    mapped = state.action is Action.SET_FIELD and bool(state.fields)
+    mapped = values_from_columns(state)
     creating = state.create_missing and state.action is not Action.UNTAG
     return JobSpec(
         account=state.account,

@@ -131,11 +131,23 @@ class ActionBar(QWidget):
                     self.set_action(action)
                     break
 
-    def set_targets(self, targets: list[Target]) -> None:
+    def set_targets(self, targets: list[Target], *, from_columns: bool = False) -> None:
+        """What the job acts on; `from_columns`: the fields the file's columns are mapped to, each
+        row with its own value (so the one value box does not apply)."""
         self._targets = list(targets)
         kind = self.action().target_kind
         one, many = _PLURAL[kind]
-        if self.remove_all_tags():
+        self.value_edit.setEnabled(not from_columns)
+        self.value_edit.setToolTip(
+            self.tr("Each row's own value comes from the file's columns") if from_columns else ""
+        )
+        if from_columns:
+            names = ", ".join(str(t) for t in targets)
+            text = self.tr("{0} from the file's columns: {1}").format(
+                self.tr(one if len(targets) == 1 else many), names
+            )
+            self.targets_label.setEnabled(True)
+        elif self.remove_all_tags():
             text = self.tr("every tag each contact has")
             self.targets_label.setEnabled(True)
         elif not targets and kind is TargetKind.FIELD:

@@ -40,7 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from audience_manager.api.platform import Platform
-from audience_manager.core.actions import Target, TargetKind
+from audience_manager.core.actions import Action, Target, TargetKind
 from audience_manager.core.audience import Audience, Problem
 from audience_manager.core.audience_file import FilePreview, inspect_file, read_audience
 from audience_manager.core.cells import ALL_KINDS
@@ -252,9 +252,11 @@ class AudiencePanel(QWidget):
         # Set custom field with each row's own value: which column goes to which field.
         self.fields: list[Target] = []  # the account's custom fields (the catalog's)
         self.mapping_combos: dict[str, QComboBox] = {}
+        self._action = Action.TAG  # the window's (see set_action)
         self.mapping_box = QGroupBox(self.tr("Values from columns (for Set custom field)"), file_page)
         mapping_layout = QVBoxLayout(self.mapping_box)
         self.mapping_form = QFormLayout()
+        self.mapping_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         mapping_layout.addLayout(self.mapping_form)
         self.blank_clears = QCheckBox(
             self.tr("A blank cell clears the field (otherwise it is left as it was)"), self.mapping_box
@@ -505,6 +507,8 @@ class AudiencePanel(QWidget):
         guesses = guess_mapping(columns, self.fields)
         for column in columns:
             box = QComboBox(self.mapping_box)
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            box.setAccessibleName(self.tr("Custom field for the column {0}").format(column))
             box.addItem(self.tr("not used"), None)
             for f in self.fields:
                 box.addItem(f.name, f.id)
@@ -514,8 +518,18 @@ class AudiencePanel(QWidget):
             box.currentIndexChanged.connect(lambda _i: self.mapping_changed.emit())
             self.mapping_form.addRow(column, box)
             self.mapping_combos[column] = box
-        self.mapping_box.setVisible(bool(columns) and bool(self.fields))
+        self._show_mapping()
         self.mapping_changed.emit()
+
+    def set_action(self, action: Action) -> None:
+        """The columns' mapping is offered only for Set custom field: other actions write no values."""
+        self._action = action
+        self._show_mapping()
+
+    def _show_mapping(self) -> None:
+        self.mapping_box.setVisible(
+            self._action is Action.SET_FIELD and bool(self.mapping_combos) and bool(self.fields)
+        )
 
     def mapping(self) -> tuple[FieldMapping, tuple[Target, ...]]:
         """(field id -> column) and the mapped fields in order: what each row writes."""

@@ -55,6 +55,7 @@ from audience_manager.jobs.session import (
     can_create_missing,
     controls,
     spec_of,
+    values_from_columns,
 )
 from audience_manager.jobs.undo import UndoPlan
 from audience_manager.ui.about_dialog import AboutDialog
@@ -909,10 +910,10 @@ class MainWindow(QMainWindow):
 
     def _action_changed(self, action: Action) -> None:
         self.catalog_panel.show_kind(action.target_kind)
+        self.audience_panel.set_action(action)
         self._targets_changed()
 
     def _targets_changed(self) -> None:
-        self.action_bar.set_targets(self._targets())
         self._sync()
 
     def _sync(self, *_: object) -> None:
@@ -949,6 +950,10 @@ class MainWindow(QMainWindow):
         c: Controls = controls(state)
         blocker = self.tr(c.run_blocker) if c.run_blocker else None
         self.action_bar.set_run_blocker(blocker)
+        from_columns = values_from_columns(state)
+        self.action_bar.set_targets(
+            list(state.field_targets if from_columns else state.targets), from_columns=from_columns
+        )
         self.run_job_action.setEnabled(c.can_run)
         self.preview_job_action.setEnabled(c.can_run)
         self.cancel_menu_action.setEnabled(c.can_cancel or state.reading)
@@ -957,6 +962,13 @@ class MainWindow(QMainWindow):
         self.banner.setVisible(state.demo)
         creatable, create_hint = can_create_missing(state)
         self.audience_panel.create_missing_box.setEnabled(creatable)
+        self.audience_panel.create_missing_box.setText(
+            self.tr("Create the people who are not there yet (first names from “{0}”)").format(
+                state.first_name_column
+            )
+            if state.first_name_column
+            else self.tr("Create the people who are not there yet")
+        )
         self.audience_panel.create_missing_box.setToolTip(self.tr(create_hint))
         # About the saved accounts' tokens: not shown while a demo account is open.
         self.keyring_banner.show_problem(None if state.demo else state.keyring_problem)
