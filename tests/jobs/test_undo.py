@@ -72,7 +72,10 @@ def test_undo_of_set_field_restores_each_previous_value(tmp_path: Path) -> None:
             journal, platform, spec(id_audience(range(1, 61)), field, action=Action.SET_FIELD, value="Paris")
         )
         plan = undo_spec(journal, job_id)
-        assert sorted(s.value or "" for s in plan.specs) == ["", "city-0", "city-1"]
+        # One job, each row writing back its own value (not one job a previous value).
+        assert len(plan.specs) == 1 and plan.specs[0].fields == (("9", "before: 9"),)
+        restored = {r.row: r.value_of("before: 9") for r in plan.specs[0].audience.rows}
+        assert sorted(set(restored.values())) == ["", "city-0", "city-1"]
         assert plan.rows_to_revert == 59
         undo(journal, platform, job_id)
         assert platform.values == old
@@ -87,7 +90,7 @@ def test_undo_of_set_field_without_previous_values_says_what_it_cannot_restore(t
             journal, platform, spec(id_audience(range(1, 11)), field, action=Action.SET_FIELD, value="X")
         )
         plan = undo_spec(journal, job_id)
-        assert [s.value for s in plan.specs] == ["Rome"]
+        assert [[r.values for r in s.audience.rows] for s in plan.specs] == [[(("before: 9", "Rome"),)]]
         assert any("9 rows cannot be restored" in n for n in plan.notes)
 
 

@@ -891,16 +891,7 @@ class KitV4:
         fewer requests than one read a subscriber. Returns the subscribers that could not be read,
         with why: a write its undo could not restore is not made (the row fails and can be retried),
         and one refused read does not sink the batch."""
-        unknown = sorted({i.subject for i in items if i.subject not in self._fields})
-        if len(unknown) > 1:
-            try:
-                if await self._listing_is_cheaper(len(unknown)):
-                    await self._remember_from_listing(set(unknown))
-            except (AuthenticationError, ConnectionFailedError):
-                raise
-            except (GaveUpError, ApiError) as exc:
-                log.info("Reading the subscribers' fields from the listing failed (%s); reading each", exc)
-            unknown = [s for s in unknown if s not in self._fields]
+        unknown = await self._fields_from_listing(sorted({i.subject for i in items}))
         unread: dict[str, ApiError | GaveUpError] = {}
 
         async def read(subject: str) -> None:
@@ -913,6 +904,27 @@ class KitV4:
 
         await bounded(read, unknown, LOOKUP_CONCURRENCY)
         return unread
+
+    async def read_ahead(self, action: Action, subjects: Sequence[str]) -> None:
+        """A set-field job (`ReadsAheadOfWrites`): every old value (and, for the API key's PUT, the
+        email) from one account listing when that is cheaper than a read a subscriber, so the
+        batches write without reading."""
+        if action is Action.SET_FIELD:
+            await self._fields_from_listing(subjects)
+
+    async def _fields_from_listing(self, subjects: Sequence[str]) -> list[str]:
+        """Remember the fields of `subjects` from the account's listing when that costs fewer
+        requests than reading each; returns those still unknown (to read one by one)."""
+        unknown = [s for s in subjects if s not in self._fields]
+        if len(unknown) > 1:
+            try:
+                if await self._listing_is_cheaper(len(unknown)):
+                    await self._remember_from_listing(set(unknown))
+            except (AuthenticationError, ConnectionFailedError):
+                raise
+            except (GaveUpError, ApiError) as exc:
+                log.info("Reading the subscribers' fields from the listing failed (%s); reading each", exc)
+        return [s for s in unknown if s not in self._fields]
 
     async def _listing_is_cheaper(self, wanted: int) -> bool:
         """Whether reading the whole account, 1,000 a page, costs fewer requests than `wanted` reads

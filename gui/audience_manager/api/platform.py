@@ -138,3 +138,14 @@ class ReadsStateBeforeWrite(Protocol):
     """
 
     async def state_before(self, action: Action, items: Sequence[WorkItem]) -> dict[StateKey, str | None]: ...
+
+
+@runtime_checkable
+class ReadsAheadOfWrites(Protocol):
+    """A platform that reads, once before a job's first write, what its writes would otherwise read
+    batch by batch (Kit's old field values: one account listing instead of one read a subscriber).
+
+    Best effort: whatever it could not read, the batches read as before.
+    """
+
+    async def read_ahead(self, action: Action, subjects: Sequence[str]) -> None: ...

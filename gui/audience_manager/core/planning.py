@@ -140,6 +140,25 @@ def _per_person(
             yield items
 
 
+def job_subjects(
+    spec: JobSpec,
+    capabilities: Capabilities,
+    *,
+    subjects: Mapping[str, str | None] | None = None,
+    done: Container[tuple[int, str]] = (),
+) -> set[str]:
+    """The platform ids `iter_batches` will write to (rows with a pair still to send), without
+    building its work items: what a client reads ahead of the writes in one go."""
+    found = subjects or {}
+    targets = job_targets(spec)
+    return {
+        subject
+        for row in spec.audience.rows
+        if any((row.row, t.id) not in done for t in targets)
+        and (subject := _subject(row, capabilities, spec.action, found)) is not None
+    }
+
+
 def _subject(
     row: AudienceRow, capabilities: Capabilities, action: Action, subjects: Mapping[str, str | None]
 ) -> str | None:

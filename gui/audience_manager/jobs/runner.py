@@ -41,13 +41,19 @@ from dataclasses import dataclass, replace
 from typing import TypeVar
 
 from audience_manager.api.errors import ApiError, AuthenticationError, ConnectionFailedError, GaveUpError
-from audience_manager.api.platform import Platform, ReadsStateBeforeWrite
+from audience_manager.api.platform import Platform, ReadsAheadOfWrites, ReadsStateBeforeWrite
 from audience_manager.api.resolution import ResolutionMethod, ResolutionPlan, lookups
 from audience_manager.core.actions import Action, Target
 from audience_manager.core.audience import AudienceRow
 from audience_manager.core.job_spec import BLANK_CELL_REASON, JobSpec
 from audience_manager.core.outcomes import Outcome, RowOutcome
-from audience_manager.core.planning import iter_batches, job_targets, needs_resolving, target_label
+from audience_manager.core.planning import (
+    iter_batches,
+    job_subjects,
+    job_targets,
+    needs_resolving,
+    target_label,
+)
 from audience_manager.core.platforms import Capabilities
 from audience_manager.core.work import Created, ItemResult, NewPerson, WorkItem
 from audience_manager.jobs.directory import Directory, directory_for
@@ -252,6 +258,7 @@ class Runner:
             subjects = await self._resolve_emails()
             if self._stop is None:
                 self._state = JobState.RUNNING
+                await self._read_ahead(subjects)
                 batches = iter_batches(self._spec, self._caps, subjects=subjects, done=self._done)
                 await self._pool(batches, self._send_batch)
             await self._end_unsent_rows()
@@ -572,6 +579,20 @@ class Runner:
         sent = [i for i in batch if not spec.leaves_blank(i.value, i.target)]
         results = await self._platform.apply(spec.action, sent, spec.value) if sent else []
         return [*results, *(ItemResult(i, Outcome.UNCHANGED, BLANK_CELL_REASON) for i in left)]
+
+    async def _read_ahead(self, subjects: Mapping[str, str | None]) -> None:
+        """Let the platform read in one go what every batch would read (`ReadsAheadOfWrites`)."""
+        if not isinstance(self._platform, ReadsAheadOfWrites):
+            return
+        wanted = job_subjects(self._spec, self._caps, subjects=subjects, done=self._done)
+        if not wanted:
+            return
+        try:
+            await self._platform.read_ahead(self._spec.action, sorted(wanted))
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the batches read what is missing, and meet any real problem themselves
+            log.info("Reading ahead of the writes failed; each batch reads its own", exc_info=True)
 
     async def _state_before(self, batch: Sequence[WorkItem]) -> dict[Pair, str | None]:
         """What the batch's targets are before the write, when the platform can tell cheaply."""

@@ -171,11 +171,10 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
                 kept_already += 1
             elif pair in maybe_written:
                 lost += rec is None or rec.outcome is not Outcome.SUCCEEDED
-                if action is Action.SET_FIELD and original.fields:
+                if action is Action.SET_FIELD:  # each row's own previous value, all in one job
                     restore[row][target_id] = was
                     continue
-                value = was if action is Action.SET_FIELD else None
-                groups[(inverse, value)][target_id].append(audience_row)
+                groups[(inverse, None)][target_id].append(audience_row)
             else:
                 failed += rec is not None and rec.outcome in (Outcome.FAILED, Outcome.CANCELLED)
             continue
@@ -206,10 +205,7 @@ def undo_spec(journal: Journal, job_id: str) -> UndoPlan:
             if previous == original.value_for(audience_row, targets[target_id]):
                 kept_already += 1
                 continue
-            if original.fields:  # each row's own previous value, all in one job
-                restore[row][target_id] = previous
-                continue
-            groups[(Action.SET_FIELD, previous)][target_id].append(audience_row)
+            restore[row][target_id] = previous
             continue
         unsure += 1
         groups[(inverse, None)][target_id].append(audience_row)
@@ -421,8 +417,9 @@ def _restore_values(
     targets: dict[str, Target],
     restore: dict[int, dict[str, str]],
 ) -> list[JobSpec]:
-    """The undo of a job that set fields from a file's columns: each row writes back its own
-    previous values (a blank one clears the field again), one job for rows restoring the same fields."""
+    """The undo of a job that set fields: each row writes back its own previous values (a blank
+    one clears the field again), one job for rows restoring the same fields, however many
+    different values they had (not one job a previous value)."""
     order = {t.id: k for k, t in enumerate(original.targets)}
     by_fields: dict[tuple[str, ...], list[AudienceRow]] = defaultdict(list)
     for row, previous in sorted(restore.items()):
